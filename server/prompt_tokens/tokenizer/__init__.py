@@ -1,0 +1,1 @@
+"""Exact tokenization: offline encodings, safe block boundaries, block and stream counting."""

@@ -1,0 +1,134 @@
+"""Offline tiktoken encodings built from BPE ranks shipped inside the package.
+
+tiktoken's own loader downloads the rank files on first use; that fails on machines without
+network, so the published ``.tiktoken`` files ship gzip-compressed in ``data/`` and the
+``tiktoken.Encoding`` is built directly. The sha256 of the decompressed bytes must equal the hash
+tiktoken itself pins, so a damaged or substituted file is refused rather than miscounting.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import logging
+import os
+import threading
+from importlib import resources
+from pathlib import Path
+
+import tiktoken
+
+from prompt_tokens.errors import EncodingDataError, UnknownEncodingError
+
+log = logging.getLogger(__name__)
+
+ENCODINGS: tuple[str, ...] = ("cl100k_base", "o200k_base")
+
+# The hashes tiktoken_ext.openai_public passes as ``expected_hash`` for these files.
+EXPECTED_SHA256: dict[str, str] = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+
+_lock = threading.Lock()
+_loaded: dict[str, tiktoken.Encoding] = {}
+
+
+def _definition(name: str) -> dict[str, object]:
+    """pat_str and special tokens exactly as tiktoken defines them (no rank download)."""
+    from tiktoken_ext import openai_public as op
+
+    if name == "cl100k_base":
+        special = {
+            op.ENDOFTEXT: 100257,
+            op.FIM_PREFIX: 100258,
+            op.FIM_MIDDLE: 100259,
+            op.FIM_SUFFIX: 100260,
+            op.ENDOFPROMPT: 100276,
+        }
+        pat_str = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+        # Prefer the installed tiktoken's own pattern when it exposes one as a constant.
+        return {"pat_str": getattr(op, "CL100K_PAT_STR", pat_str), "special_tokens": special}
+    if name == "o200k_base":
+        special = {op.ENDOFTEXT: 199999, op.ENDOFPROMPT: 200018}
+        pat_str = getattr(op, "O200K_PAT_STR", None) or "|".join(
+            [
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""\p{N}{1,3}""",
+                r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+                r"""\s*[\r\n]+""",
+                r"""\s+(?!\S)""",
+                r"""\s+""",
+            ]
+        )
+        return {"pat_str": pat_str, "special_tokens": special}
+    raise UnknownEncodingError(
+        f"Unknown encoding '{name}'. Supported encodings: {', '.join(ENCODINGS)}."
+    )
+
+
+def _read_ranks_bytes(name: str) -> bytes:
+    """The rank file: a user-supplied copy when configured, else the bundled gzip."""
+    user_dir = os.environ.get("PROMPT_TOKENS_TIKTOKEN_DIR")
+    if user_dir:
+        candidate = Path(user_dir) / f"{name}.tiktoken"
+        if candidate.is_file():
+            return candidate.read_bytes()
+    data = resources.files("prompt_tokens.tokenizer").joinpath("data", f"{name}.tiktoken.gz")
+    try:
+        with data.open("rb") as fh:
+            return gzip.decompress(fh.read())
+    except (OSError, EOFError) as exc:
+        raise EncodingDataError(f"Bundled BPE data for {name} cannot be read: {exc}") from exc
+
+
+def parse_ranks(raw: bytes) -> dict[bytes, int]:
+    """Parse the ``.tiktoken`` format: one ``base64(token) rank`` pair per line."""
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def load_encoding(name: str) -> tiktoken.Encoding:
+    """Build the encoding from checked offline data; costs ~0.1–0.3 s, so call it once."""
+    definition = _definition(name)
+    raw = _read_ranks_bytes(name)
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != EXPECTED_SHA256[name]:
+        raise EncodingDataError(
+            f"BPE data for {name} has sha256 {digest[:12]}…, expected "
+            f"{EXPECTED_SHA256[name][:12]}…; refusing to count with it."
+        )
+    return tiktoken.Encoding(
+        name=name,
+        pat_str=str(definition["pat_str"]),
+        mergeable_ranks=parse_ranks(raw),
+        special_tokens=definition["special_tokens"],  # type: ignore[arg-type]
+    )
+
+
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """The process-wide encoding for ``name``, loaded lazily and exactly once (thread-safe)."""
+    enc = _loaded.get(name)
+    if enc is not None:
+        return enc
+    if name not in ENCODINGS:
+        raise UnknownEncodingError(
+            f"Unknown encoding '{name}'. Supported encodings: {', '.join(ENCODINGS)}."
+        )
+    with _lock:
+        enc = _loaded.get(name)
+        if enc is None:
+            log.debug("loading encoding %s", name)
+            enc = load_encoding(name)
+            _loaded[name] = enc
+    return enc
+
+
+def is_loaded(name: str) -> bool:
+    return name in _loaded
