@@ -1,0 +1,268 @@
+"""PromptEngine: count a document = its text + what its references pull in → DocumentResult.
+
+The CLI and the language server both call this; nothing here knows about LSP or argparse.
+The LSP layer may pass ``text_tokens`` and ``occurrences`` it maintains incrementally, so a
+keystroke in a large document does not re-encode or re-scan the whole text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+from cachetools import LRUCache
+
+from prompt_tokens.errors import PromptTokensError, UnknownModelError
+from prompt_tokens.models import DEFAULT_BUDGET, ModelInfo, default_budget, lookup_model
+from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
+from prompt_tokens.references.resolver import ReferenceResolver
+from prompt_tokens.references.syntax import markdown_links_enabled, scan
+from prompt_tokens.results import (
+    Diagnostic,
+    DocumentResult,
+    Occurrence,
+    ReferenceResult,
+    Section,
+    Span,
+    TokenCounts,
+    budget_message,
+)
+from prompt_tokens.settings import Settings
+from prompt_tokens.tokenizer.counter import BlockCounter
+from prompt_tokens.tokenizer.encodings import ENCODINGS
+
+log = logging.getLogger(__name__)
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$", re.MULTILINE)
+_FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.MULTILINE)
+
+# Severity per diagnostic code (SPEC "LSP surface").
+SEVERITY: dict[str, str] = {
+    "budget-warning": "warning",
+    "budget-exceeded": "error",
+    "variable-undefined": "information",
+}
+
+
+@attrs.define
+class DocConfig:
+    """What governs one document: settings overlaid by its front matter."""
+
+    encoding: str
+    budget: int
+    model: ModelInfo | None
+    front_matter: FrontMatter
+    variables: dict[str, str]
+    diagnostics: list[Diagnostic]
+
+
+def _line0_span(text: str) -> Span:
+    first = text.split("\n", 1)[0].rstrip("\r")
+    return Span(0, 0, 0, len(first.encode("utf-16-le")) // 2, 0, len(first))
+
+
+class PromptEngine:
+    """Owns the per-encoding block counters and the reference resolver."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        resolver: ReferenceResolver,
+        *,
+        memo_entries: int = 50_000,
+    ) -> None:
+        self.settings = settings
+        self.resolver = resolver
+        self._memo_entries = memo_entries
+        self._counters: dict[str, BlockCounter] = {}
+
+    def counter(self, encoding: str) -> BlockCounter:
+        c = self._counters.get(encoding)
+        if c is None:
+            c = BlockCounter(encoding, LRUCache(self._memo_entries))
+            self._counters[encoding] = c
+        return c
+
+    def count_text(self, encoding: str, text: str) -> int:
+        return self.counter(encoding).count(text)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def configure(self, text: str, front_matter: FrontMatter | None = None) -> DocConfig:
+        """Encoding, budget, model and variables for a document (front matter wins)."""
+        s = self.settings
+        fm = front_matter if front_matter is not None else parse_front_matter(text)
+        diags: list[Diagnostic] = []
+        line0 = _line0_span(text)
+        if fm.error:
+            diags.append(
+                Diagnostic("invalid-front-matter", "warning", fm.error, fm.error_span or line0)
+            )
+        model: ModelInfo | None = None
+        model_name = fm.model or s.model
+        if model_name:
+            try:
+                model = lookup_model(model_name)
+            except UnknownModelError as exc:
+                span = fm.model_span if fm.model and fm.model_span else line0
+                diags.append(Diagnostic("unknown-model", "warning", str(exc), span))
+        encoding = s.encoding
+        if model is not None:
+            encoding = model.encoding
+        if fm.encoding:
+            if fm.encoding in ENCODINGS:
+                encoding = fm.encoding
+            else:
+                diags.append(
+                    Diagnostic(
+                        "invalid-front-matter",
+                        "warning",
+                        f"Unknown encoding '{fm.encoding}' (supported: {', '.join(ENCODINGS)}); "
+                        f"using {encoding}",
+                        fm.error_span or line0,
+                    )
+                )
+        if fm.max_tokens is not None:
+            budget = fm.max_tokens
+        elif s.budget is not None and not (fm.model and model is not None):
+            budget = s.budget
+        elif model is not None:
+            budget = default_budget(model, fm.max_output_tokens)
+        else:
+            budget = max(0, DEFAULT_BUDGET - (fm.max_output_tokens or 0))
+        variables = {**s.variables, **fm.variables}
+        return DocConfig(encoding, budget, model, fm, variables, diags)
+
+    # -- counting --------------------------------------------------------------------------
+
+    def scan(self, text: str, path: str | None) -> list[Occurrence]:
+        refs = self.settings.references
+        return scan(
+            text,
+            kinds=refs.enabled,
+            markdown_links=markdown_links_enabled(refs.markdown_links, path or ""),
+        )
+
+    async def count_document(
+        self,
+        path: str,
+        text: str,
+        *,
+        text_tokens: int | None = None,
+        occurrences: Sequence[Occurrence] | None = None,
+        overlay: Mapping[str, str] | None = None,
+        references: bool = True,
+        sections: bool = True,
+    ) -> DocumentResult:
+        """Count ``text`` (the document at ``path``) and everything it references.
+
+        ``overlay`` maps absolute paths to unsaved editor text, which wins over the disk.
+        """
+        cfg = self.configure(text)
+        counter = self.counter(cfg.encoding)
+        if text_tokens is None:
+            text_tokens = counter.count(text)
+        refs: list[ReferenceResult] = []
+        if references:
+            occ = list(occurrences) if occurrences is not None else self.scan(text, path)
+            if occ:
+                refs = await self.resolver.resolve(
+                    Path(path) if path and path != "-" else None,
+                    occ,
+                    encoding=cfg.encoding,
+                    variables=cfg.variables,
+                    overlay=overlay,
+                )
+        ref_tokens = sum(r.tokens for r in refs)
+        result = DocumentResult(
+            path=path,
+            encoding=cfg.encoding,
+            budget=cfg.budget,
+            model=cfg.model.name if cfg.model else None,
+            tokens=TokenCounts(text=text_tokens, references=ref_tokens),
+            references=refs,
+            diagnostics=list(cfg.diagnostics),
+            warning_ratio=self.settings.warning_ratio,
+            pending_references=sum(1 for r in refs if r.status == "pending"),
+        )
+        result.diagnostics.extend(reference_diagnostics(refs))
+        result.diagnostics.extend(budget_diagnostics(result, _line0_span(text)))
+        if sections:
+            result.sections = self.sections(text, cfg.encoding)
+        return result
+
+    def sections(self, text: str, encoding: str) -> list[Section]:
+        """Tokens per Markdown section (heading line up to the next heading).
+
+        A heading starts with ``#`` at column 0, which is a safe cut for both encodings, so
+        section counts add up exactly to the text count (outside front matter and code).
+        """
+        counter = self.counter(encoding)
+        fences = [m.start() for m in _FENCE.finditer(text)]
+        heads: list[tuple[int, int, str]] = []  # (offset, line, title)
+        line = 0
+        last = 0
+        for m in _HEADING.finditer(text):
+            if _inside_fence(fences, m.start()):
+                continue
+            line += text.count("\n", last, m.start())
+            last = m.start()
+            heads.append((m.start(), line, m.group(2)))
+        out: list[Section] = []
+        for i, (start, ln, title) in enumerate(heads):
+            end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+            head_line = text[start : text.find("\n", start) if "\n" in text[start:end] else end]
+            head_line = head_line.rstrip("\r")
+            out.append(
+                Section(
+                    line=ln,
+                    title=title,
+                    tokens=counter.count(text[start:end]),
+                    end_col=len(head_line.encode("utf-16-le")) // 2,
+                )
+            )
+        return out
+
+
+def _inside_fence(fences: list[int], pos: int) -> bool:
+    import bisect
+
+    return bisect.bisect_left(fences, pos) % 2 == 1
+
+
+def reference_diagnostics(refs: Sequence[ReferenceResult]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for r in refs:
+        if r.span is None:
+            continue
+        if r.status == "error" and r.code:
+            sev = SEVERITY.get(r.code, "warning")
+            out.append(Diagnostic(r.code, sev, r.error or r.code, r.span))  # type: ignore[arg-type]
+        if r.warning and r.warning_code:
+            out.append(Diagnostic(r.warning_code, "warning", r.warning, r.span))
+    return out
+
+
+def budget_diagnostics(result: DocumentResult, line0: Span) -> list[Diagnostic]:
+    status = result.status
+    if status == "ok":
+        return []
+    code = "budget-exceeded" if status == "exceeded" else "budget-warning"
+    return [
+        Diagnostic(
+            code,
+            "error" if status == "exceeded" else "warning",
+            budget_message(result.tokens.total, result.budget),
+            line0,
+        )
+    ]
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for users; internal errors say what to report rather than dumping a traceback."""
+    if isinstance(exc, PromptTokensError):
+        return str(exc)
+    return f"internal error ({type(exc).__name__}: {exc})"
