@@ -10,14 +10,14 @@ import pytest
 import tiktoken
 from hypothesis import HealthCheck, settings
 
+from prompt_tokens.tokenizer.encodings import get_encoding
+
 # Shared machines are noisy: never let hypothesis fail a test on timing.
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
-
-from prompt_tokens.tokenizer.encodings import get_encoding
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -59,8 +59,11 @@ def build_parser() -> ArgumentParser:
         cg = c.add_mutually_exclusive_group()
         cg.add_argument("--cache", metavar="PATH", help="SQLite cache file")
         cg.add_argument("--no-cache", action="store_true", help="memory-only cache")
-        c.add_argument("--root", metavar="DIR", help="workspace folder (default: nearest "
-                       "ancestor with .prompt-tokens.toml or .git)")
+        c.add_argument(
+            "--root",
+            metavar="DIR",
+            help="workspace folder (default: nearest ancestor with .prompt-tokens.toml or .git)",
+        )
         c.add_argument("--stats", action="store_true", help="print job/cache statistics to stderr")
         c.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or - for stdin")
 
@@ -85,9 +88,19 @@ def _git_files(folder: Path) -> list[Path] | None:
     """Tracked and untracked-but-not-ignored files, when ``folder`` is inside a git work tree."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"],
-            capture_output=True, check=True, timeout=30,
+            [
+                "git",
+                "-C",
+                str(folder),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=30,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -100,7 +113,9 @@ def walk(folder: Path) -> Iterator[Path]:
     if listed is None:
         listed = []
         for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
+            )
             listed.extend(Path(dirpath) / f for f in filenames)
     for path in sorted(listed):
         if any(part in SKIP_DIRS for part in path.relative_to(folder).parts):
@@ -119,7 +134,9 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
         if p.is_dir():
             found = [str(f) for f in walk(p)]
             if not found:
-                log.warning("%s: no prompt files found (looked for %s)", raw, ", ".join(DEFAULT_GLOBS))
+                log.warning(
+                    "%s: no prompt files found (looked for %s)", raw, ", ".join(DEFAULT_GLOBS)
+                )
             out.extend(found)
         else:
             out.append(str(p))
@@ -150,7 +167,9 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def settings_for(root: Path, flags: dict[str, Any]) -> tuple[Settings, list[str]]:
     toml, problems = load_config(root)
     settings, more = parse_settings(deep_merge(toml, flags))
-    return settings, problems + [p.replace("promptTokens.", f"{root}/.prompt-tokens.toml: ", 1) for p in more]
+    return settings, problems + [
+        p.replace("promptTokens.", f"{root}/.prompt-tokens.toml: ", 1) for p in more
+    ]
 
 
 # -- output --------------------------------------------------------------------------------
@@ -159,7 +178,9 @@ def settings_for(root: Path, flags: dict[str, Any]) -> tuple[Settings, list[str]
 class Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, enabled: bool | None = None) -> None:
+    def __init__(
+        self, total: int, stream: TextIO = sys.stderr, enabled: bool | None = None
+    ) -> None:
         self.total = total
         self.done = 0
         self.stream = stream
@@ -172,7 +193,9 @@ class Progress:
         width = 30
         filled = int(width * self.done / max(1, self.total))
         name = label if len(label) <= 40 else "…" + label[-39:]
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {name:<40}")
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {name:<40}"
+        )
         self.stream.flush()
 
     def close(self) -> None:
@@ -186,8 +209,17 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
     rows = []
     for r in results:
         pct = f"{100 * r.tokens.total / r.budget:.0f}%" if r.budget else "-"
-        rows.append((r.path, f"{r.tokens.text:,}", f"{r.tokens.references:,}",
-                     f"{r.tokens.total:,}", f"{r.budget:,}", pct, r.status))
+        rows.append(
+            (
+                r.path,
+                f"{r.tokens.text:,}",
+                f"{r.tokens.references:,}",
+                f"{r.tokens.total:,}",
+                f"{r.budget:,}",
+                pct,
+                r.status,
+            )
+        )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:-1]] + ["{}"])
     stream.write(fmt.format(*headers) + "\n")
@@ -203,7 +235,9 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
             indent = "    " * (1 + ref.depth)
             stream.write(f"{indent}{ref.kind} {ref.raw or ref.target}  {detail}\n")
     if len(results) > 1:
-        stream.write(f"{len(results)} files, {sum(r.tokens.total for r in results):,} tokens in total\n")
+        stream.write(
+            f"{len(results)} files, {sum(r.tokens.total for r in results):,} tokens in total\n"
+        )
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -236,7 +270,9 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
                     if doc_path.is_dir():
                         raise PromptTokensError(f"{f}: is a folder")
                     data = doc_path.read_bytes()
-                root = Path(args.root).resolve() if args.root else (find_root(doc_path) or Path.cwd())
+                root = (
+                    Path(args.root).resolve() if args.root else (find_root(doc_path) or Path.cwd())
+                )
                 rt = runtimes.get(root)
                 if rt is None:
                     settings, problems = settings_for(root, flags)
@@ -256,7 +292,9 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
             except PromptTokensError as exc:
                 errors += 1
                 msg = str(exc)
-                print(f"prompt-tokens: {msg if msg.startswith(f) else f'{f}: {msg}'}", file=sys.stderr)
+                print(
+                    f"prompt-tokens: {msg if msg.startswith(f) else f'{f}: {msg}'}", file=sys.stderr
+                )
             except OSError as exc:
                 errors += 1
                 print(f"prompt-tokens: {f}: {exc.strerror or exc}", file=sys.stderr)
@@ -274,7 +312,10 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
 def cmd_count(args: argparse.Namespace) -> int:
     results, errors = asyncio.run(_count_all(args))
     if args.json:
-        doc = {"files": [r.to_json() for r in results], "total": sum(r.tokens.total for r in results)}
+        doc = {
+            "files": [r.to_json() for r in results],
+            "total": sum(r.tokens.total for r in results),
+        }
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     elif results:
@@ -283,13 +324,17 @@ def cmd_count(args: argparse.Namespace) -> int:
         for d in r.diagnostics:
             if d.code.startswith("budget-"):
                 continue
-            print(f"{r.path}:{d.span.line + 1}:{d.span.start + 1}: {d.severity}: {d.message} [{d.code}]",
-                  file=sys.stderr)
+            print(
+                f"{r.path}:{d.span.line + 1}:{d.span.start + 1}: {d.severity}: {d.message} [{d.code}]",
+                file=sys.stderr,
+            )
     if args.command == "check":
         over = [r for r in results if r.status == "exceeded"]
         for r in over:
-            print(f"prompt-tokens: {r.path}: {r.tokens.total:,} tokens exceed the budget of {r.budget:,}",
-                  file=sys.stderr)
+            print(
+                f"prompt-tokens: {r.path}: {r.tokens.total:,} tokens exceed the budget of {r.budget:,}",
+                file=sys.stderr,
+            )
         if over:
             return 1
     return 1 if errors else 0
@@ -327,11 +372,15 @@ def cmd_lsp(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="prompt-tokens: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="prompt-tokens: %(message)s"
+    )
     try:
         args = build_parser().parse_args(argv)
         if args.verbose:
-            logging.getLogger("prompt_tokens").setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
+            logging.getLogger("prompt_tokens").setLevel(
+                logging.DEBUG if args.verbose > 1 else logging.INFO
+            )
         handler = {"count": cmd_count, "check": cmd_count, "cache": cmd_cache, "lsp": cmd_lsp}
         return handler[args.command](args)
     except UsageError as exc:
@@ -347,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # last line of defence: one line, no traceback
         log.debug("internal error", exc_info=True)
-        print(f"prompt-tokens: internal error: {type(exc).__name__}: {exc} (run with -vv for details)",
-              file=sys.stderr)
+        print(
+            f"prompt-tokens: internal error: {type(exc).__name__}: {exc} (run with -vv for details)",
+            file=sys.stderr,
+        )
         return 1

@@ -24,7 +24,9 @@ class ModelInfo:
     max_output: int
 
 
-def _m(name: str, encoding: str, window: int, max_output: int, max_input: int | None = None) -> ModelInfo:
+def _m(
+    name: str, encoding: str, window: int, max_output: int, max_input: int | None = None
+) -> ModelInfo:
     return ModelInfo(name, encoding, window, window if max_input is None else max_input, max_output)
 
 
@@ -80,8 +82,10 @@ def lookup_model(name: str) -> ModelInfo:
         return MODELS[key]
     best: ModelInfo | None = None
     for prefix, info in MODELS.items():
-        if key.startswith(prefix) and key[len(prefix)] in "-.:" and (
-            best is None or len(prefix) > len(best.name)
+        if (
+            key.startswith(prefix)
+            and key[len(prefix)] in "-.:"
+            and (best is None or len(prefix) > len(best.name))
         ):
             best = info
     if best is None:

@@ -37,7 +37,9 @@ def default_cache_path() -> str:
 Check = Callable[[Any], Any]
 
 
-def _field(default: Any = attrs.NOTHING, *, check: Check | None = None, doc: str = "", factory: Any = None) -> Any:
+def _field(
+    default: Any = attrs.NOTHING, *, check: Check | None = None, doc: str = "", factory: Any = None
+) -> Any:
     meta = {"check": check, "doc": doc}
     if factory is not None:
         return attrs.field(factory=factory, metadata=meta)
@@ -58,7 +60,9 @@ def _int(lo: int = 0, hi: int | None = None) -> Check:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
             raise ValueError("must be a whole number")
         if v < lo or (hi is not None and v > hi):
-            raise ValueError(f"must be between {lo} and {hi}" if hi is not None else f"must be ≥ {lo}")
+            raise ValueError(
+                f"must be between {lo} and {hi}" if hi is not None else f"must be ≥ {lo}"
+            )
         return int(v)
 
     return check
@@ -210,7 +214,9 @@ class HttpSettings:
         check=_networks,
         doc="Never fetched, after DNS resolution and on every redirect.",
     )
-    headers: list[HeaderRule] = _field(factory=list, check=_header_rules, doc="Headers by URL glob.")
+    headers: list[HeaderRule] = _field(
+        factory=list, check=_header_rules, doc="Headers by URL glob."
+    )
 
     def ttl_for(self, url: str) -> float:
         for rule in self.cache:
@@ -225,7 +231,9 @@ class HttpSettings:
         for rule in self.headers:
             if fnmatch.fnmatchcase(url, rule.pattern):
                 for k, v in rule.headers.items():
-                    out[k] = re.sub(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env.get(m.group(1), ""), v)
+                    out[k] = re.sub(
+                        r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env.get(m.group(1), ""), v
+                    )
         return out
 
 
@@ -298,7 +306,9 @@ _NESTED: dict[str, type] = {
 }
 
 
-def parse_settings(raw: Mapping[str, Any] | None, section: str = "promptTokens") -> tuple[Settings, list[str]]:
+def parse_settings(
+    raw: Mapping[str, Any] | None, section: str = "promptTokens"
+) -> tuple[Settings, list[str]]:
     """Settings from camelCase JSON/TOML; problems are messages like
     ``promptTokens.warningRatio: must be > 0 and ≤ 1; using the default (0.8)``."""
     problems: list[str] = []
