@@ -221,10 +221,15 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
             )
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:-1]] + ["{}"])
-    stream.write(fmt.format(*headers) + "\n")
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        middle = [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:-1], strict=True)]
+        return "  ".join([first, *middle, cells[-1]]) + "\n"
+
+    stream.write(line(headers))
     for r, row in zip(results, rows, strict=True):
-        stream.write(fmt.format(*row) + "\n")
+        stream.write(line(row))
         for ref in r.references:
             if ref.status == "error":
                 detail = f"error: {ref.error}"
