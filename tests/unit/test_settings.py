@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prompt_tokens.settings import (
+    CacheRule,
+    Settings,
+    deep_merge,
+    parse_settings,
+    settings_to_json,
+)
+from prompt_tokens.workspace import find_root, load_config
+
+
+def test_defaults_match_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PROMPT_TOKENS_CACHE_DIR", str(tmp_path))
+    s, problems = parse_settings({})
+    assert problems == []
+    assert s.model is None and s.encoding == "cl100k_base" and s.budget is None
+    assert s.warning_ratio == 0.8 and s.debounce_ms == 150
+    assert (s.inlay_hints.total, s.inlay_hints.references, s.inlay_hints.sections) == (True,) * 3
+    assert s.references.enabled == ["file", "url", "variable"]
+    assert s.references.markdown_links == "auto"
+    assert (s.references.max_depth, s.references.allow_outside_workspace) == (5, False)
+    assert s.references.max_bytes == 50_000_000
+    assert (s.http.enabled, s.http.timeout_s, s.http.retries) == (True, 10.0, 3)
+    assert s.http.cache == [CacheRule("*", 3600.0)]
+    assert "169.254.0.0/16" in s.http.blocked_networks
+    assert s.cache.path == str(tmp_path / "cache.sqlite3")
+    assert s.cache.memory_entries == 10_000
+
+
+def test_camel_case_and_nesting() -> None:
+    s, problems = parse_settings(
+        {
+            "model": "gpt-4o",
+            "warningRatio": 0.5,
+            "inlayHints": {"sections": False},
+            "references": {"markdownLinks": True, "maxDepth": 2},
+            "http": {"timeoutS": 2, "cache": [{"pattern": "https://api.example.com/*", "ttlS": 5}]},
+            "variables": {"name": "Ada", "n": 3},
+            "cache": {"path": ":memory:"},
+        }
+    )
+    assert problems == []
+    assert s.model == "gpt-4o" and s.warning_ratio == 0.5
+    assert s.inlay_hints.sections is False and s.inlay_hints.total is True
+    assert s.references.markdown_links is True and s.references.max_depth == 2
+    assert s.http.timeout_s == 2.0
+    assert s.http.ttl_for("https://api.example.com/v1") == 5
+    assert s.http.ttl_for("https://other.example.com/") == 0
+    assert s.variables == {"name": "Ada", "n": "3"}
+    assert s.cache.path is None
+
+
+def test_section_wrapper_is_accepted() -> None:
+    s, problems = parse_settings({"promptTokens": {"budget": 100}})
+    assert problems == [] and s.budget == 100
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "fragment"),
+    [
+        ({"warningRatio": 2}, "warningRatio", "must be > 0"),
+        ({"budget": -5}, "budget", "≥ 1"),
+        ({"budget": "lots"}, "budget", "whole number"),
+        ({"encoding": "p50k_base"}, "encoding", "must be one of"),
+        ({"debounceMs": True}, "debounceMs", "whole number"),
+        ({"references": {"enabled": ["file", "ftp"]}}, "references.enabled", "list drawn"),
+        ({"references": "all"}, "references", "must be an object"),
+        ({"http": {"blockedNetworks": ["not-a-net"]}}, "http.blockedNetworks", "not a network"),
+        ({"http": {"cache": [{"ttlS": 5}]}}, "http.cache", "pattern"),
+        ({"variables": {"x": {"nested": 1}}}, "variables", "must be text"),
+        ({"bogus": 1}, "bogus", "unknown setting"),
+    ],
+)
+def test_bad_values_give_a_message_and_the_default(raw: dict, field: str, fragment: str) -> None:
+    s, problems = parse_settings(raw)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"promptTokens.{field}:")
+    assert fragment in problems[0]
+    # Every other field keeps its default.
+    default = settings_to_json(Settings())
+    got = settings_to_json(s)
+    top = field.split(".")[0]
+    if top != "bogus":
+        assert got[top] == default[top]
+
+
+def test_not_an_object() -> None:
+    s, problems = parse_settings(["x"])  # type: ignore[arg-type]
+    assert s == Settings() and "must be an object" in problems[0]
+
+
+def test_headers_env_expansion() -> None:
+    s, _ = parse_settings(
+        {
+            "http": {
+                "headers": [
+                    {
+                        "pattern": "https://api.example.com/*",
+                        "headers": {"Authorization": "Bearer ${env:PT_TOKEN}"},
+                    }
+                ]
+            }
+        }
+    )
+    assert s.http.headers_for("https://api.example.com/x", {"PT_TOKEN": "abc"}) == {
+        "Authorization": "Bearer abc"
+    }
+    assert s.http.headers_for("https://elsewhere.example.com/x", {"PT_TOKEN": "abc"}) == {}
+
+
+def test_deep_merge_nested_tables() -> None:
+    merged = deep_merge(
+        {"http": {"timeoutS": 1, "retries": 1}, "budget": 5}, {"http": {"retries": 2}}
+    )
+    assert merged == {"http": {"timeoutS": 1, "retries": 2}, "budget": 5}
+
+
+def test_workspace_root_and_toml(tmp_path: Path) -> None:
+    (tmp_path / "proj" / "prompts").mkdir(parents=True)
+    (tmp_path / "proj" / ".prompt-tokens.toml").write_text(
+        'budget = 1000\n[variables]\nname = "Ada"\n[http]\ntimeoutS = 3\n'
+    )
+    doc = tmp_path / "proj" / "prompts" / "a.md"
+    doc.write_text("hi")
+    root = find_root(doc)
+    assert root == tmp_path / "proj"
+    raw, problems = load_config(root)
+    assert problems == []
+    s, problems = parse_settings(raw)
+    assert (s.budget, s.variables, s.http.timeout_s) == (1000, {"name": "Ada"}, 3.0)
+
+
+def test_broken_toml_is_reported(tmp_path: Path) -> None:
+    (tmp_path / ".prompt-tokens.toml").write_text("budget = = 3")
+    raw, problems = load_config(tmp_path)
+    assert raw == {} and "cannot be read" in problems[0]
