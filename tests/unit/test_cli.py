@@ -1,0 +1,218 @@
+"""The CLI as a user runs it: a real subprocess, real files, a real SQLite cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import plain_count
+
+
+def run(
+    *args: str, cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "prompt_tokens", *args],
+        cwd=cwd,
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+    )
+
+
+SPEC = "# Spec\n\nThe service answers in JSON. Errors carry a `code` and a `message`.\n"
+DOC = "You are a helpful assistant.\nRead @docs/spec.md first, then answer.\n"
+
+
+@pytest.fixture
+def ws(workspace: Path) -> Path:
+    (workspace / "docs").mkdir()
+    (workspace / "docs" / "spec.md").write_text(SPEC)
+    (workspace / "prompt.md").write_text(DOC)
+    return workspace
+
+
+def test_count_json_shape_and_exact_totals(ws: Path) -> None:
+    r = run("count", "--json", "--no-cache", "prompt.md", cwd=ws)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    (f,) = out["files"]
+    text, refs = plain_count("cl100k_base", DOC), plain_count("cl100k_base", SPEC)
+    assert f["path"] == "prompt.md"
+    assert f["encoding"] == "cl100k_base" and f["budget"] == 8192 and f["status"] == "ok"
+    assert f["tokens"] == {"text": text, "references": refs, "total": text + refs}
+    assert f["references"] == [
+        {
+            "kind": "file",
+            "target": str((ws / "docs" / "spec.md").resolve()),
+            "tokens": refs,
+            "status": "ok",
+            "error": None,
+        }
+    ]
+    assert out["total"] == text + refs
+
+
+def test_no_references_flag(ws: Path) -> None:
+    r = run("count", "--json", "--no-cache", "--no-references", "prompt.md", cwd=ws)
+    f = json.loads(r.stdout)["files"][0]
+    assert f["tokens"]["references"] == 0 and f["references"] == []
+    assert f["tokens"]["text"] == plain_count("cl100k_base", DOC)
+
+
+def test_model_and_encoding_flags(ws: Path) -> None:
+    r = run("count", "--json", "--no-cache", "--model", "gpt-4o", "prompt.md", cwd=ws)
+    f = json.loads(r.stdout)["files"][0]
+    assert f["encoding"] == "o200k_base" and f["budget"] == 128_000
+    assert f["tokens"]["text"] == plain_count("o200k_base", DOC)
+    r = run(
+        "count",
+        "--json",
+        "--no-cache",
+        "--encoding",
+        "o200k_base",
+        "--budget",
+        "10",
+        "prompt.md",
+        cwd=ws,
+    )
+    f = json.loads(r.stdout)["files"][0]
+    assert f["encoding"] == "o200k_base" and f["budget"] == 10 and f["status"] == "exceeded"
+
+
+def test_special_token_text_counts_as_text(workspace: Path) -> None:
+    text = "Stop at <|endoftext|> and <|fim_prefix|> please.\n"
+    (workspace / "s.md").write_text(text)
+    r = run("count", "--json", "--no-cache", "s.md", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"][0]["tokens"]["text"] == plain_count("cl100k_base", text)
+
+
+def test_check_exit_codes(ws: Path) -> None:
+    assert run("check", "--no-cache", "prompt.md", cwd=ws).returncode == 0
+    over = run("check", "--no-cache", "--budget", "5", "prompt.md", cwd=ws)
+    assert over.returncode == 1
+    assert "exceed the budget of 5" in over.stderr
+    usage = run("check", "--bogus", "prompt.md", cwd=ws)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+    both = run("check", "--model", "gpt-4o", "--encoding", "o200k_base", "prompt.md", cwd=ws)
+    assert both.returncode == 2
+
+
+def test_front_matter_budget_and_warning_status(workspace: Path) -> None:
+    body = "word " * 50
+    doc = f"---\nmax_tokens: 60\n---\n{body}\n"
+    (workspace / "w.md").write_text(doc)
+    total = plain_count("cl100k_base", doc)
+    assert 48 <= total <= 60  # warning zone (≥ 80 % of 60) but not exceeded
+    f = json.loads(run("count", "--json", "--no-cache", "w.md", cwd=workspace).stdout)["files"][0]
+    assert (f["budget"], f["status"], f["tokens"]["total"]) == (60, "warning", total)
+
+
+def test_missing_file_is_one_clear_line(ws: Path) -> None:
+    r = run("count", "--no-cache", "nope.md", "prompt.md", cwd=ws)
+    assert r.returncode == 1
+    assert "nope.md: no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert "prompt.md" in r.stdout  # the good file is still counted
+
+
+def test_binary_document_is_refused_clearly(workspace: Path) -> None:
+    (workspace / "b.md").write_bytes(b"abc\x00def")
+    r = run("count", "--no-cache", "b.md", cwd=workspace)
+    assert r.returncode == 1 and "binary" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_stdin(workspace: Path) -> None:
+    r = run("count", "--json", "--no-cache", "-", cwd=workspace, stdin=b"hello world\r\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"][0]["tokens"]["text"] == plain_count(
+        "cl100k_base", "hello world\r\n"
+    )
+
+
+def test_folder_walk_skips_git_ignored_and_other_files(ws: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    (ws / ".gitignore").write_text("ignored.md\n")
+    (ws / "ignored.md").write_text("secret")
+    (ws / "image.png").write_bytes(b"\x89PNG\x00")
+    (ws / "sub").mkdir()
+    (ws / "sub" / "t.prompty").write_text("---\nname: x\n---\nhi {{name}}\n")
+    r = run("count", "--json", "--no-cache", ".", cwd=ws)
+    assert r.returncode == 0, r.stderr
+    paths = sorted(
+        Path(f["path"]).relative_to(ws).as_posix()
+        if Path(f["path"]).is_absolute()
+        else Path(f["path"]).as_posix()
+        for f in json.loads(r.stdout)["files"]
+    )
+    assert paths == ["docs/spec.md", "prompt.md", "sub/t.prompty"]
+
+
+def test_toml_settings_and_flags_override(ws: Path) -> None:
+    (ws / ".prompt-tokens.toml").write_text("budget = 20\nwarningRatio = 0.5\n")
+    f = json.loads(run("count", "--json", "--no-cache", "prompt.md", cwd=ws).stdout)["files"][0]
+    assert f["budget"] == 20
+    f = json.loads(
+        run("count", "--json", "--no-cache", "--budget", "30", "prompt.md", cwd=ws).stdout
+    )["files"][0]
+    assert f["budget"] == 30
+
+
+def test_bad_toml_value_warns_and_uses_default(ws: Path) -> None:
+    (ws / ".prompt-tokens.toml").write_text("warningRatio = 7\n")
+    r = run("count", "--json", "--no-cache", "prompt.md", cwd=ws)
+    assert r.returncode == 0
+    assert "warningRatio" in r.stderr and "using the default" in r.stderr
+
+
+def test_cache_persists_across_processes(ws: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "c" / "cache.sqlite3"
+    first = run("count", "--json", "--cache", str(cache), "--stats", "prompt.md", cwd=ws)
+    assert first.returncode == 0, first.stderr
+    second = run("count", "--json", "--cache", str(cache), "--stats", "prompt.md", cwd=ws)
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    assert cache.is_file()
+    stats = run("cache", "stats", "--cache", str(cache), cwd=ws)
+    assert stats.returncode == 0 and json.loads(stats.stdout)["persistent"] is True
+    # The cache never holds document or referenced text.
+    blob = b"".join(p.read_bytes() for p in cache.parent.iterdir())
+    assert b"helpful assistant" not in blob and b"carry a" not in blob
+
+
+def test_corrupt_cache_still_counts(ws: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache.sqlite3"
+    cache.write_bytes(b"this is not a database" * 100)
+    r = run("count", "--json", "--cache", str(cache), "prompt.md", cwd=ws)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert json.loads(r.stdout)["files"][0]["tokens"]["text"] == plain_count("cl100k_base", DOC)
+
+
+def test_cache_clear_and_prune(ws: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache.sqlite3"
+    run("count", "--cache", str(cache), "prompt.md", cwd=ws)
+    assert (
+        run("cache", "prune", "--cache", str(cache), "--max-age-days", "0", cwd=ws).returncode == 0
+    )
+    r = run("cache", "clear", "--cache", str(cache), cwd=ws)
+    assert r.returncode == 0 and "cleared" in r.stdout
+
+
+def test_examples_demo(tmp_path: Path) -> None:
+    """The README's demo: examples/ counts cleanly and exactly one prompt fails the check."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    r = run("check", "--json", "--no-cache", str(examples), cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    files = {Path(f["path"]).name: f for f in json.loads(r.stdout)["files"]}
+    assert files["over-budget.md"]["status"] == "exceeded"
+    assert [n for n, f in files.items() if f["status"] == "exceeded"] == ["over-budget.md"]
+    assert all(ref["status"] == "ok" for f in files.values() for ref in f["references"]), files
