@@ -215,4 +215,8 @@ def test_examples_demo(tmp_path: Path) -> None:
     files = {Path(f["path"]).name: f for f in json.loads(r.stdout)["files"]}
     assert files["over-budget.md"]["status"] == "exceeded"
     assert [n for n, f in files.items() if f["status"] == "exceeded"] == ["over-budget.md"]
-    assert all(ref["status"] == "ok" for f in files.values() for ref in f["references"]), files
+    refs = [ref for f in files.values() for ref in f["references"]]
+    assert all(ref["status"] == "ok" for ref in refs if ref["kind"] != "variable"), refs
+    # review.prompt.md's ${input:file} is only known when VS Code asks the user for it.
+    undefined = [ref["target"] for ref in refs if ref["status"] == "error"]
+    assert undefined == ["file"], refs
