@@ -37,6 +37,11 @@ class Occurrence:
     syntax: str  # "at", "file", "fetch", "link", "mustache", "input"
     span: Span
     placeholder: str | None = None  # ${input:name:placeholder}
+    # The longest token as written when trailing punctuation was trimmed from ``target``
+    # (``@a.md,`` → target ``a.md``, untrimmed ``a.md,``); the file resolver uses it only
+    # when a file with that exact name exists. None when nothing was trimmed.
+    untrimmed: str | None = None
+    raw: str = ""  # the reference's text as written (what ``span`` covers), e.g. ``{{ name }}``
 
 
 @attrs.define

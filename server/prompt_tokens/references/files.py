@@ -1,0 +1,321 @@
+"""Local files: where a reference points, whether it may be read, and its exact count.
+
+Locating (``locate``): ``~`` expanded; relative to the referencing file's folder (the current
+folder for stdin); absolute paths as they are; then ``realpath`` (symlinks resolved) and the
+workspace check on the real path, so a symlink that escapes the workspace is refused like the
+path it points to (``reference-outside-workspace``; checked before existence, so the refusal
+says nothing about what exists outside). The trailing-punctuation rule: the trimmed token is
+used unless a file with the untrimmed name exists.
+
+Counting (``FileCounter.count``, run in a worker thread):
+
+1. ``stat``: missing → ``reference-not-found``; a folder → ``reference-not-found`` with "is a
+   folder" (folders are not expanded: reference the files you mean); not a regular file (FIFO,
+   device) → ``reference-not-found`` "is not a regular file" (never opened, it could block);
+   larger than ``references.maxBytes`` → ``reference-too-large`` without reading.
+2. fingerprint ``(realpath, size, mtime_ns, inode)`` → sha256 from the cache, then
+   ``(encoding, sha256)`` → tokens. A hit is not read again, unless its nested references
+   are needed and not remembered in memory (``sha256 → nested occurrences``; the SQLite file
+   holds no text and no occurrences, so a new process reads and scans, but does not tokenize).
+3. Otherwise the file is read once through the shared decoder (BOM dropped, NUL in the first
+   8 KiB → ``reference-binary``, invalid UTF-8 → U+FFFD plus a warning), hashed, and tokenized
+   only when ``(encoding, sha256)`` is not cached; files over ``STREAM_ABOVE`` bytes stream
+   through ``count_stream`` in safe-cut blocks on two threads. A file that changed while it was
+   read gets no fingerprint entry (the next lookup reads it again).
+
+Open editor buffers (``overlay``) win over the disk: their text is hashed and counted the same
+way, cache state ``open-buffer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import attrs
+from cachetools import LRUCache
+
+from prompt_tokens.cache.tiered import TieredCache
+from prompt_tokens.errors import (
+    NotFoundError,
+    OutsideWorkspaceError,
+    PromptTokensError,
+    TooLargeError,
+)
+from prompt_tokens.references.syntax import markdown_links_enabled, scan
+from prompt_tokens.results import Occurrence
+from prompt_tokens.tokenizer.counter import count_stream
+from prompt_tokens.tokenizer.encodings import get_encoding
+from prompt_tokens.tokenizer.textio import StreamDecoder
+
+# Files whose own file references are followed (prompt-like text). Code files are not scanned:
+# a Python decorator ``@app.route`` is not a reference.
+NESTED_SUFFIXES = (".md", ".markdown", ".mdx", ".mdc", ".txt", ".prompt", ".prompty")
+
+STREAM_ABOVE = 1 << 20  # bytes; smaller files are decoded and counted in one piece
+READ_CHUNK = 1 << 20
+
+
+def scannable(path: str) -> bool:
+    return path.lower().endswith(NESTED_SUFFIXES)
+
+
+@attrs.define
+class Located:
+    """Where a file reference points. ``error`` set: refused before any I/O on the target."""
+
+    raw: str  # the path as used (trimmed, or untrimmed when that file exists)
+    path: str  # absolute, ``~`` expanded, not yet symlink-resolved
+    real: str  # realpath
+    extra: int = 0  # characters of trailing punctuation taken back (untrimmed chosen)
+    error: PromptTokensError | None = None
+
+
+def roots_contain(real: str, roots: Sequence[str]) -> bool:
+    for root in roots:
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
+def locate(
+    target: str,
+    untrimmed: str | None,
+    base_dir: str,
+    roots: Sequence[str],
+    *,
+    allow_outside: bool,
+    overlay: Mapping[str, str] | None = None,
+) -> Located:
+    def absolute(raw: str) -> str:
+        p = os.path.expanduser(raw)
+        return os.path.normpath(os.path.join(base_dir, p))
+
+    raw = target
+    extra = 0
+    if untrimmed is not None and untrimmed != target:
+        cand = absolute(untrimmed)
+        if os.path.isfile(cand) or (overlay is not None and os.path.realpath(cand) in overlay):
+            raw, extra = untrimmed, len(untrimmed) - len(target)
+    path = absolute(raw)
+    real = os.path.realpath(path)
+    loc = Located(raw=raw, path=path, real=real, extra=extra)
+    if not allow_outside and not roots_contain(real, roots):
+        via = f" (it resolves to {real})" if real != path else ""
+        where = ", ".join(roots) if roots else "no workspace folder"
+        loc.error = OutsideWorkspaceError(
+            f"{raw} is outside the workspace ({where}){via}; "
+            "set references.allowOutsideWorkspace to allow it"
+        )
+    return loc
+
+
+@attrs.define
+class FileInfo:
+    """What counting one file produced (no text)."""
+
+    path: str  # realpath
+    sha256: str
+    size: int
+    tokens: int
+    cache: str  # "memory" | "disk" | "miss" | "open-buffer"
+    invalid_utf8: bool = False
+    nested: list[Occurrence] | None = None  # file references inside; None: not scanned
+
+
+@attrs.define
+class _Meta:
+    invalid_utf8: bool
+    nested: dict[bool, list[Occurrence]] = attrs.field(factory=dict)  # markdown_links → occs
+
+
+class FileCounter:
+    """Counts files and open buffers; thread-safe (called from worker threads)."""
+
+    def __init__(
+        self,
+        cache: TieredCache,
+        *,
+        max_bytes: int,
+        markdown_links: str | bool = "auto",
+        nested_kinds: Collection[str] = ("file",),
+        meta_entries: int = 20_000,
+    ) -> None:
+        self.cache = cache
+        self.max_bytes = max_bytes
+        self.markdown_links = markdown_links
+        self.nested_kinds = tuple(nested_kinds)
+        self._meta: LRUCache[str, _Meta] = LRUCache(meta_entries)
+        self._lock = threading.Lock()
+        self.reads = 0  # files opened and read (figures for tests and benchmarks)
+        self.tokenized = 0  # contents tokenized (count-cache misses)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _get_meta(self, sha: str) -> _Meta | None:
+        with self._lock:
+            return self._meta.get(sha)
+
+    def _remember(self, sha: str, invalid: bool, md: bool, nested: list[Occurrence] | None) -> None:
+        with self._lock:
+            meta = self._meta.get(sha)
+            if meta is None:
+                meta = _Meta(invalid)
+                self._meta[sha] = meta
+            meta.invalid_utf8 = invalid
+            if nested is not None:
+                meta.nested[md] = nested
+
+    def _scan(self, text: str, md: bool) -> list[Occurrence]:
+        return scan(text, kinds=self.nested_kinds, markdown_links=md)
+
+    def _tokens(
+        self, encoding: str, sha: str, text: str | None, chunks: Iterator[bytes] | None
+    ) -> tuple[int, str]:
+        n, state = self.cache.lookup_count(encoding, sha)
+        if n is not None:
+            return n, state
+        self.tokenized += 1
+        if text is not None:
+            n = len(get_encoding(encoding).encode_ordinary(text))
+        else:
+            assert chunks is not None
+            n = count_stream(chunks, encoding, max_bytes=self.max_bytes).tokens
+        return n, "miss"
+
+    # -- counting ----------------------------------------------------------------------------
+
+    def count(self, real: str, encoding: str, *, want_nested: bool, display: str = "") -> FileInfo:
+        """Count the file at ``real`` (a realpath). Raises a ``PromptTokensError`` subclass."""
+        label = display or real
+        md = markdown_links_enabled(self.markdown_links, real)
+        want_nested = want_nested and scannable(real)
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            raise NotFoundError(f"File not found: {label}") from None
+        except NotADirectoryError:
+            raise NotFoundError(f"File not found: {label}") from None
+        except OSError as exc:
+            raise NotFoundError(f"Cannot read {label}: {exc.strerror or exc}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise NotFoundError(
+                f"{label} is a folder, not a file (folders are not expanded: reference the files)"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise NotFoundError(f"{label} is not a regular file, not read")
+        if st.st_size > self.max_bytes:
+            raise TooLargeError(
+                f"{label} is larger than references.maxBytes ({st.st_size:,} > {self.max_bytes:,} bytes)"
+            )
+        sha = self.cache.get_fingerprint(real, st.st_size, st.st_mtime_ns, st.st_ino)
+        if sha is not None:
+            meta = self._get_meta(sha)
+            if not want_nested or (meta is not None and md in meta.nested):
+                n, state = self.cache.lookup_count(encoding, sha)
+                if n is not None:
+                    return FileInfo(
+                        path=real,
+                        sha256=sha,
+                        size=st.st_size,
+                        tokens=n,
+                        cache=state,
+                        invalid_utf8=meta.invalid_utf8 if meta else False,
+                        nested=meta.nested.get(md) if (meta and want_nested) else None,
+                    )
+        return self._read_and_count(real, encoding, label, md, want_nested)
+
+    def _read_and_count(
+        self, real: str, encoding: str, label: str, md: bool, want_nested: bool
+    ) -> FileInfo:
+        try:
+            fh = open(real, "rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"File not found: {label}") from None
+        except OSError as exc:
+            raise NotFoundError(f"Cannot read {label}: {exc.strerror or exc}") from None
+        with fh:
+            self.reads += 1
+            before = os.fstat(fh.fileno())
+            dec = StreamDecoder(max_bytes=self.max_bytes, label=label)
+            keep_text = want_nested or before.st_size <= STREAM_ABOVE
+            parts: list[str] = []
+            while chunk := fh.read(READ_CHUNK):
+                piece = dec.feed(chunk)
+                if keep_text:
+                    parts.append(piece)
+            tail = dec.feed(b"", final=True)
+            if keep_text:
+                parts.append(tail)
+            stats = dec.stats()
+            text = "".join(parts) if keep_text else None
+            after = os.fstat(fh.fileno())
+            nested = self._scan(text, md) if (want_nested and text is not None) else None
+
+            def chunks() -> Iterator[bytes]:
+                fh.seek(0)
+                while c := fh.read(READ_CHUNK):
+                    yield c
+
+            small = text is not None and len(text) <= STREAM_ABOVE
+            n, state = self._tokens(
+                encoding, stats.sha256, text if small else None, None if small else chunks()
+            )
+        unchanged = (before.st_size, before.st_mtime_ns, before.st_ino) == (
+            after.st_size,
+            after.st_mtime_ns,
+            after.st_ino,
+        ) and after.st_size == stats.size
+        if state == "miss":
+            self.cache.put_count(encoding, stats.sha256, n, stats.size)
+        if unchanged:
+            self.cache.put_fingerprint(
+                real, after.st_size, after.st_mtime_ns, after.st_ino, stats.sha256
+            )
+        self._remember(stats.sha256, stats.invalid_utf8, md, nested)
+        return FileInfo(
+            path=real,
+            sha256=stats.sha256,
+            size=stats.size,
+            tokens=n,
+            cache=state,
+            invalid_utf8=stats.invalid_utf8,
+            nested=nested,
+        )
+
+    def count_text(
+        self, real: str, text: str, encoding: str, *, want_nested: bool, display: str = ""
+    ) -> FileInfo:
+        """Count an open buffer's text (overlay) as if it were the file's content."""
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) > self.max_bytes:
+            raise TooLargeError(
+                f"{display or real} is larger than references.maxBytes ({len(data):,} > {self.max_bytes:,} bytes)"
+            )
+        sha = hashlib.sha256(data).hexdigest()
+        md = markdown_links_enabled(self.markdown_links, real)
+        want_nested = want_nested and scannable(real)
+        n, state = self._tokens(encoding, sha, text, None)
+        if state == "miss":
+            self.cache.put_count(encoding, sha, n, len(data))
+        nested = None
+        if want_nested:
+            meta = self._get_meta(sha)
+            nested = meta.nested.get(md) if meta else None
+            if nested is None:
+                nested = self._scan(text, md)
+                self._remember(sha, False, md, nested)
+        return FileInfo(
+            path=real, sha256=sha, size=len(data), tokens=n, cache="open-buffer", nested=nested
+        )
+
+
+def normalize_overlay(overlay: Mapping[str, str] | None) -> dict[str, str]:
+    """Overlay keys as realpaths (an editor may name a file through a symlink)."""
+    if not overlay:
+        return {}
+    return {os.path.realpath(os.fspath(Path(k).expanduser())): v for k, v in overlay.items()}
