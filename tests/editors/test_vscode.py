@@ -1,0 +1,266 @@
+"""End to end in a real VS Code: code-server 4.100.3 (VS Code 1.100.3 web) in Debian's headless
+Chromium, driven by playwright-core (tests/editors/vscode_e2e/drive.js), with the extension
+installed from the built .vsix and the real language server (`python -m prompt_tokens lsp`).
+
+Prerequisites (scripts/ci_editors.sh installs them all): apt chromium; code-server in
+$PROMPT_TOKENS_EDITOR_TOOLS (default ~/.cache/prompt-tokens-editors); npm deps of
+editors/vscode and tests/editors/vscode_e2e; editors/vscode/prompt-tokens.vsix. Without them
+the test is skipped and says what is missing.
+
+Environment: CODE_SERVER, CHROMIUM, PROMPT_TOKENS_VSIX override the paths;
+PROMPT_TOKENS_EDITOR_ARTIFACTS=DIR copies the screenshots and result.json there;
+PROMPT_TOKENS_TEST_SERVER_CMD='["cmd", ...]' overrides the server command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from prompt_tokens.tokenizer.encodings import get_encoding
+
+pytestmark = pytest.mark.editor
+
+ROOT = Path(__file__).resolve().parents[2]
+EXT_DIR = ROOT / "editors" / "vscode"
+E2E_DIR = Path(__file__).resolve().parent / "vscode_e2e"
+TOOLS = Path(os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors"))
+CODE_SERVER = Path(os.environ.get("CODE_SERVER", TOOLS / "code-server-4.100.3" / "node_modules" / ".bin" / "code-server"))
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+VSIX = Path(os.environ.get("PROMPT_TOKENS_VSIX", EXT_DIR / "prompt-tokens.vsix"))
+NODE = shutil.which("node")
+
+
+def _missing() -> list[str]:
+    out = []
+    if NODE is None:
+        out.append("node (apt nodejs)")
+    if not CHROMIUM.exists():
+        out.append(f"{CHROMIUM} (apt chromium)")
+    if not CODE_SERVER.exists():
+        out.append(f"{CODE_SERVER} (code-server 4.100.3)")
+    if not (E2E_DIR / "node_modules" / "playwright-core").exists():
+        out.append("tests/editors/vscode_e2e/node_modules/playwright-core (npm ci)")
+    if not VSIX.exists() and not (EXT_DIR / "node_modules").exists():
+        out.append(f"{VSIX} (npm run package in editors/vscode)")
+    return out
+
+
+MISSING = _missing()
+SKIP_REASON = f"VS Code end-to-end prerequisites missing: {', '.join(MISSING)} — run scripts/ci_editors.sh"
+
+
+def _count(text: str) -> int:
+    return len(get_encoding("cl100k_base").encode_ordinary(text))
+
+
+def _pct(total: int, budget: int) -> int:
+    return int(total * 100 / budget + 0.5)
+
+
+def _ensure_vsix() -> None:
+    """Rebuild the .vsix when the extension's sources are newer (or it is missing)."""
+    if "PROMPT_TOKENS_VSIX" in os.environ:
+        return
+    sources = [*EXT_DIR.glob("src/*.ts"), EXT_DIR / "package.json"]
+    if VSIX.exists() and VSIX.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return
+    subprocess.run(["npm", "run", "--silent", "package"], cwd=EXT_DIR, check=True, capture_output=True, timeout=300)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+SPEC_MD = """# Service spec
+
+The service accepts JSON requests on `/v1/items` and answers with a paged list.
+Each item has an id, a title, tags and an owner. Errors use RFC 9457 problem details.
+Rate limits: 100 requests per minute per token; bursts of 20 are allowed.
+"""
+
+NORMAL = """You are a careful reviewer of API designs.
+Read the design in @docs/spec.md before you answer.
+
+## Task
+List the three biggest risks, most severe first, in short bullet points.
+"""
+
+OVER = """---
+max_tokens: 50
+---
+Summarise the following meeting notes for an executive audience. Keep every decision,
+owner and deadline, drop the small talk, and flag anything that contradicts last week's plan.
+The notes cover hiring, the Q3 roadmap, the office move and the vendor contract renewal.
+"""
+
+TYPED = "Add a table of mitigations."
+
+
+@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
+def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
+    t_start = time.monotonic()
+    _ensure_vsix()
+
+    # ---- workspace ------------------------------------------------------------------------
+    ws = tmp_path / "ws"
+    (ws / ".git").mkdir(parents=True)
+    (ws / "docs").mkdir()
+    (ws / ".vscode").mkdir()
+    (ws / "docs" / "spec.md").write_text(SPEC_MD, encoding="utf-8")
+    (ws / "review.prompt").write_text(NORMAL, encoding="utf-8")
+    (ws / "meeting.md").write_text(OVER, encoding="utf-8")
+    (ws / ".vscode" / "settings.json").write_text(json.dumps({"promptTokens.cache.path": None}), encoding="utf-8")
+
+    server_cmd = json.loads(os.environ.get("PROMPT_TOKENS_TEST_SERVER_CMD", "null")) or [
+        sys.executable, "-m", "prompt_tokens", "lsp",
+    ]
+    ud = tmp_path / "ud"
+    (ud / "User").mkdir(parents=True)
+    (ud / "User" / "settings.json").write_text(json.dumps({
+        "promptTokens.server.command": server_cmd,
+        "security.workspace.trust.enabled": False,
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": False,
+        "workbench.enableExperiments": False,
+        "telemetry.telemetryLevel": "off",
+        "update.mode": "none",
+        "extensions.autoCheckUpdates": False,
+        "extensions.autoUpdate": False,
+        "files.hotExit": "off",
+        "editor.inlayHints.enabled": "on",
+        "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
+        "editor.wordBasedSuggestions": "off",
+        "editor.minimap.enabled": False,
+        "chat.commandCenter.enabled": False,
+        "workbench.colorTheme": "Default Light Modern",
+        "window.commandCenter": False,
+    }), encoding="utf-8")
+
+    # ---- expected numbers: plain tiktoken on the whole text --------------------------------
+    budget = 8192
+    ref = _count(SPEC_MD)
+    total = _count(NORMAL) + ref
+    total_after = _count(NORMAL + TYPED) + ref
+    over_total = _count(OVER)
+    assert over_total > 50
+    spec = {
+        "url": "",
+        "out": str(tmp_path / "out"),
+        "timeoutMs": 30000,
+        "chromium": str(CHROMIUM),
+        "normal": {
+            "file": "review.prompt",
+            "firstLine": "You are a careful reviewer",
+            "totalHint": f"{total:,} tokens · {_pct(total, budget)}% of {budget:,}",
+            "refLine": "@docs/spec.md",
+            "refHint": f"+{ref:,}",
+            "status": f"{total:,} / {budget:,} ({_pct(total, budget)}%)",
+            "statsRow": "docs/spec.md",
+            "statsDescription": f"+{ref:,} tokens",
+            "typed": TYPED,
+            "totalHintAfter": f"{total_after:,} tokens · {_pct(total_after, budget)}% of {budget:,}",
+            "statusAfter": f"{total_after:,} / {budget:,} ({_pct(total_after, budget)}%)",
+        },
+        "over": {
+            "file": "meeting.md",
+            "firstLine": "max_tokens",
+            "problem": f"Prompt uses {over_total:,} of 50 tokens ({_pct(over_total, 50)}%)",
+            "status": f"{over_total:,} / 50 ({_pct(over_total, 50)}%)",
+        },
+    }
+
+    # ---- code-server ------------------------------------------------------------------------
+    env = dict(
+        os.environ,
+        XDG_CONFIG_HOME=str(tmp_path / "xdg" / "config"),
+        XDG_DATA_HOME=str(tmp_path / "xdg" / "data"),
+        XDG_CACHE_HOME=str(tmp_path / "xdg" / "cache"),
+        PROMPT_TOKENS_CACHE_DIR=str(tmp_path / "pt-cache"),
+    )
+    common = ["--user-data-dir", str(ud), "--extensions-dir", str(tmp_path / "exts")]
+    t_install = time.monotonic()
+    inst = subprocess.run([str(CODE_SERVER), *common, "--install-extension", str(VSIX)], env=env,
+                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    install_s = time.monotonic() - t_install
+    assert inst.returncode == 0, inst.stdout + inst.stderr
+    assert "prompt-tokens" in inst.stdout + inst.stderr
+
+    port = _free_port()
+    spec["url"] = f"http://127.0.0.1:{port}/?folder={ws}"
+    log = (tmp_path / "code-server.log").open("w")
+    proc = subprocess.Popen(
+        [str(CODE_SERVER), *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
+         "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+         "--disable-getting-started-override", str(ws)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("code-server did not come up:\n" + (tmp_path / "code-server.log").read_text())
+                time.sleep(0.3)
+        (tmp_path / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        t_drive = time.monotonic()
+        drive = subprocess.run([NODE, str(E2E_DIR / "drive.js"), str(tmp_path / "spec.json")], cwd=E2E_DIR,
+                               env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        drive_s = time.monotonic() - t_drive
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=10)
+        log.close()
+
+    out = tmp_path / "out"
+    artifacts = os.environ.get("PROMPT_TOKENS_EDITOR_ARTIFACTS")
+    if artifacts:
+        shutil.copytree(out, artifacts, dirs_exist_ok=True)
+        shutil.copy(tmp_path / "code-server.log", Path(artifacts) / "code-server.log")
+    res_file = out / "result.json"
+    assert res_file.exists(), drive.stdout + drive.stderr
+    data = json.loads(res_file.read_text(encoding="utf-8"))
+    timing = (f"vsix install {install_s:.1f}s, browser run {drive_s:.1f}s, "
+              f"whole test {time.monotonic() - t_start:.1f}s")
+    print(f"VS Code e2e: {timing}; artifacts in {artifacts or out}")
+    server_log = ""
+    for p in (tmp_path / "ud" / "logs").rglob("*Prompt Tokens*.log"):
+        server_log += f"--- {p}\n{p.read_text(errors='replace')[-4000:]}\n"
+    assert drive.returncode == 0 and data["ok"], (
+        f"{timing}\n{json.dumps(data, indent=1, ensure_ascii=False)}\n{drive.stderr}\n{server_log}"
+    )
+    assert [s["name"] for s in data["steps"]] == [
+        "load workbench",
+        "open review.prompt",
+        "total inlay hint on line 1",
+        "reference inlay hint",
+        "status bar item",
+        "status bar click -> per-reference quick pick",
+        "open meeting.md (over budget)",
+        "over-budget status bar item is red",
+        "Problems panel shows the budget error",
+        "live edit in review.prompt",
+    ]
+    assert (out / "1_prompt.png").exists() and (out / "4_after_edit.png").exists()

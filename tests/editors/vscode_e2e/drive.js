@@ -1,0 +1,189 @@
+// Drive code-server (VS Code 1.100.3 in the browser) with Debian's headless Chromium through
+// playwright-core and check what a user of the prompt-tokens extension sees.
+//
+//   node drive.js SPEC.json
+//
+// SPEC (written by tests/editors/test_vscode.py):
+//   { url, out, timeoutMs, chromium,
+//     normal: { file, firstLine, totalHint, refLine, refHint, status, typed, totalHintAfter, statusAfter,
+//               statsRow, statsDescription },
+//     over:   { file, firstLine, problem, status } }
+// Writes OUT/result.json ({ok, steps: [{name, ok, ms, data|error}], ...}) and screenshots.
+// Exit 0 = every check passed.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const spec = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const OUT = spec.out;
+const T = Number(spec.timeoutMs || 30000);
+fs.mkdirSync(OUT, { recursive: true });
+
+const result = { url: spec.url, steps: [], ok: false };
+const t0 = Date.now();
+// Monaco renders hint labels and spaces with \u00a0 / \u200a: normalise before matching.
+const norm = (s) => (s || '').replace(/[\s\u00a0\u200a\u200b]+/g, ' ');
+
+async function step(name, fn) {
+  const s = Date.now();
+  try {
+    const data = await fn();
+    result.steps.push({ name, ok: true, ms: Date.now() - s, data });
+    console.error(`[${Date.now() - t0} ms] ${name}: ok`);
+    return data;
+  } catch (e) {
+    result.steps.push({ name, ok: false, ms: Date.now() - s, error: String((e && e.message) || e) });
+    console.error(`[${Date.now() - t0} ms] ${name}: FAILED ${e && e.message}`);
+    throw e;
+  }
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: spec.chromium || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  let code = 1;
+
+  // ---- helpers (run in the page) ----------------------------------------------------------
+  const editorLines = () => page.evaluate(() => {
+    const vl = document.querySelector('.editor-instance .view-lines');
+    if (!vl) return [];
+    return [...vl.querySelectorAll('.view-line')]
+      .map((l) => ({ top: parseFloat(l.style.top), text: l.textContent }))
+      .sort((a, b) => a.top - b.top)
+      .map((l) => l.text.replace(/[\s\u00a0\u200a\u200b]+/g, ' '));
+  });
+  const waitEditorText = (want) => page.waitForFunction((w) => {
+    const vl = document.querySelector('.editor-instance .view-lines');
+    return !!vl && vl.textContent.replace(/[\s\u00a0\u200a\u200b]+/g, ' ').includes(w);
+  }, want, { timeout: T });
+  const statusbarText = () => page.locator('.statusbar').innerText().then(norm).catch(() => '');
+  const waitStatus = (want) => page.waitForFunction((w) => {
+    const sb = document.querySelector('.statusbar');
+    return !!sb && sb.innerText.replace(/[\s\u00a0\u200a\u200b]+/g, ' ').includes(w);
+  }, want, { timeout: T });
+  // the status bar entry of this extension (its id contains promptTokens.status)
+  const ourItemClass = () => page.evaluate(() => {
+    const el = [...document.querySelectorAll('.statusbar-item')].find((e) => (e.id || '').includes('promptTokens.status'));
+    return el ? { id: el.id, className: el.className, text: el.innerText } : null;
+  });
+  const openFile = async (file, firstLine) => {
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
+    await page.keyboard.type(file);
+    await page.waitForFunction((f) => {
+      const rows = [...document.querySelectorAll('.quick-input-list .monaco-list-row')];
+      return rows.some((r) => r.textContent.includes(f));
+    }, file, { timeout: T });
+    await page.keyboard.press('Enter');
+    await waitEditorText(firstLine);
+  };
+
+  try {
+    await step('load workbench', async () => {
+      await page.goto(spec.url, { waitUntil: 'domcontentloaded', timeout: T });
+      await page.waitForSelector('.monaco-workbench .part.editor', { timeout: T });
+      await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: T });
+      await page.locator('.monaco-workbench').click({ position: { x: 640, y: 380 } }).catch(() => {});
+    });
+
+    const n = spec.normal;
+    await step(`open ${n.file}`, () => openFile(n.file, n.firstLine));
+
+    await step('total inlay hint on line 1', async () => {
+      await waitEditorText(n.totalHint);
+      const lines = await editorLines();
+      if (!lines[0].includes(n.totalHint)) throw new Error(`line 1 is ${JSON.stringify(lines[0])}`);
+      return lines;
+    });
+
+    await step('reference inlay hint', async () => {
+      await waitEditorText(n.refHint);
+      const lines = await editorLines();
+      const line = lines.find((l) => l.includes(n.refLine));
+      if (!line || !line.includes(n.refHint)) throw new Error(`reference line is ${JSON.stringify(line)}`);
+      return line;
+    });
+
+    await step('status bar item', async () => {
+      await waitStatus(n.status);
+      return { statusbar: await statusbarText(), item: await ourItemClass() };
+    });
+    await page.mouse.move(5, 5);
+    await page.screenshot({ path: path.join(OUT, '1_prompt.png') });
+
+    await step('status bar click -> per-reference quick pick', async () => {
+      await page.locator('.statusbar-item', { hasText: n.status }).first().click();
+      await page.waitForFunction((w) => {
+        const q = document.querySelector('.quick-input-widget');
+        return !!q && q.style.display !== 'none' && q.textContent.replace(/[\s\u00a0]+/g, ' ').includes(w);
+      }, n.statsRow, { timeout: T });
+      const rows = await page.evaluate(() => [...document.querySelectorAll('.quick-input-list .monaco-list-row')]
+        .map((r) => r.textContent.replace(/[\s\u00a0]+/g, ' ')));
+      await page.screenshot({ path: path.join(OUT, '2_stats.png') });
+      await page.keyboard.press('Escape');
+      const row = rows.find((r) => r.includes(n.statsRow));
+      if (!row || !row.includes(n.statsDescription)) throw new Error(`quick pick rows: ${JSON.stringify(rows)}`);
+      return rows;
+    });
+
+    const o = spec.over;
+    await step(`open ${o.file} (over budget)`, () => openFile(o.file, o.firstLine));
+    await step('over-budget status bar item is red', async () => {
+      await waitStatus(o.status);
+      const item = await ourItemClass();
+      if (!item || !/error-kind/.test(item.className)) throw new Error(`status item: ${JSON.stringify(item)}`);
+      return item;
+    });
+    await step('Problems panel shows the budget error', async () => {
+      await page.keyboard.press('Control+Shift+M');
+      await page.waitForFunction((w) => {
+        const p = document.querySelector('.markers-panel');
+        return !!p && p.textContent.replace(/[\s\u00a0]+/g, ' ').includes(w);
+      }, o.problem, { timeout: T });
+      const rows = await page.evaluate(() => [...document.querySelectorAll('.markers-panel .monaco-list-row')]
+        .map((r) => ({ text: r.textContent.replace(/[\s\u00a0]+/g, ' '), aria: r.getAttribute('aria-label') })));
+      const row = rows.find((r) => r.text.includes(o.problem));
+      if (!row) throw new Error(`problems: ${JSON.stringify(rows)}`);
+      if (!/prompt-tokens/.test(row.text)) throw new Error(`source missing: ${JSON.stringify(row)}`);
+      if (!/error/i.test(row.aria || '') && !/codicon-error/.test(await page.evaluate(() =>
+        document.querySelector('.markers-panel .monaco-list-row .marker-icon')?.className || ''))) {
+        throw new Error(`not an Error: ${JSON.stringify(row)}`);
+      }
+      return rows;
+    });
+    await page.screenshot({ path: path.join(OUT, '3_problems.png') });
+
+    await step(`live edit in ${n.file}`, async () => {
+      await openFile(n.file, n.firstLine);
+      await page.locator('.editor-instance .view-lines').click();
+      await page.keyboard.press('Control+End');
+      await page.keyboard.type(n.typed, { delay: 15 });
+      await waitEditorText(n.totalHintAfter);
+      await waitStatus(n.statusAfter);
+      return { lines: await editorLines(), statusbar: await statusbarText() };
+    });
+    await page.mouse.move(5, 5);
+    await page.screenshot({ path: path.join(OUT, '4_after_edit.png') });
+    result.ok = true;
+    code = 0;
+  } catch (e) {
+    result.error = String((e && e.stack) || e);
+    result.lines_at_failure = await editorLines().catch(() => null);
+    result.statusbar_at_failure = await statusbarText().catch(() => null);
+    await page.screenshot({ path: path.join(OUT, 'failure.png') }).catch(() => {});
+  } finally {
+    result.console_errors = consoleErrors.slice(0, 20);
+    result.elapsed_ms = Date.now() - t0;
+    fs.writeFileSync(path.join(OUT, 'result.json'), JSON.stringify(result, null, 1));
+    await browser.close().catch(() => {});
+    process.exit(code);
+  }
+})();
