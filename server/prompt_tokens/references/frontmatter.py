@@ -49,8 +49,7 @@ class _Problems:
     def __init__(self, index: LineIndex, base: int) -> None:
         self.index = index
         self.base = base
-        self.messages: list[str] = []
-        self.span: Span | None = None
+        self.items: list[tuple[int, str, Span | None]] = []
 
     def node_span(self, node: yaml.Node | None) -> Span | None:
         if node is None:
@@ -58,9 +57,12 @@ class _Problems:
         return self.index.span(self.base + node.start_mark.index, self.base + node.end_mark.index)
 
     def add(self, message: str, node: yaml.Node | None) -> None:
-        self.messages.append(message)
-        if self.span is None:
-            self.span = self.node_span(node)
+        span = self.node_span(node)
+        self.items.append((span.offset if span else 1 << 62, message, span))
+
+    def sorted(self) -> list[tuple[int, str, Span | None]]:
+        """In document order, so ``error_span`` is the first problem the user sees."""
+        return sorted(self.items, key=lambda t: t[0])
 
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
@@ -220,7 +222,8 @@ def parse_front_matter(text: str) -> FrontMatter:
         )
     fm.variables = merged
 
-    if problems.messages:
-        fm.error = "; ".join(problems.messages)
-        fm.error_span = problems.span or index.line_span(first_line)
+    if problems.items:
+        items = problems.sorted()
+        fm.error = "; ".join(msg for _, msg, _ in items)
+        fm.error_span = items[0][2] or index.line_span(first_line)
     return fm

@@ -399,9 +399,12 @@ class HttpFetcher:
         tries = f" (after {attempts} attempts)" if attempts > 1 else ""
         raise TransientFetchError(f"{last}{tries}", retry_after=last.retry_after)
 
-    async def _pin(self, url: httpx.URL) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
-        """Check every address of the URL's host; return the URL to send, extra headers and
-        request extensions that keep Host/SNI on the name while connecting to the checked IP."""
+    async def _pin(self, url: httpx.URL) -> list[tuple[httpx.URL, dict[str, str], dict[str, Any]]]:
+        """Check every address of the URL's host against ``http.blockedNetworks``.
+
+        Returns what to try, in order: (URL to send, extra headers, request extensions). With
+        pinning, one entry per checked address, keeping Host and TLS SNI/certificate checks on
+        the name while connecting to the address that was checked."""
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
@@ -429,41 +432,58 @@ class HttpFetcher:
                             "http.blockedNetworks); not fetched"
                         )
         if literal or not self.pin_addresses:
-            return url, {}, {}
-        pinned = url.copy_with(host=addresses[0])
+            return [(url, {}, {})]
         host_header = host if url.port is None else f"{host}:{url.port}"
         ext: dict[str, Any] = {"sni_hostname": host} if url.scheme == "https" else {}
-        return pinned, {"Host": host_header}, ext
+        return [
+            (url.copy_with(host=addr.split("%", 1)[0]), {"Host": host_header}, ext)
+            for addr in addresses
+        ]
+
+    async def _send(
+        self, client: httpx.AsyncClient, url: str, entry: HttpEntry | None
+    ) -> tuple[httpx.URL, httpx.Response]:
+        """One hop: check, then send to the first checked address that accepts a connection."""
+        u = self._check_url(url)
+        headers = {
+            "Accept": "text/*, application/json, application/*;q=0.8, */*;q=0.5",
+            **self.settings.headers_for(url, self._environ),
+        }
+        if entry is not None:
+            if entry.etag:
+                headers["If-None-Match"] = entry.etag
+            if entry.last_modified:
+                headers["If-Modified-Since"] = entry.last_modified
+        candidates = await self._pin(u)
+        for i, (target, extra_headers, extensions) in enumerate(candidates):
+            request = client.build_request(
+                "GET", target, headers={**headers, **extra_headers}, extensions=extensions
+            )
+            self.requests_made += 1
+            log.debug("GET %s", redact(url))
+            try:
+                return u, await client.send(request, stream=True, follow_redirects=False)
+            except httpx.ConnectError as exc:
+                if i + 1 < len(candidates):
+                    continue
+                raise TransientFetchError(
+                    f"{url}: connection failed ({type(exc).__name__}: {exc})"
+                ) from None
+            except httpx.TimeoutException:
+                raise TransientFetchError(
+                    f"{url}: timed out after {self.settings.timeout_s:g} s"
+                ) from None
+            except httpx.TransportError as exc:
+                raise TransientFetchError(
+                    f"{url}: connection failed ({type(exc).__name__}: {exc})"
+                ) from None
+        raise TransientFetchError(f"{url}: no address to connect to")
 
     async def _attempt(self, url: str, entry: HttpEntry | None) -> _Body | _NotModified:
         client = self._http()
         current = url
         for _hop in range(self.max_redirects + 1):
-            u = self._check_url(current)
-            target, extra_headers, extensions = await self._pin(u)
-            headers = {
-                "Accept": "text/*, application/json, application/*;q=0.8, */*;q=0.5",
-                **self.settings.headers_for(current, self._environ),
-                **extra_headers,
-            }
-            if entry is not None:
-                if entry.etag:
-                    headers["If-None-Match"] = entry.etag
-                if entry.last_modified:
-                    headers["If-Modified-Since"] = entry.last_modified
-            request = client.build_request("GET", target, headers=headers, extensions=extensions)
-            self.requests_made += 1
-            log.debug("GET %s", redact(current))
-            try:
-                response = await client.send(request, stream=True, follow_redirects=False)
-            except httpx.TimeoutException:
-                raise TransientFetchError(
-                    f"{current}: timed out after {self.settings.timeout_s:g} s"
-                ) from None
-            except httpx.TransportError as exc:
-                raise TransientFetchError(
-                    f"{current}: connection failed ({type(exc).__name__}: {exc})"
-                ) from None
+            u, response = await self._send(client, current, entry)
             try:
                 status = response.status_code
                 if status in _REDIRECTS:

@@ -1,0 +1,145 @@
+"""Front matter: model shapes (string, Prompty map, dotprompt provider/name), budgets,
+variables from every source, errors that never stop counting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_no_front_matter() -> None:
+    assert parse_front_matter("# Title\n---\nmodel: x\n---\n") == FrontMatter()
+    assert parse_front_matter("") == FrontMatter()
+
+
+def test_model_string_with_span_and_budgets() -> None:
+    text = "---\nmodel: gpt-4o\nencoding: o200k_base\nmax_tokens: 4000\nmax_output_tokens: 500\n---\nBody"
+    fm = parse_front_matter(text)
+    assert fm.model == "gpt-4o"
+    assert fm.encoding == "o200k_base"
+    assert (fm.max_tokens, fm.max_output_tokens) == (4000, 500)
+    assert fm.end == text.index("Body")
+    assert fm.error is None
+    assert fm.model_span is not None
+    assert (fm.model_span.line, fm.model_span.start, fm.model_span.end) == (1, 7, 13)
+    assert text[fm.model_span.offset : fm.model_span.end_offset] == "gpt-4o"
+
+
+def test_prompty_model_map() -> None:
+    text = (EXAMPLES / "summarize.prompty").read_text()
+    fm = parse_front_matter(text)
+    assert fm.model == "gpt-4o-mini"
+    assert fm.max_output_tokens == 300
+    assert fm.max_tokens is None
+    assert fm.variables["customer"] == "Jane Doe"
+    assert fm.variables["thread"].startswith("Jane: The CSV import")
+    assert fm.model_span is not None
+    assert text[fm.model_span.offset : fm.model_span.end_offset] == "gpt-4o-mini"
+
+
+def test_prompty_name_wins_over_deployment_and_top_level_reserve_wins() -> None:
+    text = (
+        "---\nmodel:\n  configuration:\n    type: openai\n    name: gpt-4.1\n"
+        "    azure_deployment: my-deploy\n  parameters:\n    max_tokens: 100\n"
+        "max_output_tokens: 700\n---\n"
+    )
+    fm = parse_front_matter(text)
+    assert fm.model == "gpt-4.1"
+    assert fm.max_output_tokens == 700
+
+
+def test_dotprompt_provider_model_and_input_defaults() -> None:
+    text = (
+        "---\nmodel: googleai/gemini-1.5-pro\nconfig:\n  maxOutputTokens: 256\n"
+        "input:\n  schema:\n    topic: string\n  default:\n    topic: tea\n    n: 3\n---\n"
+        "Write about {{topic}}."
+    )
+    fm = parse_front_matter(text)
+    assert fm.model == "googleai/gemini-1.5-pro"
+    assert fm.max_output_tokens == 256
+    assert fm.variables == {"topic": "tea", "n": "3"}
+
+
+def test_variable_sources_priority_and_value_text() -> None:
+    text = (
+        "---\n"
+        "variables:\n  a: from-variables\n  num: 42\n  flag: true\n  empty:\n"
+        "  items: [1, two]\n  user: {name: Ada, langs: [py]}\n  day: 2024-01-02\n"
+        "sample:\n  a: from-sample\n  b: from-sample\n"
+        "input:\n  default:\n    a: from-input\n    b: from-input\n    c: from-input\n"
+        "---\n"
+    )
+    fm = parse_front_matter(text)
+    assert fm.error is None
+    v = fm.variables
+    assert (v["a"], v["b"], v["c"]) == ("from-variables", "from-sample", "from-input")
+    assert (v["num"], v["flag"], v["empty"]) == ("42", "true", "")
+    assert v["items"] == '[1, "two"]'
+    assert v["user"] == '{"name": "Ada", "langs": ["py"]}'
+    assert v["user.name"] == "Ada"
+    assert v["user.langs"] == '["py"]'
+    assert v["day"] == "2024-01-02"
+
+
+def test_crlf_front_matter() -> None:
+    text = "---\r\nmodel: gpt-4o\r\nvariables:\r\n  x: 'y'\r\n---\r\nBody\r\n"
+    fm = parse_front_matter(text)
+    assert (fm.model, fm.variables) == ("gpt-4o", {"x": "y"})
+    assert fm.end == text.index("Body")
+
+
+def test_bad_types_give_an_error_and_are_ignored() -> None:
+    text = "---\nmodel: gpt-4o\nmax_tokens: abc\nmax_output_tokens: -5\nencoding: [x]\n---\n"
+    fm = parse_front_matter(text)
+    assert fm.model == "gpt-4o"
+    assert fm.max_tokens is None and fm.max_output_tokens is None and fm.encoding is None
+    assert fm.error is not None
+    assert "max_tokens must be a whole number" in fm.error
+    assert "max_output_tokens must be ≥ 0" in fm.error
+    assert "encoding must be text" in fm.error
+    assert fm.error_span is not None
+    assert (fm.error_span.line, fm.error_span.start) == (2, 12)  # the value `abc`
+
+
+def test_digit_strings_and_integral_floats_are_accepted() -> None:
+    fm = parse_front_matter("---\nmax_tokens: '8000'\nmax_output_tokens: 100.0\n---\n")
+    assert (fm.max_tokens, fm.max_output_tokens, fm.error) == (8000, 100, None)
+
+
+def test_model_of_wrong_type() -> None:
+    fm = parse_front_matter("---\nmodel: 4\n---\n")
+    assert fm.model is None
+    assert fm.error is not None and "model must be text" in fm.error
+
+
+def test_invalid_yaml_reports_the_line_and_ignores_everything() -> None:
+    text = "---\nmodel: gpt-4o\nmax_tokens: 100\nvariables: [unclosed\n---\nBody\n"
+    fm = parse_front_matter(text)
+    assert fm.model is None and fm.max_tokens is None and fm.variables == {}
+    assert fm.end == text.index("Body")
+    assert fm.error is not None and fm.error.startswith("Invalid front matter (line")
+    assert fm.error_span is not None
+    assert 3 <= fm.error_span.line <= 4
+
+
+def test_invalid_yaml_tab_indent() -> None:
+    text = "---\nmodel: x\n\tbad: 1\n---\n"
+    fm = parse_front_matter(text)
+    assert fm.error is not None
+    assert fm.error_span is not None and fm.error_span.line == 2
+
+
+def test_front_matter_that_is_not_a_map() -> None:
+    fm = parse_front_matter("---\n- a\n- b\n---\n")
+    assert fm.error is not None and "expected a map" in fm.error
+    fm = parse_front_matter("---\n\n---\nBody")
+    assert fm.error is None and fm.end == len("---\n\n---\n")
+
+
+def test_non_map_variables() -> None:
+    fm = parse_front_matter("---\nvariables: [a, b]\nsample: tests/sample.json\n---\n")
+    assert fm.variables == {}
+    assert fm.error is not None and "variables must be a map" in fm.error

@@ -1,0 +1,119 @@
+"""The SQLite cache after resolving files, URLs, open buffers and variables holds hashes,
+sizes, counts, URLs and validators: never a byte of the content (asserted on the file's bytes).
+Plus the whole engine on a workspace: totals equal plain tiktoken, computed independently."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+
+from prompt_tokens.cache.tiered import TieredCache
+from prompt_tokens.engine import PromptEngine
+from prompt_tokens.references.resolver import ReferenceResolver
+from prompt_tokens.references.syntax import scan
+from prompt_tokens.settings import parse_settings
+from tests.conftest import plain_count
+
+ENC = "cl100k_base"
+
+
+def cache_bytes(path: Path) -> bytes:
+    data = b""
+    for f in sorted(path.parent.glob(path.name + "*")):  # the db, -wal, -shm
+        data += f.read_bytes()
+    return data
+
+
+async def test_sqlite_file_never_contains_content(workspace: Path, httpserver: HTTPServer) -> None:
+    httpserver.clear()
+    markers = {
+        "file": "FILEMARKER-7f3a9c only in the referenced file",
+        "nested": "NESTEDMARKER-1b2c3d only in the nested file",
+        "url": "URLMARKER-e5f6a7 only in the response body",
+        "overlay": "OVERLAYMARKER-9d8c7b only in the unsaved buffer",
+        "var": "VARMARKER-0a1b2c only in a variable value",
+    }
+    (workspace / "a.md").write_text(markers["file"] + "\n@b.md\n")
+    (workspace / "b.md").write_text(markers["nested"] + "\n")
+    (workspace / "c.md").write_text("disk version\n")
+    httpserver.expect_request("/body").respond_with_data(markers["url"], headers={"ETag": '"e1"'})
+    url = httpserver.url_for("/body")
+    db = workspace / ".cache" / "cache.sqlite3"
+    db.parent.mkdir()
+    cache = TieredCache(str(db))
+    settings, _ = parse_settings({})
+    r = ReferenceResolver(settings, cache, roots=[workspace])
+    text = f"@a.md @c.md @{url} {{{{ v }}}}"
+    results = await r.resolve(
+        workspace / "doc.md",
+        scan(text),
+        encoding=ENC,
+        variables={"v": markers["var"]},
+        overlay={str(workspace / "c.md"): markers["overlay"]},
+    )
+    assert all(x.status == "ok" for x in results)
+    cache.flush()
+    data = cache_bytes(db)
+    assert data, "the cache file was written"
+    # What is stored: hashes, counts, the URL and its validator.
+    sha_a = hashlib.sha256((workspace / "a.md").read_bytes()).hexdigest()
+    assert sha_a.encode() in data
+    assert url.encode() in data and b'"e1"' in data
+    for name, marker in markers.items():
+        token = marker.split()[0].encode()
+        assert token not in data, f"{name} content leaked into the cache file"
+        assert marker.encode("utf-16-le")[:40] not in data
+    cache.close()
+    data = cache_bytes(db)
+    for marker in markers.values():
+        assert marker.split()[0].encode() not in data
+
+
+async def test_engine_totals_match_plain_tiktoken(workspace: Path, httpserver: HTTPServer) -> None:
+    httpserver.clear()
+    body = "API: GET /v1/items returns a list of items.\n"
+    httpserver.expect_request("/v1/items").respond_with_data(body)
+    url = httpserver.url_for("/v1/items")
+    (workspace / "docs").mkdir()
+    spec = "# Spec\nThe spec says @notes.txt matters.\n"
+    notes = "Notes:\r\nCRLF kept.\r\n"
+    (workspace / "docs/spec.md").write_text(spec)
+    (workspace / "docs/notes.txt").write_bytes(notes.encode())
+    doc_text = (
+        "---\nmodel: gpt-4o\nvariables:\n  product: Acme CRM\n---\n"
+        f"# Prompt\nSee @docs/spec.md, the API @{url} and {{{{ product }}}}.\n"
+        "```\n@docs/ignored.md inside a fence\n```\n"
+        "Mail me at dev@example.com; `@docs/spec.md` is code. Again: @docs/spec.md\n"
+        "{{ product }} {{ nobody }}\n"
+    )
+    doc = workspace / "prompt.md"
+    doc.write_text(doc_text)
+    settings, _ = parse_settings({"encoding": "cl100k_base"})
+    r = ReferenceResolver(settings, TieredCache(None), roots=[workspace])
+    engine = PromptEngine(settings, r)
+    result = await engine.count_document(str(doc), doc_text)
+    enc = "o200k_base"  # gpt-4o
+    assert result.encoding == enc
+    expected_refs = (
+        plain_count(enc, spec)
+        + plain_count(enc, notes)
+        + plain_count(enc, body)
+        + 2 * plain_count(enc, "Acme CRM")
+    )
+    assert result.tokens.text == plain_count(enc, doc_text)
+    assert result.tokens.references == expected_refs
+    assert result.tokens.total == plain_count(enc, doc_text) + expected_refs
+    codes = sorted(d.code for d in result.diagnostics)
+    assert codes == ["variable-undefined"]
+    kinds = [(x.kind, x.status) for x in result.references]
+    assert kinds == [
+        ("file", "ok"),
+        ("url", "ok"),
+        ("variable", "ok"),
+        ("file", "ok"),
+        ("variable", "ok"),
+        ("variable", "error"),
+        ("file", "ok"),
+    ]
