@@ -109,12 +109,33 @@ The notes cover hiring, the Q3 roadmap, the office move and the vendor contract 
 TYPED = "Add a table of mitigations."
 
 
-@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
-def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
-    t_start = time.monotonic()
-    _ensure_vsix()
+USER_SETTINGS = {
+    "security.workspace.trust.enabled": False,
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "files.hotExit": "off",
+    "editor.inlayHints.enabled": "on",
+    "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
+    "editor.wordBasedSuggestions": "off",
+    "editor.minimap.enabled": False,
+    "chat.commandCenter.enabled": False,
+    "workbench.colorTheme": "Default Light Modern",
+    "window.commandCenter": False,
+}
 
-    # ---- workspace ------------------------------------------------------------------------
+
+def _server_cmd() -> list[str]:
+    return json.loads(os.environ.get("PROMPT_TOKENS_TEST_SERVER_CMD", "null")) or [
+        sys.executable, "-m", "prompt_tokens", "lsp",
+    ]
+
+
+def _workspace(tmp_path: Path, workspace_settings: dict[str, object]) -> Path:
     ws = tmp_path / "ws"
     (ws / ".git").mkdir(parents=True)
     (ws / "docs").mkdir()
@@ -122,45 +143,107 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
     (ws / "docs" / "spec.md").write_text(SPEC_MD, encoding="utf-8")
     (ws / "review.prompt").write_text(NORMAL, encoding="utf-8")
     (ws / "meeting.md").write_text(OVER, encoding="utf-8")
-    (ws / ".vscode" / "settings.json").write_text(json.dumps({"promptTokens.cache.path": None}), encoding="utf-8")
+    (ws / ".vscode" / "settings.json").write_text(json.dumps(workspace_settings), encoding="utf-8")
+    return ws
 
-    server_cmd = json.loads(os.environ.get("PROMPT_TOKENS_TEST_SERVER_CMD", "null")) or [
-        sys.executable, "-m", "prompt_tokens", "lsp",
-    ]
+
+def _run(tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict, *, trusted: bool = True) -> tuple[dict, str]:
+    """Install the .vsix into a fresh code-server profile, start it on ws, run drive.js with spec.
+    Returns (result.json, timing text)."""
+    t_start = time.monotonic()
     ud = tmp_path / "ud"
     (ud / "User").mkdir(parents=True)
-    (ud / "User" / "settings.json").write_text(json.dumps({
-        "promptTokens.server.command": server_cmd,
-        "security.workspace.trust.enabled": False,
-        "workbench.startupEditor": "none",
-        "workbench.tips.enabled": False,
-        "workbench.enableExperiments": False,
-        "telemetry.telemetryLevel": "off",
-        "update.mode": "none",
-        "extensions.autoCheckUpdates": False,
-        "extensions.autoUpdate": False,
-        "files.hotExit": "off",
-        "editor.inlayHints.enabled": "on",
-        "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
-        "editor.wordBasedSuggestions": "off",
-        "editor.minimap.enabled": False,
-        "chat.commandCenter.enabled": False,
-        "workbench.colorTheme": "Default Light Modern",
-        "window.commandCenter": False,
-    }), encoding="utf-8")
+    (ud / "User" / "settings.json").write_text(json.dumps(user_settings), encoding="utf-8")
+    env = dict(
+        os.environ,
+        XDG_CONFIG_HOME=str(tmp_path / "xdg" / "config"),
+        XDG_DATA_HOME=str(tmp_path / "xdg" / "data"),
+        XDG_CACHE_HOME=str(tmp_path / "xdg" / "cache"),
+        PROMPT_TOKENS_CACHE_DIR=str(tmp_path / "pt-cache"),
+    )
+    common = ["--user-data-dir", str(ud), "--extensions-dir", str(tmp_path / "exts")]
+    t_install = time.monotonic()
+    inst = subprocess.run([str(CODE_SERVER), *common, "--install-extension", str(VSIX)], env=env,
+                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    install_s = time.monotonic() - t_install
+    assert inst.returncode == 0, inst.stdout + inst.stderr
+    assert "prompt-tokens" in inst.stdout + inst.stderr
 
-    # ---- expected numbers: plain tiktoken on the whole text --------------------------------
-    budget = 8192
+    port = _free_port()
+    spec = dict(spec, url=f"http://127.0.0.1:{port}/?folder={ws}", out=str(tmp_path / "out"),
+                timeoutMs=30000, chromium=str(CHROMIUM))
+    log = (tmp_path / "code-server.log").open("w")
+    trust_flags = [] if not trusted else ["--disable-workspace-trust"]
+    proc = subprocess.Popen(
+        [str(CODE_SERVER), *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
+         "--disable-telemetry", "--disable-update-check", *trust_flags,
+         "--disable-getting-started-override", str(ws)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("code-server did not come up:\n" + (tmp_path / "code-server.log").read_text())
+                time.sleep(0.3)
+        (tmp_path / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        t_drive = time.monotonic()
+        assert NODE is not None
+        drive = subprocess.run([NODE, str(E2E_DIR / "drive.js"), str(tmp_path / "spec.json")], cwd=E2E_DIR,
+                               env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        drive_s = time.monotonic() - t_drive
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=10)
+        log.close()
+
+    out = tmp_path / "out"
+    artifacts = os.environ.get("PROMPT_TOKENS_EDITOR_ARTIFACTS")
+    if artifacts:
+        dest = Path(artifacts) / ("trusted" if trusted else "untrusted")
+        shutil.copytree(out, dest, dirs_exist_ok=True)
+        shutil.copy(tmp_path / "code-server.log", dest / "code-server.log")
+        for p in (ud / "logs").rglob("*Prompt Tokens*.log"):
+            shutil.copy(p, dest / "output-channel.log")
+    res_file = out / "result.json"
+    assert res_file.exists(), drive.stdout + drive.stderr
+    data = json.loads(res_file.read_text(encoding="utf-8"))
+    timing = (f"vsix install {install_s:.1f}s, browser run {drive_s:.1f}s, "
+              f"whole test {time.monotonic() - t_start:.1f}s")
+    print(f"VS Code e2e ({'trusted' if trusted else 'untrusted'}): {timing}; artifacts in {artifacts or out}")
+    channel = _output_channel(tmp_path)
+    assert drive.returncode == 0 and data["ok"], (
+        f"{timing}\n{json.dumps(data, indent=1, ensure_ascii=False)}\n{drive.stderr}\n{channel[-6000:]}"
+    )
+    return data, timing
+
+
+def _output_channel(tmp_path: Path) -> str:
+    """The extension's "Prompt Tokens" output channel (client log, server stderr, LSP trace)."""
+    text = ""
+    for p in sorted((tmp_path / "ud" / "logs").rglob("*Prompt Tokens.log")):
+        text += p.read_text(encoding="utf-8", errors="replace")
+    return text
+
+
+def _expected(budget: int = 8192) -> dict[str, dict[str, str]]:
     ref = _count(SPEC_MD)
     total = _count(NORMAL) + ref
     total_after = _count(NORMAL + TYPED) + ref
     over_total = _count(OVER)
     assert over_total > 50
-    spec = {
-        "url": "",
-        "out": str(tmp_path / "out"),
-        "timeoutMs": 30000,
-        "chromium": str(CHROMIUM),
+    return {
         "normal": {
             "file": "review.prompt",
             "firstLine": "You are a careful reviewer",
@@ -182,75 +265,13 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
         },
     }
 
-    # ---- code-server ------------------------------------------------------------------------
-    env = dict(
-        os.environ,
-        XDG_CONFIG_HOME=str(tmp_path / "xdg" / "config"),
-        XDG_DATA_HOME=str(tmp_path / "xdg" / "data"),
-        XDG_CACHE_HOME=str(tmp_path / "xdg" / "cache"),
-        PROMPT_TOKENS_CACHE_DIR=str(tmp_path / "pt-cache"),
-    )
-    common = ["--user-data-dir", str(ud), "--extensions-dir", str(tmp_path / "exts")]
-    t_install = time.monotonic()
-    inst = subprocess.run([str(CODE_SERVER), *common, "--install-extension", str(VSIX)], env=env,
-                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
-    install_s = time.monotonic() - t_install
-    assert inst.returncode == 0, inst.stdout + inst.stderr
-    assert "prompt-tokens" in inst.stdout + inst.stderr
 
-    port = _free_port()
-    spec["url"] = f"http://127.0.0.1:{port}/?folder={ws}"
-    log = (tmp_path / "code-server.log").open("w")
-    proc = subprocess.Popen(
-        [str(CODE_SERVER), *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
-         "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
-         "--disable-getting-started-override", str(ws)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("code-server did not come up:\n" + (tmp_path / "code-server.log").read_text())
-                time.sleep(0.3)
-        (tmp_path / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-        t_drive = time.monotonic()
-        drive = subprocess.run([NODE, str(E2E_DIR / "drive.js"), str(tmp_path / "spec.json")], cwd=E2E_DIR,
-                               env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-        drive_s = time.monotonic() - t_drive
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=10)
-        log.close()
-
-    out = tmp_path / "out"
-    artifacts = os.environ.get("PROMPT_TOKENS_EDITOR_ARTIFACTS")
-    if artifacts:
-        shutil.copytree(out, artifacts, dirs_exist_ok=True)
-        shutil.copy(tmp_path / "code-server.log", Path(artifacts) / "code-server.log")
-    res_file = out / "result.json"
-    assert res_file.exists(), drive.stdout + drive.stderr
-    data = json.loads(res_file.read_text(encoding="utf-8"))
-    timing = (f"vsix install {install_s:.1f}s, browser run {drive_s:.1f}s, "
-              f"whole test {time.monotonic() - t_start:.1f}s")
-    print(f"VS Code e2e: {timing}; artifacts in {artifacts or out}")
-    server_log = ""
-    for p in (tmp_path / "ud" / "logs").rglob("*Prompt Tokens*.log"):
-        server_log += f"--- {p}\n{p.read_text(errors='replace')[-4000:]}\n"
-    assert drive.returncode == 0 and data["ok"], (
-        f"{timing}\n{json.dumps(data, indent=1, ensure_ascii=False)}\n{drive.stderr}\n{server_log}"
-    )
+@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
+def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
+    """Total hint, reference hint, status bar, quick pick, Problems panel, live edit."""
+    _ensure_vsix()
+    ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
+    data, _ = _run(tmp_path, ws, {**USER_SETTINGS, "promptTokens.server.command": _server_cmd()}, _expected())
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
         "open review.prompt",
@@ -263,4 +284,44 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
         "Problems panel shows the budget error",
         "live edit in review.prompt",
     ]
-    assert (out / "1_prompt.png").exists() and (out / "4_after_edit.png").exists()
+    assert (tmp_path / "out" / "1_prompt.png").exists() and (tmp_path / "out" / "4_after_edit.png").exists()
+
+
+def _initialization_options(channel: str) -> dict:
+    """initializationOptions of the LSP initialize request, from the verbose trace."""
+    i = channel.index("Sending request 'initialize")
+    j = channel.index("Params: ", i) + len("Params: ")
+    params, _ = json.JSONDecoder().raw_decode(channel[j:])
+    return params["initializationOptions"]
+
+
+@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
+def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
+    """SPEC "Trust": in Restricted Mode the extension still counts, sends http.enabled=false and
+    references.allowOutsideWorkspace=false, and ignores the workspace's own server command."""
+    _ensure_vsix()
+    ws = _workspace(tmp_path, {
+        "promptTokens.cache.path": None,
+        # restricted settings: ignored by VS Code in an untrusted workspace
+        "promptTokens.server.command": ["/bin/false"],
+        "promptTokens.http.enabled": True,
+        "promptTokens.references.allowOutsideWorkspace": True,
+    })
+    user = {
+        **USER_SETTINGS,
+        "security.workspace.trust.enabled": True,
+        "security.workspace.trust.startupPrompt": "never",
+        "security.workspace.trust.banner": "always",
+        "promptTokens.server.command": _server_cmd(),
+        "promptTokens.trace.server": "verbose",
+    }
+    data, _ = _run(tmp_path, ws, user, {**_expected(), "mode": "untrusted"}, trusted=False)
+    assert [s["name"] for s in data["steps"]] == [
+        "load workbench", "open review.prompt", "restricted mode: total inlay hint", "restricted mode: status bar item",
+    ]
+    channel = _output_channel(tmp_path)
+    assert "workspace untrusted" in channel, channel[-3000:]
+    init = _initialization_options(channel)
+    assert init["http"]["enabled"] is False, init
+    assert init["references"]["allowOutsideWorkspace"] is False, init
+    assert "server" not in init and "trace" not in init, init

@@ -78,11 +78,18 @@ async function step(name, fn) {
     await page.keyboard.press('Control+P');
     await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
     await page.keyboard.type(file);
+    // wait until the list is filtered to the typed name, then click the row (Enter can race
+    // with the filtering and open the most recent editor instead)
     await page.waitForFunction((f) => {
+      const input = document.querySelector('.quick-input-widget input');
       const rows = [...document.querySelectorAll('.quick-input-list .monaco-list-row')];
-      return rows.some((r) => r.textContent.includes(f));
+      return input && input.value === f && rows.length > 0 && rows[0].textContent.includes(f);
     }, file, { timeout: T });
-    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: file }).first().click();
+    await page.waitForFunction((f) => {
+      const tab = document.querySelector('.tabs-container .tab.active');
+      return !!tab && tab.textContent.includes(f);
+    }, file, { timeout: T });
     await waitEditorText(firstLine);
   };
 
@@ -96,6 +103,21 @@ async function step(name, fn) {
 
     const n = spec.normal;
     await step(`open ${n.file}`, () => openFile(n.file, n.firstLine));
+
+    if (spec.mode === 'untrusted') {
+      // Restricted Mode: the extension still counts (limited support), with the server command
+      // from the user's settings (the workspace's own is a restricted setting and ignored).
+      await step('restricted mode: total inlay hint', () => waitEditorText(n.totalHint));
+      await step('restricted mode: status bar item', async () => {
+        await waitStatus(n.status);
+        return { statusbar: await statusbarText(), item: await ourItemClass() };
+      });
+      await page.mouse.move(5, 5);
+      await page.screenshot({ path: path.join(OUT, 'untrusted.png') });
+      result.ok = true;
+      code = 0;
+      return;
+    }
 
     await step('total inlay hint on line 1', async () => {
       await waitEditorText(n.totalHint);
