@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   budgetLevel,
+  CLIENT_ONLY_KEYS,
+  FILE_PATTERNS,
+  LANGUAGE_IDS,
   commandLine,
   configurationFor,
   formatInt,
@@ -251,5 +254,25 @@ describe('statsRows', () => {
     assert.equal(resolveTarget('@./n.txt', '/w/a.prompt', '/h'), '/w/n.txt');
     assert.equal(resolveTarget('#file:~/x.md', '/w/a.prompt', '/h'), '/h/x.md');
     assert.equal(resolveTarget('/abs/x.md', '/w/a.prompt', '/h'), '/abs/x.md');
+  });
+});
+
+describe('package.json', () => {
+  // compiled to out/test/*.js: the manifest is two folders up
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require(path.join(__dirname, '..', '..', 'package.json'));
+  it('activates for every language the client selects', () => {
+    const events: string[] = pkg.activationEvents;
+    for (const id of LANGUAGE_IDS) assert.ok(events.includes(`onLanguage:${id}`), id);
+  });
+  it('every file pattern is a known prompt file', () => {
+    assert.deepEqual(FILE_PATTERNS.map((p) => p.replace('**/', '')).sort(), [
+      '*.j2', '*.jinja', '*.prompt', '*.prompt.md', '*.prompty', 'AGENTS.md', 'CLAUDE.md',
+    ]);
+  });
+  it('client-only settings are exactly server.* and trace.*', () => {
+    const keys = Object.keys(pkg.contributes.configuration.properties);
+    const clientOnly = keys.filter((k) => CLIENT_ONLY_KEYS.some((c) => k.startsWith(`promptTokens.${c}.`)));
+    assert.deepEqual(clientOnly.sort(), ['promptTokens.server.command', 'promptTokens.trace.server']);
   });
 });
