@@ -256,6 +256,36 @@ async def test_coalescing_promotes_the_queued_job(make_queue: MakeQueue) -> None
     assert queue.counters["promoted"] == 1
 
 
+async def test_a_promoted_job_runs_once(make_queue: MakeQueue) -> None:
+    """Promotion leaves the old heap item behind; it must not start the job a second time."""
+    queue = make_queue(workers=2)
+    first, second = Blocker(), Blocker()
+    queue.submit(first)
+    queue.submit(second)
+    await first.started.wait()
+    await second.started.wait()
+    runs = 0
+    x_started = asyncio.Event()
+    x_gate = asyncio.Event()
+
+    async def x(ctx: JobContext) -> str:
+        nonlocal runs
+        runs += 1
+        x_started.set()
+        await x_gate.wait()
+        return "x"
+
+    job = queue.submit(x, key="x", priority=Priority.BACKGROUND)
+    queue.submit(x, key="x", priority=Priority.ACTIVE)
+    first.gate.set()
+    await x_started.wait()
+    second.gate.set()
+    await queue.submit(recorder([], "after"), priority=Priority.BACKGROUND)
+    x_gate.set()
+    assert await job == "x"
+    assert runs == 1
+
+
 async def test_coalescing_never_demotes(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
     blocker = Blocker()

@@ -727,6 +727,16 @@ class JobQueue:
         entry.attempt_started = now
         self._running.add(entry)
         entry.task = self._spawn(self._run(entry), f"pt-job-{rec.id}")
+        # Bookkeeping lives in a done callback, not in _run's ``finally``: a task cancelled
+        # before its first step never enters its coroutine, and its slot must still be freed.
+        entry.task.add_done_callback(functools.partial(self._attempt_ended, entry))
+
+    def _attempt_ended(self, entry: _Entry, task: asyncio.Task[None]) -> None:
+        self._running.discard(entry)
+        if entry.task is task:
+            entry.task = None
+        self._schedule_dispatch()
+        self._check_idle()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         assert self._loop is not None
@@ -762,6 +772,10 @@ class JobQueue:
                     result = await awaitable
             finally:
                 rec.run_s += self._clock() - entry.attempt_started
+                # Free the slot before settling handles, so a waiter that wakes up sees the
+                # worker as free (and the next job is dispatched without an extra loop turn).
+                self._running.discard(entry)
+                self._schedule_dispatch()
         except asyncio.CancelledError:
             if not entry.finished:
                 self._finish(entry, JobState.CANCELLED, None, JobCancelled("job task cancelled"))
@@ -775,11 +789,6 @@ class JobQueue:
         else:
             if not entry.finished:
                 self._finish(entry, JobState.DONE, result, None)
-        finally:
-            self._running.discard(entry)
-            entry.task = None
-            self._schedule_dispatch()
-            self._check_idle()
 
     def _get_executor(self) -> ThreadPoolExecutor:
         if self._executor is None:
