@@ -117,3 +117,28 @@ async def test_engine_totals_match_plain_tiktoken(workspace: Path, httpserver: H
         ("variable", "error"),
         ("file", "ok"),
     ]
+
+
+async def test_new_process_skips_reading_files_without_references(workspace: Path) -> None:
+    (workspace / "plain.md").write_text("no references here\n")
+    (workspace / "latin.txt").write_bytes(b"caf\xe9\n")
+    (workspace / "parent.md").write_text("@plain.md\n")
+    db = workspace / "cache.sqlite3"
+    text = "@parent.md @latin.txt"
+    settings, _ = parse_settings({})
+    first_cache = TieredCache(str(db))
+    r1 = ReferenceResolver(settings, first_cache, roots=[workspace])
+    first = await r1.resolve(workspace / "doc.md", scan(text), encoding=ENC, variables={})
+    first_cache.close()
+
+    cache = TieredCache(str(db))  # as a new process would open it
+    r2 = ReferenceResolver(settings, cache, roots=[workspace])
+    second = await r2.resolve(workspace / "doc.md", scan(text), encoding=ENC, variables={})
+    assert [(x.tokens, x.warning_code) for x in second] == [
+        (x.tokens, x.warning_code) for x in first
+    ]
+    assert second[1].warning_code == "reference-encoding"
+    assert [x.cache for x in second] == ["disk", "disk", "disk"]
+    assert r2.files.reads == 1  # parent.md only: it has a reference to follow
+    assert r2.files.tokenized == 0
+    cache.close()

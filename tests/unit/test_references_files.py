@@ -322,13 +322,14 @@ async def test_cache_states_and_no_reread_of_unchanged_files(workspace: Path) ->
     assert total(second) == total(first)
     assert (r.files.reads, r.files.tokenized) == (reads, tokenized)  # nothing read again
 
-    # A new resolver over the same cache: counts come from the cache; only scannable
-    # files are read again (their nested references are not stored), nothing is tokenized.
+    # A new resolver over the same cache: counts come from the cache; only a.md is read
+    # again (its nested references are not stored, just that it has one), nothing is tokenized.
     r2 = make_resolver([workspace], cache)
     third = await resolve(r2, doc, doc.read_text())
     assert total(third) == total(first)
+    assert [x.cache for x in third] == ["memory", "memory", "memory"]
     assert r2.files.tokenized == 0
-    assert r2.files.reads == 2  # a.md and b.md, not c.json
+    assert r2.files.reads == 1
 
     # Touch a file with new content: read and counted again.
     write(workspace / "b.md", B + B)

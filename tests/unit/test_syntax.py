@@ -273,3 +273,13 @@ def test_scan_never_fails_and_spans_match(text: str) -> None:
         assert text[occ.span.offset : occ.span.end_offset] == occ.raw
         assert (occ.span.line, occ.span.start) == idx.position(occ.span.offset)
         assert (occ.span.end_line, occ.span.end) == idx.position(occ.span.end_offset)
+
+
+def test_comment_after_block_helper_still_masked() -> None:
+    text = "{{#each xs}}{{ name }}{{/each}} {# @c.md {{ hid }} #} {{ shown }} @d.md"
+    assert targets(text) == [("variable", "shown"), ("file", "d.md")]
+
+
+def test_fence_with_crlf_and_lone_cr() -> None:
+    text = "@a.md\r\n```\r\n@in.md\r\n```\r\n@b.md\r```\r@in2.md\r```\r@c.md"
+    assert [o.target for o in scan(text)] == ["a.md", "b.md", "c.md"]

@@ -15,8 +15,10 @@ Counting (``FileCounter.count``, run in a worker thread):
    larger than ``references.maxBytes`` → ``reference-too-large`` without reading.
 2. fingerprint ``(realpath, size, mtime_ns, inode)`` → sha256 from the cache, then
    ``(encoding, sha256)`` → tokens. A hit is not read again, unless its nested references
-   are needed and not remembered in memory (``sha256 → nested occurrences``; the SQLite file
-   holds no text and no occurrences, so a new process reads and scans, but does not tokenize).
+   are needed and not known: in memory ``sha256 → nested occurrences``; in the SQLite file
+   only an integer per hash (``scan_key``: how many file references, whether the bytes were
+   valid UTF-8), so a new process skips reading files without references and reads and scans,
+   but does not tokenize, the others.
 3. Otherwise the file is read once through the shared decoder (BOM dropped, NUL in the first
    8 KiB → ``reference-binary``, invalid UTF-8 → U+FFFD plus a warning), hashed, and tokenized
    only when ``(encoding, sha256)`` is not cached; files over ``STREAM_ABOVE`` bytes stream
@@ -58,6 +60,12 @@ NESTED_SUFFIXES = (".md", ".markdown", ".mdx", ".mdc", ".txt", ".prompt", ".prom
 
 STREAM_ABOVE = 1 << 20  # bytes; smaller files are decoded and counted in one piece
 READ_CHUNK = 1 << 20
+
+
+def scan_key(md: bool, scanned: bool) -> str:
+    """Pseudo-encoding under which ``FileCounter`` remembers, per content hash, how many file
+    references it found and whether the bytes were valid UTF-8 (an integer; no content)."""
+    return f"refs-v1:{'md' if md else 'plain'}" if scanned else "refs-v1:unscanned"
 
 
 def scannable(path: str) -> bool:
@@ -214,8 +222,8 @@ class FileCounter:
             )
         sha = self.cache.get_fingerprint(real, st.st_size, st.st_mtime_ns, st.st_ino)
         if sha is not None:
-            meta = self._get_meta(sha)
-            if not want_nested or (meta is not None and md in meta.nested):
+            meta = self._get_meta(sha) or self._persisted_meta(sha, md, want_nested)
+            if meta is not None and (not want_nested or md in meta.nested):
                 n, state = self.cache.lookup_count(encoding, sha)
                 if n is not None:
                     return FileInfo(
@@ -224,10 +232,29 @@ class FileCounter:
                         size=st.st_size,
                         tokens=n,
                         cache=state,
-                        invalid_utf8=meta.invalid_utf8 if meta else False,
-                        nested=meta.nested.get(md) if (meta and want_nested) else None,
+                        invalid_utf8=meta.invalid_utf8,
+                        nested=meta.nested.get(md) if want_nested else None,
                     )
         return self._read_and_count(real, encoding, label, md, want_nested)
+
+    def _persisted_meta(self, sha: str, md: bool, want_nested: bool) -> _Meta | None:
+        """What an earlier process learned when it read this content, from the cache file.
+
+        Stored as an integer under a pseudo-encoding (see ``scan_key``): ``2 * nested + invalid``.
+        Only "no nested references" can skip the read (the references themselves are not
+        stored), which is the common case for referenced files."""
+        n, _ = self.cache.lookup_count(scan_key(md, want_nested), sha)
+        if n is None:
+            return None
+        nested_count, invalid = divmod(n, 2)
+        if want_nested and nested_count:
+            return None
+        meta = _Meta(bool(invalid))
+        if want_nested:
+            meta.nested[md] = []
+        with self._lock:
+            self._meta.setdefault(sha, meta)
+        return meta
 
     def _read_and_count(
         self, real: str, encoding: str, label: str, md: bool, want_nested: bool
@@ -276,6 +303,8 @@ class FileCounter:
             self.cache.put_fingerprint(
                 real, after.st_size, after.st_mtime_ns, after.st_ino, stats.sha256
             )
+        facts = 2 * len(nested or ()) + int(stats.invalid_utf8)
+        self.cache.put_count(scan_key(md, want_nested), stats.sha256, facts, stats.size)
         self._remember(stats.sha256, stats.invalid_utf8, md, nested)
         return FileInfo(
             path=real,

@@ -78,8 +78,15 @@ class LineIndex:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        self._starts: list[int] | None = None
         self._ascii = text.isascii()
+
+    @property
+    def starts(self) -> list[int]:
+        """Offsets where lines start (built on first use: most scanned texts have no spans)."""
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in _NEWLINE.finditer(self.text))]
+        return self._starts
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset) - 1
@@ -136,43 +143,71 @@ def front_matter_end(text: str) -> int:
 
 # ---- exclusions: fenced code, inline code, template comments --------------------------------
 
-_FENCE_OPEN = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(`{3,}|~{3,})(.*)$")
+_FENCE_RUN = re.compile(r"`{3,}|~{3,}")
+_FENCE_PREFIX = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*")
 _BACKTICKS = re.compile(r"`+")
 _BLANK_LINE = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?=\r\n|\r|\n)")
 _TEMPLATE_COMMENT = re.compile(r"(?<!\{)\{#.*?#\}|\{\{!--.*?--\}\}|\{\{![^}]*\}\}", re.DOTALL)
+_NOT_LINE_BREAK = re.compile(r"[^\r\n]+")
+
+
+def _line_start(text: str, pos: int, has_cr: bool) -> int:
+    if not has_cr:
+        return text.rfind("\n", 0, pos) + 1
+    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+
+
+def _line_end(text: str, pos: int, has_cr: bool) -> int:
+    nl = text.find("\n", pos)
+    if has_cr:
+        cr = text.find("\r", pos)
+        if cr >= 0 and (nl < 0 or cr < nl):
+            return cr
+    return nl if nl >= 0 else len(text)
+
+
+def _after_line_break(text: str, pos: int) -> int:
+    if text.startswith("\r\n", pos):
+        return pos + 2
+    return pos + 1 if pos < len(text) else pos
 
 
 def fenced_regions(text: str, start: int = 0) -> list[tuple[int, int]]:
-    """``[start, end)`` of each fenced code block, fence lines included."""
+    """``[start, end)`` of each fenced code block, fence lines included.
+
+    Only runs of 3+ backticks/tildes are visited (the text between them is skipped at C
+    speed); a run is a fence when only indentation and ``>`` quote markers precede it.
+    """
     out: list[tuple[int, int]] = []
     open_at: int | None = None
     fence_char = ""
     fence_len = 0
-    for m in _LINE.finditer(text, start):
-        line = m.group()
-        if not line:
+    pos = start
+    has_cr = "\r" in text
+    next_run = {"```": text.find("```", start), "~~~": text.find("~~~", start)}
+    while True:
+        for k, v in next_run.items():
+            if 0 <= v < pos:
+                next_run[k] = text.find(k, pos)
+        hits = [i for i in next_run.values() if i >= 0]
+        if not hits:
             break
-        body = line.rstrip("\r\n")
+        m = _FENCE_RUN.match(text, min(hits))
+        assert m is not None
+        ls = _line_start(text, m.start(), has_cr)
+        le = _line_end(text, m.end(), has_cr)
+        pos = le
+        if ls < start or not _FENCE_PREFIX.fullmatch(text, ls, m.start()):
+            pos = m.end()
+            continue
+        run, info = m.group(), text[m.end() : le]
         if open_at is None:
-            f = _FENCE_OPEN.match(body)
-            if f is None:
-                continue
-            run, info = f.group(1), f.group(2)
             if run[0] == "`" and "`" in info:
                 continue  # not a fence: inline code like ```x``` on one line
-            open_at, fence_char, fence_len = m.start(), run[0], len(run)
-        else:
-            f = _FENCE_OPEN.match(body)
-            if (
-                f is not None
-                and f.group(1)[0] == fence_char
-                and len(f.group(1)) >= fence_len
-                and not f.group(2).strip()
-            ):
-                out.append((open_at, m.end()))
-                open_at = None
-        if m.end() >= len(text):
-            break
+            open_at, fence_char, fence_len = ls, run[0], len(run)
+        elif run[0] == fence_char and len(run) >= fence_len and not info.strip():
+            out.append((open_at, _after_line_break(text, le)))
+            open_at = None
     if open_at is not None:
         out.append((open_at, len(text)))
     return out
@@ -181,10 +216,16 @@ def fenced_regions(text: str, start: int = 0) -> list[tuple[int, int]]:
 def code_span_regions(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Inline code spans in ``text[start:end]`` (CommonMark: a run of n backticks up to the next
     run of exactly n; unmatched runs are literal; a span does not cross a blank line)."""
+    all_runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text, start, end)]
+    if not all_runs:
+        return []
+    breaks = [m.start() for m in _BLANK_LINE.finditer(text, start, end)]
+    paragraphs: dict[int, list[tuple[int, int]]] = {}
+    for run in all_runs:
+        paragraphs.setdefault(bisect.bisect_right(breaks, run[0]), []).append(run)
     out: list[tuple[int, int]] = []
-    para_start = start
-    for para_end in [*(m.start() for m in _BLANK_LINE.finditer(text, start, end)), end]:
-        runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text, para_start, para_end)]
+    for para, runs in paragraphs.items():
+        para_start = breaks[para - 1] if para > 0 else start
         i = 0
         while i < len(runs):
             s, e = runs[i]
@@ -208,26 +249,27 @@ def code_span_regions(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 i = j + 1
             else:
                 i += 1
-        para_start = para_end
     return out
 
 
 def excluded_regions(text: str) -> list[tuple[int, int]]:
     """Front matter, fenced code, inline code and template comments, sorted, non-overlapping."""
     regions: list[tuple[int, int]] = []
-    fm_end = front_matter_end(text)
+    fm_end = front_matter_end(text) if text.startswith(("---", "\ufeff---")) else 0
     if fm_end:
         regions.append((0, fm_end))
-    fences = fenced_regions(text, fm_end)
+    fences = fenced_regions(text, fm_end) if ("```" in text or "~~~" in text) else []
     regions.extend(fences)
-    # Inline code in the gaps between fences.
-    pos = fm_end
-    for fs, fe in [*fences, (len(text), len(text))]:
-        if fs > pos:
-            regions.extend(code_span_regions(text, pos, fs))
-        pos = max(pos, fe)
-    masked = _apply_mask(text, regions)
-    regions.extend((m.start(), m.end()) for m in _TEMPLATE_COMMENT.finditer(masked))
+    if "`" in text:
+        # Inline code in the gaps between fences.
+        pos = fm_end
+        for fs, fe in [*fences, (len(text), len(text))]:
+            if fs > pos:
+                regions.extend(code_span_regions(text, pos, fs))
+            pos = max(pos, fe)
+    if "{#" in text or "{{!" in text:
+        masked = _apply_mask(text, regions)
+        regions.extend((m.start(), m.end()) for m in _TEMPLATE_COMMENT.finditer(masked))
     return _merge(regions)
 
 
@@ -249,7 +291,11 @@ def _apply_mask(text: str, regions: list[tuple[int, int]]) -> str:
     pos = 0
     for s, e in _merge(regions):
         parts.append(text[pos:s])
-        parts.append(re.sub(r"[^\r\n]", MASK, text[s:e]))
+        seg = text[s:e]
+        if "\n" in seg or "\r" in seg:
+            parts.append(_NOT_LINE_BREAK.sub(lambda m: MASK * len(m.group()), seg))
+        else:
+            parts.append(MASK * len(seg))
         pos = e
     parts.append(text[pos:])
     return "".join(parts)
@@ -281,8 +327,8 @@ def trim_trailing(token: str) -> str:
 
 # ---- the scanner -----------------------------------------------------------------------------
 
-_AT = re.compile(r"(?<!\S)@([^\s\x00]+)")
-_HASH = re.compile(r"(?<!\S)#(file|fetch):([^\s\x00]+)")
+_AT = re.compile(r"@([^\s\x00]+)")
+_HASH = re.compile(r"#(file|fetch):([^\s\x00]+)")
 _URL_START = re.compile(r"https?://", re.IGNORECASE)
 _LINK = re.compile(
     r"(?<![!\\])\[((?:[^\[\]\\\r\n\x00]|\\.|\[[^\[\]\r\n\x00]*\])*)\]"
@@ -306,20 +352,27 @@ def scan(
     markdown_links: bool = False,
 ) -> list[Occurrence]:
     """Every reference in ``text``, in document order."""
+    want_files = "file" in kinds
+    want_urls = "url" in kinds
+    want_links = want_files and markdown_links and "](" in text
+    want_at = (want_files or want_urls) and ("@" in text or "#f" in text)
+    want_vars = "variable" in kinds and ("{{" in text or "${input:" in text)
+    if not (want_at or want_links or want_vars):
+        return []
     masked = mask_excluded(text)
     index = LineIndex(text)
     found: list[tuple[int, Occurrence]] = []
-    want_files = "file" in kinds
-    want_urls = "url" in kinds
-    if want_files or want_urls:
+    if want_at:
         for m in _AT.finditer(masked):
-            found.extend(_at_reference(m, index, want_files, want_urls))
+            if m.start() == 0 or masked[m.start() - 1].isspace():
+                found.extend(_at_reference(m, index, want_files, want_urls))
         for m in _HASH.finditer(masked):
-            found.extend(_hash_reference(m, index, want_files, want_urls))
-        if want_files and markdown_links:
-            for m in _LINK.finditer(masked):
-                found.extend(_link_reference(m, index))
-    if "variable" in kinds:
+            if m.start() == 0 or masked[m.start() - 1].isspace():
+                found.extend(_hash_reference(m, index, want_files, want_urls))
+    if want_links:
+        for m in _LINK.finditer(masked):
+            found.extend(_link_reference(m, index))
+    if want_vars:
         found.extend(_variables(masked, index))
     found.sort(key=lambda t: t[0])
     return [occ for _, occ in found]
