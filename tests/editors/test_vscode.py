@@ -285,14 +285,29 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
         "live edit in review.prompt",
     ]
     assert (tmp_path / "out" / "1_prompt.png").exists() and (tmp_path / "out" / "4_after_edit.png").exists()
+    channel = _output_channel(tmp_path)
+    assert "server running" in channel, channel[-3000:]
+    assert "invalid settings" not in channel and "unknown setting" not in channel, channel[-3000:]
 
 
-def _initialization_options(channel: str) -> dict:
-    """initializationOptions of the LSP initialize request, from the verbose trace."""
-    i = channel.index("Sending request 'initialize")
-    j = channel.index("Params: ", i) + len("Params: ")
-    params, _ = json.JSONDecoder().raw_decode(channel[j:])
-    return params["initializationOptions"]
+def _traced_params(channel: str, what: str) -> list[dict]:
+    """Params of every traced message starting with `what` (e.g. "Sending request 'initialize")."""
+    out, i = [], 0
+    while (i := channel.find(what, i)) >= 0:
+        j = channel.index("Params: ", i) + len("Params: ")
+        params, _ = json.JSONDecoder().raw_decode(channel[j:])
+        out.append(params)
+        i = j
+    return out
+
+
+def _sent_settings(channel: str) -> list[dict]:
+    """Every settings object the extension sent: initializationOptions, didChangeConfiguration."""
+    init = [p["initializationOptions"] for p in _traced_params(channel, "Sending request 'initialize")]
+    pushed = [p["settings"]["promptTokens"]
+              for p in _traced_params(channel, "Sending notification 'workspace/didChangeConfiguration'")]
+    assert len(init) == 1, channel[-3000:]
+    return init + pushed
 
 
 @pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
@@ -321,7 +336,10 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     ]
     channel = _output_channel(tmp_path)
     assert "workspace untrusted" in channel, channel[-3000:]
-    init = _initialization_options(channel)
-    assert init["http"]["enabled"] is False, init
-    assert init["references"]["allowOutsideWorkspace"] is False, init
-    assert "server" not in init and "trace" not in init, init
+    sent = _sent_settings(channel)
+    assert len(sent) >= 2, channel[-3000:]  # initializationOptions + the initial didChangeConfiguration
+    for settings in sent:
+        assert settings["http"]["enabled"] is False, settings
+        assert settings["references"]["allowOutsideWorkspace"] is False, settings
+        assert "server" not in settings and "trace" not in settings and "model" not in settings, settings
+    assert "invalid settings" not in channel and "unknown setting" not in channel, channel[-3000:]

@@ -116,13 +116,20 @@ class Controller implements vscode.Disposable {
     return typeof v === 'number' && v > 0 && v <= 1 ? v : 0.8;
   }
 
-  private sendSettings(): void {
-    const c = this.client;
-    if (!c || c.state !== State.Running) return;
+  /**
+   * workspace/didChangeConfiguration with the shaped settings. The language client's own
+   * configuration sync (synchronize.configurationSection, or the server's dynamic registration)
+   * would send the raw section — client-only keys and, in an untrusted workspace, the real
+   * http.enabled — so its sends are routed here by middleware.
+   */
+  private async sendSettings(client: LanguageClient | undefined = this.client): Promise<void> {
+    if (!client || (client.state !== State.Running && client.state !== State.Starting)) return;
     const { settings } = this.shapedSettings();
-    c.sendNotification(DidChangeConfigurationNotification.type, { settings: { [logic.SECTION]: settings } }).catch(
-      (e: unknown) => this.log(`didChangeConfiguration failed: ${String(e)}`),
-    );
+    try {
+      await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [logic.SECTION]: settings } });
+    } catch (e) {
+      this.log(`didChangeConfiguration failed: ${String(e)}`);
+    }
   }
 
   private onConfigurationChanged(e: vscode.ConfigurationChangeEvent): void {
@@ -132,7 +139,7 @@ class Controller implements vscode.Disposable {
       this.restart();
       return;
     }
-    this.sendSettings();
+    // the settings themselves reach the server through the client's configuration sync
     this.render();
   }
 
@@ -202,8 +209,10 @@ class Controller implements vscode.Disposable {
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: () => this.shapedSettings().settings,
       markdown: { isTrusted: false, supportHtml: false },
+      synchronize: { configurationSection: logic.SECTION },
       middleware: {
         workspace: {
+          didChangeConfiguration: () => this.sendSettings(client),
           configuration: async (params, token, next) => {
             const answer = await next(params, token);
             if (!Array.isArray(answer)) return answer;

@@ -140,6 +140,19 @@ async function step(name, fn) {
     });
     await page.mouse.move(5, 5);
     await page.screenshot({ path: path.join(OUT, '1_prompt.png') });
+    // the status bar tooltip (text / references / budget / encoding): a picture, not a check
+    try {
+      await page.locator('.statusbar-item', { hasText: n.status }).first().hover();
+      await page.waitForFunction(() => [...document.querySelectorAll('.workbench-hover, .monaco-hover')]
+        .some((h) => h.offsetParent !== null && /references/.test(h.textContent)), null, { timeout: 5000 });
+      await page.waitForTimeout(300);
+      result.tooltip = norm(await page.evaluate(() => [...document.querySelectorAll('.workbench-hover, .monaco-hover')]
+        .filter((h) => h.offsetParent !== null).map((h) => h.textContent).join(' ')));
+      await page.screenshot({ path: path.join(OUT, '1b_tooltip.png') });
+    } catch (e) {
+      result.tooltip_error = String(e && e.message);
+    }
+    await page.mouse.move(5, 5);
 
     await step('status bar click -> per-reference quick pick', async () => {
       await page.locator('.statusbar-item', { hasText: n.status }).first().click();
