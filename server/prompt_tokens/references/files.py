@@ -235,7 +235,10 @@ class FileCounter:
                         invalid_utf8=meta.invalid_utf8,
                         nested=meta.nested.get(md) if want_nested else None,
                     )
-        return self._read_and_count(real, encoding, label, md, want_nested)
+        try:
+            return self._read_and_count(real, encoding, label, md, want_nested)
+        except OSError as exc:  # e.g. permissions changed or the disk failed mid-read
+            raise NotFoundError(f"Cannot read {label}: {exc.strerror or exc}") from None
 
     def _persisted_meta(self, sha: str, md: bool, want_nested: bool) -> _Meta | None:
         """What an earlier process learned when it read this content, from the cache file.

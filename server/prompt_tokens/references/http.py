@@ -477,6 +477,8 @@ class HttpFetcher:
                 raise TransientFetchError(
                     f"{url}: connection failed ({type(exc).__name__}: {exc})"
                 ) from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
         raise TransientFetchError(f"{url}: no address to connect to")
 
     async def _attempt(self, url: str, entry: HttpEntry | None) -> _Body | _NotModified:
@@ -516,6 +518,8 @@ class HttpFetcher:
                 raise TransientFetchError(
                     f"{current}: connection failed ({type(exc).__name__}: {exc})"
                 ) from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # bad encoding, bad Location…
+                raise FetchError(f"{current}: {type(exc).__name__}: {exc}") from None
             finally:
                 await response.aclose()
         raise FetchError(f"{url}: more than {self.max_redirects} redirects")

@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cachetools import LRUCache
 
 from prompt_tokens.cache.tiered import TieredCache
@@ -91,6 +92,15 @@ def _fail(res: ReferenceResult, exc: PromptTokensError) -> ReferenceResult:
     return res
 
 
+def _unexpected(exc: Exception, what: str, code: str) -> PromptTokensError:
+    """A bug must not take the document's count down: log it, report it on the reference."""
+    log.error("Unexpected error while resolving %s", what, exc_info=exc)
+    return PromptTokensError(
+        f"internal error while resolving {what} ({type(exc).__name__}: {exc}); please report it",
+        code=code,
+    )
+
+
 def _warn(res: ReferenceResult, message: str, code: str) -> None:
     if res.warning:
         res.warning = f"{res.warning}; {message}"
@@ -117,7 +127,7 @@ class ReferenceResolver:
         *,
         roots: Sequence[Path] = (),
         queue: JobQueue | None = None,
-        http_client: Any = None,
+        http_client: httpx.AsyncClient | None = None,
         http_options: Mapping[str, Any] | None = None,
         workers: int = 4,
     ) -> None:
@@ -253,8 +263,8 @@ class ReferenceResolver:
     async def resolve_many(
         self,
         items: Sequence[BatchItem],
-        *,
         limit: int = 8,
+        *,
         overlay: Mapping[str, str] | None = None,
     ) -> list[list[ReferenceResult]]:
         """Resolve many documents with at most ``limit`` at once; shared files and URLs are
@@ -455,6 +465,8 @@ class _Walk:
             info = await self.file_info(loc.real, loc.raw, depth)
         except PromptTokensError as exc:
             return self._failed(res, exc)
+        except Exception as exc:
+            return self._failed(res, _unexpected(exc, loc.real, "reference-not-found"))
         res.own_tokens = info.tokens
         res.bytes = info.size
         res.cache = info.cache
@@ -507,6 +519,8 @@ class _Walk:
             info = await self.url_info(url)
         except PromptTokensError as exc:
             return _fail(res, exc)
+        except Exception as exc:
+            return _fail(res, _unexpected(exc, url, "reference-fetch-failed"))
         self._fill_url(res, info)
         if url_key(url) in self.seen:
             res.duplicate = True
@@ -552,6 +566,8 @@ class _Walk:
                 uinfo = await self.url_info(target)
             except PromptTokensError as exc:
                 return _fail(res, exc)
+            except Exception as exc:
+                return _fail(res, _unexpected(exc, target, "reference-fetch-failed"))
             self._fill_url(res, uinfo)
             return res
         loc = self._locate(target, None, self.base_dir)
@@ -570,6 +586,8 @@ class _Walk:
             info = await self.file_info(loc.real, loc.raw, 0)
         except PromptTokensError as exc:
             return _fail(res, exc)
+        except Exception as exc:
+            return _fail(res, _unexpected(exc, loc.real, "reference-not-found"))
         res.tokens = res.own_tokens = info.tokens
         res.bytes = info.size
         res.cache = info.cache
