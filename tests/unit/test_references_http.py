@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -486,3 +490,42 @@ async def test_variable_with_url_value(server: HTTPServer, workspace: Path) -> N
     assert [x.tokens for x in results] == [plain_count(ENC, BODY)] * 2
     assert r.http.requests_made == 1
     assert url_key(server.url_for("/v")) in r.graph.targets(str(doc))
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for ``localhost`` (not for 127.0.0.1) and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cmd = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    cmd += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"]
+    cmd += ["-addext", "subjectAltName=DNS:localhost"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return cert, key
+
+
+async def test_https_pinned_address_keeps_sni_and_certificate_check(
+    workspace: Path, self_signed: tuple[Path, Path]
+) -> None:
+    cert, key = self_signed
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    tls = HTTPServer(host="127.0.0.1", port=0, ssl_context=server_ctx)
+    tls.expect_request("/secure").respond_with_data(BODY)
+    tls.start()
+    client = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(cert)), trust_env=False)
+    try:
+        settings, _ = parse_settings({"http": {"retries": 0}})
+        r = ReferenceResolver(settings, TieredCache(None), roots=[workspace], http_client=client)
+        url = f"https://localhost:{tls.port}/secure"
+        res = await fetch_one(r, workspace, url)
+        assert res.status == "ok", res.error
+        assert res.tokens == plain_count(ENC, BODY)
+        # The certificate names localhost, not 127.0.0.1: asking for the address fails the check.
+        bad = await fetch_one(r, workspace, f"https://127.0.0.1:{tls.port}/secure")
+        assert bad.code == "reference-fetch-failed"
+    finally:
+        await client.aclose()
+        tls.clear()
+        tls.stop()
