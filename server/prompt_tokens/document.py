@@ -42,7 +42,7 @@ from typing import Literal
 import attrs
 import tiktoken
 
-from prompt_tokens.references.syntax import _FENCE_OPEN, fenced_regions, front_matter_bounds
+from prompt_tokens.references.syntax import fenced_regions, front_matter_bounds
 from prompt_tokens.results import Occurrence, Section, Span
 from prompt_tokens.tokenizer.boundaries import DEFAULT_BLOCK_CHARS, safe_cut_pattern
 from prompt_tokens.tokenizer.encodings import get_encoding
@@ -201,6 +201,17 @@ class DocumentState:
         self.encoding = encoding
         self._reset(text)
         return True
+
+    def snapshot(self) -> DocumentState:
+        """A frozen view for a worker thread: shares the (immutable) blocks, not the list.
+
+        Edits to ``self`` afterwards do not affect the snapshot; counts and scan results the
+        worker computes are stored on the shared blocks, so ``self`` benefits from them."""
+        self._index()
+        snap = object.__new__(DocumentState)
+        snap.__dict__.update(self.__dict__)
+        snap.blocks = list(self.blocks)
+        return snap
 
     def text(self) -> str:
         """The full text (joined once per edit and remembered)."""
@@ -511,7 +522,8 @@ class DocumentState:
         self._occ_cache = (key, out)
         return out
 
-    def _front_matter_end(self) -> int:
+    def front_matter_end(self) -> int:
+        """Offset just after the YAML front matter (0 without one)."""
         first = self.blocks[0].text
         if not first.startswith(("---", "\ufeff---")):
             return 0
@@ -536,7 +548,7 @@ class DocumentState:
                     clean[k] = False
                 break
         # (D) front matter: block starts inside it are not clean
-        fm_end = self._front_matter_end()
+        fm_end = self.front_matter_end()
         if fm_end:
             for k in range(1, n):
                 if starts[k] < fm_end:
@@ -594,9 +606,8 @@ class ScanInfo:
     def of(cls, text: str) -> ScanInfo:
         fence_lines: list[tuple[int, str]] = []
         if "```" in text or "~~~" in text:
-            for m in _FENCE_CANDIDATE.finditer(text):
-                if _FENCE_OPEN.match(m.group()):
-                    fence_lines.append((m.start(), m.group()))
+            # every line holding a run: the scanner's own fence rule decides which are fences
+            fence_lines = [(m.start(), m.group()) for m in _FENCE_CANDIDATE.finditer(text)]
         ticks = "`" in text
         blanks = [m for m in _BLANK_LINE.finditer(text)] if ticks else []
         if not ticks:

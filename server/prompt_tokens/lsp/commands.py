@@ -1,0 +1,111 @@
+"""``workspace/executeCommand``: documentStats, jobs, clearCache."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from prompt_tokens.lsp.server import PromptTokensServer
+from prompt_tokens.lsp.status import status_object
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_STATS = "promptTokens.documentStats"
+JOBS = "promptTokens.jobs"
+CLEAR_CACHE = "promptTokens.clearCache"
+WAIT_S = 30.0
+
+
+def _uri_arg(args: tuple[Any, ...]) -> str | None:
+    if not args:
+        return None
+    a = args[0]
+    if isinstance(a, str):
+        return a
+    if isinstance(a, dict):
+        value = a.get("uri") or a.get("textDocument", {}).get("uri")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _sections(result: Any) -> list[dict[str, Any]]:
+    return [{"line": s.line, "title": s.title, "tokens": s.tokens} for s in result.sections]
+
+
+async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, Any]:
+    uri = uri or ls.active_uri
+    if uri is None:
+        raise ValueError("no document given and none is active")
+    doc = ls.docs.get(uri)
+    if doc is not None:
+        # answer for the text as it is now: wait for the recount of this version
+        try:
+            await asyncio.wait_for(doc.settled.wait(), WAIT_S)
+        except TimeoutError:
+            log.warning("documentStats: %s is still counting; answering with what is known", uri)
+        out = status_object(doc, doc.status)
+        r = doc.result
+        out["references"] = [x.to_json() for x in r.references] if r is not None else []
+        out["sections"] = _sections(r) if r is not None else []
+        out["status"] = r.status if r is not None else None
+        out["model"] = r.model if r is not None else None
+        return out
+    # not open: count the file on disk with the same engine
+    path = ls.uri_path(uri)
+    if path is None or not await asyncio.to_thread(os.path.isfile, path):
+        raise ValueError(f"{uri} is neither open nor a readable file")
+    from prompt_tokens.tokenizer.textio import decode_bytes
+
+    root = ls.root_for(path)
+    ws = ls.workspace_for(root)
+    from prompt_tokens.lsp.lifecycle import ensure_runtime
+
+    rt = ensure_runtime(ls, ws)
+    data = await asyncio.to_thread(lambda: open(path, "rb").read())
+    text, _ = decode_bytes(data, label=path)
+    result = await rt.engine.count_document(path, text, overlay=ls.overlay())
+    return {
+        "uri": uri,
+        "version": None,
+        "state": "ready",
+        "encoding": result.encoding,
+        "budget": result.budget,
+        "tokens": result.tokens.to_json(),
+        "pendingReferences": 0,
+        "references": [x.to_json() for x in result.references],
+        "sections": _sections(result),
+        "status": result.status,
+        "model": result.model,
+    }
+
+
+def register(server: PromptTokensServer) -> None:
+    @server.command(DOCUMENT_STATS)
+    async def cmd_document_stats(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+        return await document_stats(ls, _uri_arg(args))
+
+    @server.command(JOBS)
+    def cmd_jobs(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+        cache = None
+        if ls.cache is not None:
+            try:
+                cache = ls.cache.stats()
+            except Exception as exc:
+                cache = {"error": str(exc)}
+        return {
+            "queue": ls.queue.snapshot(),
+            "cache": cache,
+            "debounce": dict(ls.debouncer.counters),
+            "documents": len(ls.docs),
+            "progressShown": ls.work_progress.started,
+        }
+
+    @server.command(CLEAR_CACHE)
+    def cmd_clear_cache(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+        if ls.cache is None:
+            return {"cleared": 0}
+        cleared = ls.cache.clear()
+        log.info("cache cleared: %s entries", cleared)
+        return {"cleared": cleared}

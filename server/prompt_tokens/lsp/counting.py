@@ -1,0 +1,242 @@
+"""Debounced recounts: edits → job queue → engine → published results.
+
+For each document there is at most one pending recount (``Debouncer``, cancel-and-replace,
+``debounceMs`` after the last change) and one running recount (a newer one cancels it). A
+recount:
+
+1. reads the document's front matter (model/encoding) and switches the block structure to that
+   encoding if needed;
+2. counts the new blocks and scans the changed segments for references on the job queue's
+   threads at ``ACTIVE`` (the document edited or opened last) or ``OPEN`` priority, superseding
+   the document's older job; only a snapshot is used, so edits keep arriving meanwhile;
+3. resolves the references through the engine (other open buffers' unsaved text wins over
+   the disk); when that takes a moment an interim status (``pendingReferences``) is sent and
+   reference hints show ``…``;
+4. publishes diagnostics, ``promptTokens/status`` and an inlay-hint refresh, but only if the
+   document is still at the version that was counted.
+
+Work longer than ~0.5 s shows ``$/progress`` (cancellable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from prompt_tokens.jobs.queue import JobCancelled, JobContext, Priority, QueueClosed
+from prompt_tokens.lsp import diagnostics, hints, status
+
+if TYPE_CHECKING:
+    from prompt_tokens.document import DocumentState
+    from prompt_tokens.engine import PromptEngine
+    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
+    from prompt_tokens.results import Occurrence, Section
+
+log = logging.getLogger(__name__)
+
+INTERIM_AFTER_S = 0.15
+"""How long reference resolution may take before an interim status is published."""
+SETTINGS_WAIT_S = 10.0
+HEAD_CHARS = 4096
+
+
+def register(server: PromptTokensServer) -> None:
+    """Recounts are started by other handlers; nothing to register."""
+
+
+def schedule(ls: PromptTokensServer, uri: str, *, delay_s: float) -> None:
+    """(Re)start the recount of ``uri`` after ``delay_s`` seconds (cancel-and-replace)."""
+    doc = ls.docs.get(uri)
+    if ls.shutting_down or doc is None:
+        return
+    doc.settled.clear()
+    ls.debouncer.schedule(uri, delay_s, lambda: recount(ls, uri))
+
+
+def cancel(ls: PromptTokensServer, uri: str) -> None:
+    ls.debouncer.cancel(uri)
+    ls.queue.cancel_group(f"doc:{uri}", reason="closed")
+
+
+def schedule_dependents(
+    ls: PromptTokensServer, path: str, *, delay_s: float, exclude: str | None = None
+) -> set[str]:
+    """Recount the open documents whose last count used the file at ``path``."""
+    from prompt_tokens.references.graph import file_key
+
+    uris = ls.dependents([file_key(path)])
+    uris.discard(exclude or "")
+    for uri in uris:
+        schedule(ls, uri, delay_s=delay_s)
+    return uris
+
+
+def scanner_for(engine: PromptEngine, path: str | None) -> tuple[Any, object]:
+    from prompt_tokens.references.syntax import markdown_links_enabled
+
+    refs = engine.settings.references
+    links = markdown_links_enabled(refs.markdown_links, path or "")
+    key = (tuple(refs.enabled), links)
+
+    def scan(text: str) -> list[Occurrence]:
+        from prompt_tokens.references.syntax import scan as syntax_scan
+
+        return syntax_scan(text, kinds=refs.enabled, markdown_links=links)
+
+    return scan, key
+
+
+def config_text(state: DocumentState) -> str:
+    """What the engine needs to configure the document: its first line and front matter."""
+    end = state.front_matter_end()
+    return state.head(max(end, HEAD_CHARS))
+
+
+async def recount(ls: PromptTokensServer, uri: str) -> None:
+    doc = ls.docs.get(uri)
+    if doc is None:
+        return
+    try:
+        await asyncio.wait_for(ls.settings_ready.wait(), SETTINGS_WAIT_S)
+    except TimeoutError:
+        log.warning(
+            "no settings from the editor after %.0f s; counting with defaults", SETTINGS_WAIT_S
+        )
+        ls.settings_ready.set()
+    doc = ls.docs.get(uri)
+    if doc is None:
+        return
+    version = doc.version
+    task = asyncio.current_task()
+    started = time.monotonic()
+    name = os.path.basename(doc.path) if doc.path else uri
+    try:
+        rt = ls.runtime_for(doc)
+        engine = rt.engine
+        cfg = engine.configure(config_text(doc.state))
+        if doc.state.set_encoding(cfg.encoding):
+            log.info("%s: encoding is now %s", name, cfg.encoding)
+        snap = doc.state.snapshot()
+        scan, key = scanner_for(engine, doc.path)
+        want_refs = bool(engine.settings.references.enabled)
+        pending_chars = sum(len(b.text) for b in snap.pending_blocks())
+        doc.status = "counting"
+        status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
+
+        def count(ctx: JobContext) -> tuple[int, list[Occurrence], list[Section]]:
+            def progress(done: int, total: int) -> None:
+                ctx.report(
+                    done / total if total else None, f"{name}: {done:,} of {total:,} characters"
+                )
+
+            if not snap.count_pending(cancelled=lambda: ctx.cancelled, progress=progress):
+                raise JobCancelled("superseded while counting")
+            occ = snap.occurrences(scan, key) if want_refs else []
+            sections = snap.sections() or []
+            tokens = snap.text_tokens
+            assert tokens is not None
+            return tokens, occ, sections
+
+        def on_cancel() -> None:
+            if task is not None:
+                task.cancel()
+
+        async with ls.work_progress.watch(f"Counting tokens: {name}", on_cancel) as watch:
+            job = ls.queue.submit(
+                count,
+                priority=Priority.ACTIVE if uri == ls.active_uri else Priority.OPEN,
+                supersede=f"doc:{uri}",
+                label=f"count {name} v{version}"
+                + (f" ({pending_chars:,} chars)" if pending_chars else ""),
+                in_thread=True,
+            )
+            ls.work_progress.bind_job(job.id, watch)
+            try:
+                text_tokens, occ, sections = await job
+            finally:
+                ls.work_progress.unbind_job(job.id)
+            if not _current(ls, doc, version):
+                return
+            watch.report(None, f"{name}: resolving {len(occ)} references" if occ else name)
+            overlay = ls.overlay(exclude=uri) if occ else {}
+            head = config_text(doc.state) if doc.version == version else config_text(snap)
+            resolving = asyncio.ensure_future(
+                engine.count_document(
+                    doc.path or "",
+                    head,
+                    text_tokens=text_tokens,
+                    occurrences=occ,
+                    overlay=overlay,
+                    references=want_refs,
+                    sections=False,
+                )
+            )
+            try:
+                done, _ = await asyncio.wait({resolving}, timeout=INTERIM_AFTER_S)
+                if not done:
+                    doc.pending_references = len(occ)
+                    doc.interim_text_tokens = text_tokens
+                    status.notify(
+                        ls,
+                        doc,
+                        "counting",
+                        encoding=cfg.encoding,
+                        budget=cfg.budget,
+                        text_tokens=text_tokens,
+                    )
+                    hints.refresh(ls, doc)
+                result = await resolving
+            finally:
+                if not resolving.done():
+                    resolving.cancel()
+        result.sections = sections
+        if not _current(ls, doc, version):
+            return
+        doc.result = result
+        doc.result_version = version
+        doc.counted_occurrences = occ
+        doc.pending_references = 0
+        doc.interim_text_tokens = None
+        doc.error = None
+        doc.status = "ready"
+        diagnostics.publish(ls, doc, result, version)
+        status.notify(ls, doc, "ready")
+        hints.refresh(ls, doc)
+        doc.settled.set()
+        log.debug(
+            "%s v%d: %d tokens (%d text) in %.1f ms",
+            name,
+            version,
+            result.tokens.total,
+            text_tokens,
+            1000 * (time.monotonic() - started),
+        )
+    except (JobCancelled, QueueClosed):
+        return  # a newer version (or shutdown) took over
+    except asyncio.CancelledError:
+        if ls.docs.get(uri) is doc and doc.version == version and not ls.shutting_down:
+            _failed(ls, doc, "counting was cancelled")
+        raise
+    except Exception as exc:
+        from prompt_tokens.engine import describe_error
+
+        log.exception("counting %s failed", uri)
+        if ls.docs.get(uri) is doc:
+            _failed(ls, doc, describe_error(exc))
+
+
+def _current(ls: PromptTokensServer, doc: OpenDocument, version: int) -> bool:
+    return ls.docs.get(doc.uri) is doc and doc.version == version
+
+
+def _failed(ls: PromptTokensServer, doc: OpenDocument, message: str) -> None:
+    doc.error = message
+    doc.status = "error"
+    doc.pending_references = 0
+    status.notify(ls, doc, "error")
+    ls.log_to_client(f"prompt-tokens: {doc.uri}: {message}")
+    hints.refresh(ls, doc)
+    doc.settled.set()

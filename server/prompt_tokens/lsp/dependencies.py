@@ -1,0 +1,100 @@
+"""Referenced files changing: on disk (``workspace/didChangeWatchedFiles``) or, for clients that
+cannot watch files, found by a light poll of the referenced files' ``stat``.
+
+Each change recounts exactly the open documents whose last count depended on that file (the
+resolver's dependency graph, which also lists missing files, so creating one recounts its
+referrers). A file that is open in the editor is ignored here: its buffer is what counts, and
+buffer edits are handled in ``sync``. A change to ``.prompt-tokens.toml`` reloads the settings
+of its folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from prompt_tokens.lsp import counting
+
+if TYPE_CHECKING:
+    from prompt_tokens.lsp.server import PromptTokensServer
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = ".prompt-tokens.toml"
+POLL_INTERVAL_S = 2.0
+
+Stamp = tuple[int, int, int] | None
+
+
+def file_changed(ls: PromptTokensServer, path: str) -> set[str]:
+    """React to ``path`` changing on disk; returns the URIs scheduled for a recount."""
+    if os.path.basename(path) == CONFIG_FILE:
+        from prompt_tokens.lsp import lifecycle
+
+        folder = os.path.dirname(path)
+        if folder in ls.workspaces:
+            lifecycle.apply_settings(ls, reload_toml=True, roots=[folder])
+        return set()
+    if ls.uri_for_path(path) is not None:
+        return set()  # open in the editor: the buffer wins over the disk
+    return counting.schedule_dependents(ls, path, delay_s=0.0)
+
+
+def _stamp(path: str) -> Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _stamps(paths: set[str]) -> dict[str, Stamp]:
+    return {p: _stamp(p) for p in paths}
+
+
+def _watched_files(ls: PromptTokensServer) -> set[str]:
+    out: set[str] = set()
+    for ws in ls.workspaces.values():
+        if ws.runtime is None:
+            continue
+        graph = ws.runtime.resolver.graph
+        for doc in graph.documents():
+            out.update(t[5:] for t in graph.targets(doc) if t.startswith("file:"))
+        out.add(os.path.join(ws.root, CONFIG_FILE))
+    return out
+
+
+async def poll(ls: PromptTokensServer) -> None:
+    """Fallback for clients without file watching: stat the referenced files every 2 s."""
+    stamps: dict[str, Stamp] = {}
+    while not ls.shutting_down:
+        await asyncio.sleep(POLL_INTERVAL_S)
+        if ls.watching_files or not ls.docs:
+            continue
+        files = _watched_files(ls)
+        now = await asyncio.to_thread(_stamps, files)
+        for path, stamp in now.items():
+            if path in stamps and stamps[path] != stamp:
+                log.info("%s changed on disk", path)
+                file_changed(ls, path)
+        stamps = now
+
+
+def start_polling(ls: PromptTokensServer) -> None:
+    if not ls.watching_files:
+        ls.spawn(poll(ls), name="poll referenced files")
+
+
+def register(server: PromptTokensServer) -> None:
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(
+        ls: PromptTokensServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        for change in params.changes:
+            path = ls.uri_path(change.uri)
+            if path is not None:
+                file_changed(ls, path)

@@ -1,0 +1,76 @@
+"""Engine diagnostics → versioned ``textDocument/publishDiagnostics``.
+
+Codes and severities come from the engine (SPEC "LSP surface"): budget diagnostics on line 0
+with the numbers, reference and variable codes on the reference's range as written. Ranges are
+converted to the negotiated position encoding and clamped to the document.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+if TYPE_CHECKING:
+    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
+    from prompt_tokens.results import Diagnostic, DocumentResult, Span
+
+log = logging.getLogger(__name__)
+
+SOURCE = "prompt-tokens"
+SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "information": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+
+
+def to_range(doc: OpenDocument, span: Span) -> types.Range:
+    """A span as an LSP range in the client's units, clamped to existing lines."""
+    state = doc.state
+    line, start, end_line, end = state.span_columns(span)
+    last = max(0, state.line_count - 1)
+    line = min(max(0, line), last)
+    end_line = min(max(line, end_line), last)
+    start = min(max(0, start), state.line_end(line))
+    end = min(max(0, end), state.line_end(end_line))
+    if end_line == line and end < start:
+        end = start
+    return types.Range(
+        start=types.Position(line=line, character=start),
+        end=types.Position(line=end_line, character=end),
+    )
+
+
+def to_lsp(doc: OpenDocument, d: Diagnostic) -> types.Diagnostic:
+    return types.Diagnostic(
+        range=to_range(doc, d.span),
+        message=d.message,
+        severity=SEVERITY.get(d.severity, types.DiagnosticSeverity.Warning),
+        code=d.code,
+        source=SOURCE,
+    )
+
+
+def publish(
+    ls: PromptTokensServer, doc: OpenDocument, result: DocumentResult, version: int
+) -> None:
+    items = []
+    for d in result.diagnostics:
+        try:
+            items.append(to_lsp(doc, d))
+        except Exception:
+            log.exception("cannot place diagnostic %s", d.code)
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=doc.uri, version=version, diagnostics=items)
+    )
+
+
+def clear(ls: PromptTokensServer, uri: str) -> None:
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+def register(server: PromptTokensServer) -> None:
+    """Diagnostics are pushed after each count; nothing to register."""
