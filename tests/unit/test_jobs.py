@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -789,6 +791,20 @@ async def test_in_thread_jobs_run_off_the_loop(make_queue: MakeQueue) -> None:
     assert await queue.submit(recorder([], "meanwhile")) == "meanwhile"
     gate.set()
     assert await job != loop_thread
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux-only")
+async def test_thread_jobs_run_at_a_lower_cpu_priority_than_the_loop(
+    make_queue: MakeQueue,
+) -> None:
+    queue = make_queue(workers=1, thread_nice=7)
+
+    def own_nice(ctx: JobContext) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert await queue.submit(own_nice, in_thread=True) == min(19, loop_nice + 7)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_nice
 
 
 async def test_progress_reaches_the_hook_on_the_loop_thread(make_queue: MakeQueue) -> None:
