@@ -497,7 +497,12 @@ class JobQueue:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
 
-    async def shutdown(self, timeout: float = 5.0, *, drain: bool = False) -> None:  # noqa: ASYNC109 (a budget split between phases, not one await)
+    async def shutdown(
+        self,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a budget shared by several waits, not one await
+        *,
+        drain: bool = False,
+    ) -> None:
         """Stop accepting jobs, end every job within ``timeout`` seconds, run ``on_shutdown``.
 
         Without ``drain``, jobs that have not started (queued or waiting to retry) are
