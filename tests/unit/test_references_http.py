@@ -264,7 +264,7 @@ async def test_slow_response_times_out(workspace: Path) -> None:
         slow.stop()
     assert res.code == "reference-fetch-failed" and "timed out" in (res.error or "")
     assert r.http.requests_made == 2  # one retry
-    assert elapsed < 0.9
+    assert elapsed < 0.95  # the server answers after 1 s: we did not wait for it
 
 
 async def test_connection_refused_is_transient(workspace: Path) -> None:
