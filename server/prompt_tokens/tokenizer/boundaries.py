@@ -14,7 +14,8 @@ on through a newline into a ``/`` in column 0 (``foo();\\n// c`` has the piece `
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 
 from prompt_tokens.errors import UnknownEncodingError
 
@@ -75,12 +76,60 @@ def last_safe_cut(text: str, encoding: str, min_pos: int = 0) -> int | None:
     n = len(text)
     while True:
         lo = max(min_pos, n - window)
-        # Start one character early so a '\n' right at `lo` is seen.
+        # Start one character early so a '\n' right before `lo` (a cut at `lo`) is seen.
         best = None
-        for m in pattern.finditer(text, lo):
+        for m in pattern.finditer(text, max(lo - 1, 0)):
             best = m.end()
         if best is not None:
             return best
         if lo <= min_pos:
             return None
         window *= 4
+
+
+def resplit_edit(
+    blocks: Sequence[str],
+    starts: Sequence[int],
+    edit_start: int,
+    edit_end: int,
+    replacement: str,
+    encoding: str,
+    target: int = DEFAULT_BLOCK_CHARS,
+) -> tuple[int, int, list[str]]:
+    """Re-split only the blocks an edit touches; the rest of the document is left alone.
+
+    The document is ``"".join(blocks)``, cut at safe cuts, with ``starts[k]`` the offset of
+    ``blocks[k]``. The edit replaces ``text[edit_start:edit_end]`` by ``replacement``. Returns
+    ``(i, j, new_blocks)``: the edited document is ``blocks[:i] + new_blocks + blocks[j:]``, every
+    cut a safe cut of the new text. Costs O(size of the touched blocks + log(len(blocks))).
+
+    Why it is exact: whether a cut after the ``\n`` at ``p - 1`` is safe depends only on the
+    text from ``p - 1`` to the end of its look-ahead (horizontal whitespace and one more character
+    of the next line), which lies inside the block starting at ``p``. So the first cut after the
+    edit whose ``\n`` the edit leaves alone stays safe, and the cut before the edited block stays
+    safe unless the edit reaches into its look-ahead, which is checked on the new text (the
+    previous block, whose own cut cannot be affected, then joins the region).
+    """
+    pattern = safe_cut_pattern(encoding)
+    if not 0 <= edit_start <= edit_end:
+        raise ValueError(f"bad edit range {edit_start}..{edit_end}")
+    if not blocks:
+        if edit_end:
+            raise ValueError("edit range outside an empty document")
+        return 0, 0, split_blocks(replacement, encoding, target) if replacement else []
+    # The block holding edit_start (an edit at the very end belongs to the last block) and the
+    # first block whose start is past edit_end, i.e. whose preceding '\n' is untouched.
+    i = max(bisect_right(starts, edit_start) - 1, 0)
+    j = bisect_right(starts, edit_end)
+    end_of_text = starts[-1] + len(blocks[-1])
+    if edit_end > end_of_text:
+        raise ValueError(f"edit end {edit_end} is past the end of the text ({end_of_text})")
+    region = "".join(blocks[i:j])
+    base = starts[i]
+    new_region = region[: edit_start - base] + replacement + region[edit_end - base :]
+    # The left cut at starts[i]: its '\n' (end of blocks[i-1]) is untouched, its look-ahead is
+    # in new_region, which ends with an untouched '\n' or at the end of the text.
+    if i > 0 and not pattern.match("\n" + new_region):
+        i -= 1
+        new_region = blocks[i] + new_region
+    return i, j, split_blocks(new_region, encoding, target) if new_region else []

@@ -18,7 +18,7 @@ from cachetools import LRUCache
 
 from prompt_tokens.tokenizer.boundaries import (
     DEFAULT_BLOCK_CHARS,
-    last_safe_cut,
+    safe_cut_pattern,
     split_blocks,
 )
 from prompt_tokens.tokenizer.encodings import get_encoding
@@ -100,12 +100,14 @@ def count_stream(
 ) -> StreamCount:
     """Count a byte stream without holding it in memory.
 
-    Decoded text is buffered until it holds ``block_chars`` characters, then emitted up to the
-    last safe cut; blocks are encoded on ``threads`` threads (tiktoken releases the GIL) with at
-    most ``2 * threads`` in flight, taking only ``len()`` of each result. Memory stays at a few
+    Decoded text is buffered and emitted in blocks of about ``block_chars`` characters, each
+    ending at the first safe cut past that size (a text without safe cuts stays buffered).
+    Blocks are encoded on ``threads`` threads (tiktoken releases the GIL) with at most
+    ``2 * threads`` in flight, taking only ``len()`` of each result. Memory stays at a few
     blocks whatever the file size. ``progress`` receives bytes read so far.
     """
     enc = get_encoding(encoding)
+    pattern = safe_cut_pattern(encoding)
     pieces, decoder = decode_stream(chunks, label=label, max_bytes=max_bytes)
     total = 0
     chars = 0
@@ -123,18 +125,31 @@ def count_stream(
             while len(inflight) > 2 * max(1, threads):
                 total += inflight.popleft().result()
 
+        # ``scan``: no usable cut starts before buf[scan:] (only the last '\n' of a failed
+        # search can still become a cut, once more text arrives to satisfy its look-ahead).
+        scan = 0
         for piece in pieces:
             buf += piece
             chars += len(piece)
             if progress is not None:
                 progress(decoder.size)
-            if len(buf) >= block_chars:
-                cut = last_safe_cut(buf, encoding, min_pos=block_chars // 2)
-                if cut is None:
-                    cut = last_safe_cut(buf, encoding)
-                if cut:
-                    submit(buf[:cut])
-                    buf = buf[cut:]
+            if len(buf) < block_chars:
+                continue
+            # Emit blocks of about ``block_chars`` at the first safe cut past each target, so a
+            # 1 MiB read becomes ~16 blocks rather than one big one (memory stays small).
+            start = 0
+            pos = max(block_chars - 1, scan)
+            scan = 0
+            while len(buf) - start >= block_chars:
+                m = pattern.search(buf, pos)
+                if m is None:
+                    last_nl = buf.rfind("\n", pos)
+                    scan = (last_nl if last_nl >= 0 else len(buf)) - start
+                    break
+                submit(buf[start : m.end()])
+                start = m.end()
+                pos = start + block_chars - 1
+            buf = buf[start:]
         if buf:
             submit(buf)
         while inflight:
