@@ -211,7 +211,7 @@ def _run(tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict,
     out = tmp_path / "out"
     artifacts = os.environ.get("PROMPT_TOKENS_EDITOR_ARTIFACTS")
     if artifacts:
-        dest = Path(artifacts) / ("trusted" if trusted else "untrusted")
+        dest = Path(artifacts) / str(spec.get("mode") or ("trusted" if trusted else "untrusted"))
         shutil.copytree(out, dest, dirs_exist_ok=True)
         shutil.copy(tmp_path / "code-server.log", dest / "code-server.log")
         for p in (ud / "logs").rglob("*Prompt Tokens*.log"):
@@ -317,8 +317,9 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     _ensure_vsix()
     ws = _workspace(tmp_path, {
         "promptTokens.cache.path": None,
-        # restricted settings: ignored by VS Code in an untrusted workspace
-        "promptTokens.server.command": ["/bin/false"],
+        # restricted settings: ignored by VS Code in an untrusted workspace (this command is
+        # told apart from the user's by "-X utf8"; it is honoured once the folder is trusted)
+        "promptTokens.server.command": [*_server_cmd()[:1], "-X", "utf8", *_server_cmd()[1:]],
         "promptTokens.http.enabled": True,
         "promptTokens.references.allowOutsideWorkspace": True,
     })
@@ -332,14 +333,46 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     }
     data, _ = _run(tmp_path, ws, user, {**_expected(), "mode": "untrusted"}, trusted=False)
     assert [s["name"] for s in data["steps"]] == [
-        "load workbench", "open review.prompt", "restricted mode: total inlay hint", "restricted mode: status bar item",
+        "load workbench", "open review.prompt", "restricted mode: total inlay hint",
+        "restricted mode: status bar item", "grant workspace trust",
     ]
     channel = _output_channel(tmp_path)
     assert "workspace untrusted" in channel, channel[-3000:]
-    sent = _sent_settings(channel)
-    assert len(sent) >= 2, channel[-3000:]  # initializationOptions + the initial didChangeConfiguration
+    before, _, after = channel.partition("workspace trusted: re-sending settings")
+    assert after, "trust grant not seen:\n" + channel[-3000:]
+    sent = _sent_settings(before)
+    assert len(sent) >= 2, before[-3000:]  # initializationOptions + the initial didChangeConfiguration
     for settings in sent:
         assert settings["http"]["enabled"] is False, settings
         assert settings["references"]["allowOutsideWorkspace"] is False, settings
         assert "server" not in settings and "trace" not in settings and "model" not in settings, settings
+    assert " -X utf8 " not in before, "the untrusted workspace's server command was run"
+    # once trusted, the workspace's own values count (restricted settings are honoured again):
+    # its server command (so a restart), and its http.enabled / allowOutsideWorkspace
+    assert "restarting the server" in after and " -X utf8 " in after, after[-3000:]
+    resent = [p["initializationOptions"] for p in _traced_params(after, "Sending request 'initialize")] + [
+        p["settings"]["promptTokens"]
+        for p in _traced_params(after, "Sending notification 'workspace/didChangeConfiguration'")]
+    assert resent and all(x["http"]["enabled"] is True for x in resent), after[-3000:]
+    assert all(x["references"]["allowOutsideWorkspace"] is True for x in resent), resent
+    assert "Restarting server failed" not in channel, channel[-3000:]
     assert "invalid settings" not in channel and "unknown setting" not in channel, channel[-3000:]
+
+
+@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
+def test_vscode_server_not_found(tmp_path: Path) -> None:
+    """A server command that does not exist: notification with the fix + "Restart server"."""
+    _ensure_vsix()
+    ws = _workspace(tmp_path, {})
+    user = {**USER_SETTINGS, "promptTokens.server.command": [str(tmp_path / "nowhere" / "prompt-tokens"), "lsp"]}
+    spec = {**_expected(), "mode": "broken",
+            "broken": {"message": "Prompt Tokens: could not start the language server"}}
+    data, _ = _run(tmp_path, ws, user, spec)
+    assert [s["name"] for s in data["steps"]] == [
+        "load workbench", "open review.prompt", "notification: server cannot start",
+        "notification offers \"Restart server\"", "status bar says the server is not running",
+    ]
+    toast = data["steps"][3]["data"]["text"]
+    assert "command not found" in toast and "promptTokens.server.command" in toast, toast
+    toasts = [t["text"] for t in data["steps"][2]["data"]]
+    assert len(toasts) == 1, toasts  # one clear notification, not the client's generic one as well

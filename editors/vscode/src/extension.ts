@@ -37,6 +37,12 @@ class PassiveExecuteCommandFeature extends ExecuteCommandFeature {
 }
 
 class PromptTokensClient extends LanguageClient {
+  /** Start failures get this extension's own notification (with the fix), not a second one. */
+  override error(message: string, data?: unknown, showNotification?: boolean | 'force'): void {
+    const ours = /couldn't create connection to server/.test(message);
+    super.error(message, data, ours ? false : showNotification);
+  }
+
   override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
     if (feature instanceof ExecuteCommandFeature && !(feature instanceof PassiveExecuteCommandFeature)) {
       super.registerFeature(new PassiveExecuteCommandFeature(this));
@@ -78,7 +84,8 @@ class Controller implements vscode.Disposable {
   private readonly selector = documentSelector();
   private crashes: number[] = [];
   private failed: string | undefined;
-  private starting: Promise<void> | undefined;
+  /** Starts, stops and restarts run one after the other. */
+  private queue: Promise<void> = Promise.resolve();
   private stopping = false;
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -94,7 +101,7 @@ class Controller implements vscode.Disposable {
       vscode.commands.registerCommand('promptTokens.showStats', (uri?: vscode.Uri | string) => this.showStats(uri)),
       vscode.commands.registerCommand('promptTokens.showJobs', () => this.showJobs()),
       vscode.commands.registerCommand('promptTokens.clearCache', () => this.clearCache()),
-      vscode.commands.registerCommand('promptTokens.restartServer', () => this.restart()),
+      vscode.commands.registerCommand('promptTokens.restartServer', () => this.restart(true)),
       vscode.window.onDidChangeActiveTextEditor(() => this.render()),
       vscode.workspace.onDidCloseTextDocument((doc) => {
         this.statuses.delete(doc.uri.toString());
@@ -123,20 +130,21 @@ class Controller implements vscode.Disposable {
    * http.enabled — so its sends are routed here by middleware.
    */
   private async sendSettings(client: LanguageClient | undefined = this.client): Promise<void> {
-    if (!client || (client.state !== State.Running && client.state !== State.Starting)) return;
+    if (!client || client !== this.client || this.stopping) return;
+    if (client.state !== State.Running && client.state !== State.Starting) return;
     const { settings } = this.shapedSettings();
     try {
       await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [logic.SECTION]: settings } });
     } catch (e) {
-      this.log(`didChangeConfiguration failed: ${String(e)}`);
+      // a client being stopped or replaced meanwhile gets its settings at the next start
+      if (client === this.client && client.state === State.Running) this.log(`didChangeConfiguration failed: ${String(e)}`);
     }
   }
 
   private onConfigurationChanged(e: vscode.ConfigurationChangeEvent): void {
     if (!e.affectsConfiguration(logic.SECTION)) return;
     if (e.affectsConfiguration(`${logic.SECTION}.server`)) {
-      this.log('promptTokens.server.command changed: restarting the server');
-      this.restart();
+      this.restart(false, 'promptTokens.server.command changed');
       return;
     }
     // the settings themselves reach the server through the client's configuration sync
@@ -145,12 +153,10 @@ class Controller implements vscode.Disposable {
 
   private onTrustGranted(): void {
     this.log('workspace trusted: re-sending settings (URL fetching and outside files as configured)');
-    const next = this.resolveCommand();
-    if (!this.client || this.failed || (next && this.command && logic.commandLine(next) !== logic.commandLine(this.command))) {
-      this.restart();
-    } else {
-      this.sendSettings();
-    }
+    // a restart (new command from the now-honoured workspace settings) sends them anyway
+    this.restart(false, 'workspace trusted').then((restarted) => {
+      if (!restarted) this.sendSettings();
+    });
   }
 
   // ---- server lifecycle -------------------------------------------------------------------
@@ -180,13 +186,17 @@ class Controller implements vscode.Disposable {
     }
   }
 
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.then(
+      () => undefined,
+      (e: unknown) => this.log(`error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`),
+    );
+    return run;
+  }
+
   start(): Promise<void> {
-    if (!this.starting) {
-      this.starting = this.doStart().finally(() => {
-        this.starting = undefined;
-      });
-    }
-    return this.starting;
+    return this.enqueue(() => this.doStart());
   }
 
   private async doStart(): Promise<void> {
@@ -232,7 +242,9 @@ class Controller implements vscode.Disposable {
           handled: true,
         }),
         closed: () => {
-          if (this.stopping) return { action: CloseAction.DoNotRestart, handled: true };
+          if (this.stopping || this.client !== client) return { action: CloseAction.DoNotRestart, handled: true };
+          // died before it ever ran: start() reports it (no restart loop)
+          if (!everRunning) return { action: CloseAction.DoNotRestart, handled: true };
           const now = Date.now();
           this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
           this.crashes.push(now);
@@ -248,6 +260,10 @@ class Controller implements vscode.Disposable {
     };
 
     const client = new PromptTokensClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+    let everRunning = false;
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Running) everRunning = true;
+    });
     this.client = client;
     client.onNotification(STATUS_NOTIFICATION, (p: logic.StatusParams) => this.onStatus(client, p));
     this.render();
@@ -258,7 +274,7 @@ class Controller implements vscode.Disposable {
     } catch (e) {
       const detail = e instanceof Error ? e.message : String(e);
       this.log(`start failed: ${detail}`);
-      this.fail(logic.serverFailureMessage(cmd, 'start', detail.replace(/\.$/, '')));
+      this.fail(logic.serverFailureMessage(cmd, 'start', logic.startErrorDetail(detail)));
       try {
         await client.dispose(2000);
       } catch {
@@ -277,7 +293,7 @@ class Controller implements vscode.Disposable {
       (x): x is string => !!x,
     );
     vscode.window.showErrorMessage(message, ...actions).then((choice) => {
-      if (choice === 'Restart server') this.restart();
+      if (choice === 'Restart server') this.restart(true);
       else if (choice === 'Open settings') vscode.commands.executeCommand('workbench.action.openSettings', `${logic.SECTION}.server.command`);
       else if (choice === 'Show output') this.output.show(true);
     });
@@ -302,13 +318,23 @@ class Controller implements vscode.Disposable {
     }
   }
 
-  async restart(): Promise<void> {
-    this.log('restarting the server');
-    this.crashes = [];
-    await this.starting?.catch(() => undefined);
-    await this.stopClient();
-    this.statuses.clear();
-    await this.start();
+  /**
+   * Restart the server. Unless forced, only when it is not running or the command that would
+   * start it now differs from the running one. Resolves to whether it restarted.
+   */
+  restart(force: boolean, why = 'restart requested'): Promise<boolean> {
+    return this.enqueue(async () => {
+      if (!force && this.client && !this.failed && this.command) {
+        const next = this.resolveCommand();
+        if (next && logic.commandLine(next) === logic.commandLine(this.command)) return false;
+      }
+      this.log(`${why}: restarting the server`);
+      this.crashes = [];
+      await this.stopClient();
+      this.statuses.clear();
+      await this.doStart();
+      return true;
+    });
   }
 
   // ---- status bar -------------------------------------------------------------------------
@@ -358,11 +384,11 @@ class Controller implements vscode.Disposable {
   // ---- commands ---------------------------------------------------------------------------
 
   private async runServerCommand<T>(command: string, args: unknown[] = []): Promise<T | undefined> {
-    if (this.starting) await this.starting;
+    await this.queue;
     const c = this.client;
     if (!c || c.state !== State.Running) {
       const choice = await vscode.window.showWarningMessage('Prompt Tokens: the language server is not running.', 'Restart server');
-      if (choice) this.restart();
+      if (choice) this.restart(true);
       return undefined;
     }
     try {

@@ -301,6 +301,14 @@ export function commandLine(cmd: { command: string; args: string[] }): string {
   return [cmd.command, ...cmd.args].map(q).join(' ');
 }
 
+/** A short reason from the client's start error ("Launching server using command … failed. Error: spawn … ENOENT"). */
+export function startErrorDetail(detail: string): string {
+  if (/\bENOENT\b/.test(detail)) return 'command not found';
+  if (/\bEACCES\b/.test(detail)) return 'not executable';
+  if (/connection got disposed|Connection is closed|exited|EPIPE/i.test(detail)) return 'the server exited during start-up; see the output';
+  return detail.replace(/\.$/, '');
+}
+
 /** Message of the notification shown when the server cannot be started or keeps crashing. */
 export function serverFailureMessage(
   cmd: ServerCommand,

@@ -17,6 +17,7 @@ import {
   ResolveInput,
   serverFailureMessage,
   shapeSettings,
+  startErrorDetail,
   statsRows,
   statusView,
 } from '../src/logic';
@@ -274,5 +275,17 @@ describe('package.json', () => {
     const keys = Object.keys(pkg.contributes.configuration.properties);
     const clientOnly = keys.filter((k) => CLIENT_ONLY_KEYS.some((c) => k.startsWith(`promptTokens.${c}.`)));
     assert.deepEqual(clientOnly.sort(), ['promptTokens.server.command', 'promptTokens.trace.server']);
+  });
+});
+
+describe('startErrorDetail', () => {
+  it('shortens the client errors', () => {
+    assert.equal(
+      startErrorDetail('Launching server using command /x/prompt-tokens failed. Error: spawn /x/prompt-tokens ENOENT'),
+      'command not found',
+    );
+    assert.equal(startErrorDetail('spawn /x EACCES'), 'not executable');
+    assert.equal(startErrorDetail('Pending response rejected since connection got disposed'), 'the server exited during start-up; see the output');
+    assert.equal(startErrorDetail('something else.'), 'something else');
   });
 });

@@ -104,6 +104,27 @@ async function step(name, fn) {
     const n = spec.normal;
     await step(`open ${n.file}`, () => openFile(n.file, n.firstLine));
 
+    if (spec.mode === 'broken') {
+      // the server command does not exist: a clear notification with the fix and a restart action
+      const toast = await step('notification: server cannot start', async () => {
+        await page.waitForFunction((w) => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+          .some((t) => t.textContent.includes(w)), spec.broken.message, { timeout: T });
+        return page.evaluate(() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+          .map((t) => ({ text: t.textContent.replace(/[\s\u00a0]+/g, ' '),
+            buttons: [...t.querySelectorAll('.monaco-button')].map((b) => b.textContent) })));
+      });
+      await step('notification offers "Restart server"', async () => {
+        const t = toast.find((x) => x.text.includes(spec.broken.message));
+        if (!t.buttons.includes('Restart server')) throw new Error(JSON.stringify(t));
+        return t;
+      });
+      await step('status bar says the server is not running', () => waitStatus('server not running'));
+      await page.screenshot({ path: path.join(OUT, 'broken.png') });
+      result.ok = true;
+      code = 0;
+      return;
+    }
+
     if (spec.mode === 'untrusted') {
       // Restricted Mode: the extension still counts (limited support), with the server command
       // from the user's settings (the workspace's own is a restricted setting and ignored).
@@ -114,6 +135,23 @@ async function step(name, fn) {
       });
       await page.mouse.move(5, 5);
       await page.screenshot({ path: path.join(OUT, 'untrusted.png') });
+      // grant trust: the extension re-sends the real settings (checked in the trace by the test)
+      await step('grant workspace trust', async () => {
+        await page.keyboard.press('F1');
+        await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
+        await page.keyboard.type('Manage Workspace Trust');
+        await page.waitForFunction(() => {
+          const rows = [...document.querySelectorAll('.quick-input-list .monaco-list-row')];
+          return rows.length > 0 && /Manage Workspace Trust/.test(rows[0].textContent);
+        }, null, { timeout: T });
+        await page.keyboard.press('Enter');
+        const btn = page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust/ }).first();
+        await btn.waitFor({ state: 'visible', timeout: T });
+        await btn.click();
+        await page.waitForFunction(() => !/Restricted Mode/.test(document.querySelector('.statusbar').innerText), null, { timeout: T });
+        await page.waitForTimeout(1500); // let the settings reach the server
+        return statusbarText();
+      });
       result.ok = true;
       code = 0;
       return;
