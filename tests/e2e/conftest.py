@@ -91,13 +91,14 @@ class Session:
                 pass
 
     async def ready(
-        self, uri: str, version: int | None = None, within: float = TIMEOUT
+        self, uri: str, version: int | None = None, within: float = TIMEOUT, *, since: int = 0
     ) -> dict[str, Any]:
-        """The ``ready`` status of ``uri`` at ``version`` (default: the last version sent)."""
+        """The ``ready`` status of ``uri`` at ``version`` (default: the last version sent),
+        among the statuses received after the first ``since``."""
         want = self.versions.get(uri) if version is None else version
 
         def find() -> dict[str, Any] | None:
-            for s in reversed(self.statuses):
+            for s in reversed(self.statuses[since:]):
                 if s["uri"] == uri and s["version"] == want and s["state"] in ("ready", "error"):
                     return s
             return None
@@ -278,3 +279,12 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, ws:
 def session(client: LanguageClient) -> Session:
     """The running session (server started and initialized by the ``client`` fixture)."""
     return client.session  # type: ignore[attr-defined,no-any-return]
+
+
+def total_label(total: int, budget: int) -> str:
+    """The SPEC's total hint, e.g. ``1,234 tokens · 15% of 8,192``."""
+    return f"{total:,} tokens · {round(100 * total / budget)}% of {budget:,}"
+
+
+def budget_message(total: int, budget: int) -> str:
+    return f"Prompt uses {total:,} of {budget:,} tokens ({round(100 * total / budget)}%)"

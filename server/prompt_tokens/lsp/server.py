@@ -192,6 +192,12 @@ class PromptTokensServer(LanguageServer):
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Handler failures are logged (stderr and the client's log), never shown as pop-ups:
         one broken message must not spam the user or stop the server."""
+        from pygls.exceptions import FeatureRequestError
+
+        if source is FeatureRequestError:
+            # the client already got an error response for its request
+            log.warning("request failed: %s", error)
+            return
         log.error("error in a handler (%s): %s", getattr(source, "__name__", source), error)
         self.log_to_client(f"prompt-tokens: internal error: {error}", types.MessageType.Error)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = ".prompt-tokens.toml"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Lone surrogates (JSON may carry ``\\ud800``) become U+FFFD, as tiktoken itself does
+    before encoding: same count, same columns (one UTF-16 unit, one code point)."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _encoding_guess(ls: PromptTokensServer, root: str) -> str:
@@ -38,7 +46,7 @@ def register(server: PromptTokensServer) -> None:
         path = ls.uri_path(item.uri)
         root = ls.root_for(path)
         state = DocumentState(
-            item.text,
+            clean(item.text),
             encoding=_encoding_guess(ls, root),
             version=item.version,
             position_encoding=ls.position_encoding,
@@ -65,10 +73,11 @@ def register(server: PromptTokensServer) -> None:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 r = change.range
                 doc.state.apply_change(
-                    change.text, (r.start.line, r.start.character, r.end.line, r.end.character)
+                    clean(change.text),
+                    (r.start.line, r.start.character, r.end.line, r.end.character),
                 )
             else:
-                doc.state.apply_change(change.text)
+                doc.state.apply_change(clean(change.text))
         doc.version = params.text_document.version
         doc.state.version = doc.version
         ls.active_uri = uri
