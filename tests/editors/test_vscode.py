@@ -283,6 +283,8 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
         "over-budget status bar item is red",
         "Problems panel shows the budget error",
         "live edit in review.prompt",
+        "command: Show Server Jobs -> JSON output channel",
+        "command: Clear the Token Count Cache -> notification",
     ]
     assert (tmp_path / "out" / "1_prompt.png").exists() and (tmp_path / "out" / "4_after_edit.png").exists()
     channel = _output_channel(tmp_path)

@@ -345,7 +345,11 @@ class Controller implements vscode.Disposable {
     const prev = this.statuses.get(key);
     // keep the last known numbers while a new count is running
     const merged: logic.StatusParams = { ...p };
-    if (!merged.tokens && prev?.tokens) merged.tokens = prev.tokens;
+    const noNumbers = !merged.tokens || (merged.state === 'counting' && !(merged.budget != null && merged.budget > 0));
+    if (noNumbers && prev?.tokens) {
+      merged.tokens = prev.tokens;
+      merged.budget = prev.budget;
+    }
     this.statuses.set(key, merged);
     const active = vscode.window.activeTextEditor?.document.uri.toString();
     if (active === key) this.render();
@@ -455,8 +459,9 @@ class Controller implements vscode.Disposable {
   private async clearCache(): Promise<void> {
     const res = await this.runServerCommand<unknown>('promptTokens.clearCache');
     if (res === undefined) return;
-    const detail = res && typeof res === 'object' ? ` ${JSON.stringify(res)}` : '';
-    vscode.window.showInformationMessage(`Prompt Tokens: cache cleared.${detail}`);
+    const n = res && typeof res === 'object' ? (res as { cleared?: unknown }).cleared : undefined;
+    const detail = typeof n === 'number' ? ` (${logic.formatInt(n)} entr${n === 1 ? 'y' : 'ies'})` : '';
+    vscode.window.showInformationMessage(`Prompt Tokens: cache cleared${detail}.`);
   }
 
   dispose(): void {

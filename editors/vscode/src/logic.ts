@@ -86,8 +86,10 @@ export interface StatusViewOptions {
 }
 
 export function statusView(status: StatusParams, opts: StatusViewOptions): StatusView {
-  const tokens = status.tokens ?? (opts.previous?.tokens ?? null);
-  const budget = status.budget ?? opts.previous?.budget ?? null;
+  // a first "counting" notification carries zeros and budget 0: no numbers yet
+  const noNumbersYet = status.state === 'counting' && !(status.budget != null && status.budget > 0);
+  const tokens = (noNumbersYet ? null : status.tokens) ?? opts.previous?.tokens ?? null;
+  const budget = (status.budget != null && status.budget > 0 ? status.budget : null) ?? opts.previous?.budget ?? null;
   const encoding = status.encoding ?? opts.previous?.encoding;
   const title = `**Prompt tokens**${opts.fileName ? ` — ${mdEscape(opts.fileName)}` : ''}`;
 
@@ -355,6 +357,9 @@ export interface SectionStat {
 export interface DocumentStats extends StatusParams {
   references?: ReferenceStat[];
   sections?: SectionStat[];
+  /** The server's own budget verdict, when it sends one. */
+  status?: string | null;
+  model?: string | null;
 }
 
 export interface PickRow {
@@ -379,12 +384,15 @@ export function statsRows(stats: DocumentStats, warningRatio: number): PickRow[]
   const rows: PickRow[] = [];
   const t = stats.tokens;
   if (t) {
-    const level = budgetLevel(t.total, stats.budget, warningRatio);
+    const level =
+      stats.status === 'ok' || stats.status === 'warning' || stats.status === 'exceeded'
+        ? stats.status
+        : budgetLevel(t.total, stats.budget, warningRatio);
     const icon = level === 'exceeded' ? '$(error)' : level === 'warning' ? '$(warning)' : '$(symbol-numeric)';
     rows.push({
       label: `${icon} Total ${formatTotal(t, stats.budget)}`,
       description: `text ${formatInt(t.text)} + references ${formatInt(t.references)}`,
-      detail: [stats.encoding ? `encoding ${stats.encoding}` : '', stats.state !== 'ready' ? stats.state : '']
+      detail: [stats.model ? `model ${stats.model}` : '', stats.encoding ? `encoding ${stats.encoding}` : '', stats.state !== 'ready' ? stats.state : '']
         .filter(Boolean)
         .join(' · ') || undefined,
     });

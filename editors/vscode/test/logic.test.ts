@@ -83,6 +83,11 @@ describe('statusView', () => {
     const v = statusView({ uri: 'file:///w/a.prompt', state: 'counting' }, { warningRatio: 0.8 });
     assert.equal(v.text, '$(sync~spin) counting…');
   });
+  it('a first counting notification with zeros and budget 0 is "counting…"', () => {
+    const z = { uri: ready.uri, state: 'counting' as const, budget: 0, tokens: { text: 0, references: 0, total: 0 } };
+    assert.equal(statusView(z, { warningRatio: 0.8 }).text, '$(sync~spin) counting…');
+    assert.equal(statusView(z, { warningRatio: 0.8, previous: ready }).text, '$(sync~spin) 1,234 / 8,192 (15%)');
+  });
   it('uses the previous numbers when a counting status has none', () => {
     const v = statusView({ uri: ready.uri, state: 'counting', tokens: null }, { warningRatio: 0.8, previous: ready });
     assert.equal(v.text, '$(sync~spin) 1,234 / 8,192 (15%)');

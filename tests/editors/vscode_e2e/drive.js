@@ -245,6 +245,33 @@ async function step(name, fn) {
     });
     await page.mouse.move(5, 5);
     await page.screenshot({ path: path.join(OUT, '4_after_edit.png') });
+
+    const runCommand = async (title) => {
+      await page.keyboard.press('F1');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
+      await page.keyboard.type(title);
+      await page.waitForFunction((w) => {
+        const rows = [...document.querySelectorAll('.quick-input-list .monaco-list-row')];
+        return rows.length > 0 && rows[0].textContent.includes(w);
+      }, title, { timeout: T });
+      await page.keyboard.press('Enter');
+    };
+    await step('command: Show Server Jobs -> JSON output channel', async () => {
+      await runCommand('Prompt Tokens: Show Server Jobs');
+      await page.waitForFunction(() => {
+        // the JSON is scrolled to its end: its last keys are the ones rendered
+        const panel = document.querySelector('.part.panel');
+        return !!panel && /Prompt Tokens: Jobs/.test(panel.textContent) && /"documents"/.test(panel.textContent);
+      }, null, { timeout: T });
+      return norm(await page.locator('.part.panel').innerText()).slice(0, 400);
+    });
+    await step('command: Clear the Token Count Cache -> notification', async () => {
+      await runCommand('Prompt Tokens: Clear the Token Count Cache');
+      await page.waitForFunction(() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+        .some((t) => t.textContent.includes('Prompt Tokens: cache cleared')), null, { timeout: T });
+      return page.evaluate(() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+        .map((t) => t.textContent));
+    });
     result.ok = true;
     code = 0;
   } catch (e) {

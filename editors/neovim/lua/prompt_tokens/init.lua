@@ -165,7 +165,8 @@ function M.clear_cache(cb)
     if cb then
       cb(result)
     else
-      notify('cache cleared' .. ((type(result) == 'table' and next(result)) and (': ' .. vim.inspect(result)) or ''))
+      local n = type(result) == 'table' and result.cleared or nil
+      notify('cache cleared' .. (type(n) == 'number' and (' (' .. status.int(n) .. (n == 1 and ' entry)' or ' entries)')) or ''))
     end
   end)
 end

@@ -78,11 +78,15 @@ function M.on_status(err, result, ctx)
     return
   end
   local prev = M.by_buf[bufnr]
-  if null(result.tokens) then
+  -- a first "counting" notification carries zeros and budget 0: keep the last numbers, if any
+  local no_numbers = null(result.tokens)
+    or (result.state == 'counting' and (null(result.budget) or result.budget <= 0))
+  if no_numbers then
     result.tokens = prev and prev.tokens or nil
-  end
-  if null(result.budget) then
     result.budget = prev and prev.budget or nil
+  end
+  if null(result.budget) or result.budget <= 0 then
+    result.budget = nil
   end
   result.client_id = ctx and ctx.client_id
   M.by_buf[bufnr] = result
