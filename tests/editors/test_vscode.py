@@ -320,8 +320,8 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     ws = _workspace(tmp_path, {
         "promptTokens.cache.path": None,
         # restricted settings: ignored by VS Code in an untrusted workspace (this command is
-        # told apart from the user's by "-X utf8"; it is honoured once the folder is trusted)
-        "promptTokens.server.command": [*_server_cmd()[:1], "-X", "utf8", *_server_cmd()[1:]],
+        # told apart from the user's by its env marker; it is honoured once the folder is trusted)
+        "promptTokens.server.command": ["env", "PT_WORKSPACE_CMD=1", *_server_cmd()],
         "promptTokens.http.enabled": True,
         "promptTokens.references.allowOutsideWorkspace": True,
     })
@@ -348,10 +348,11 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
         assert settings["http"]["enabled"] is False, settings
         assert settings["references"]["allowOutsideWorkspace"] is False, settings
         assert "server" not in settings and "trace" not in settings and "model" not in settings, settings
-    assert " -X utf8 " not in before, "the untrusted workspace's server command was run"
+    assert "PT_WORKSPACE_CMD" not in before, "the untrusted workspace's server command was run"
     # once trusted, the workspace's own values count (restricted settings are honoured again):
     # its server command (so a restart), and its http.enabled / allowOutsideWorkspace
-    assert "restarting the server" in after and " -X utf8 " in after, after[-3000:]
+    assert "restarting the server" in after and "starting env PT_WORKSPACE_CMD=1 " in after, after[-3000:]
+    assert "server running" in after, after[-3000:]
     resent = [p["initializationOptions"] for p in _traced_params(after, "Sending request 'initialize")] + [
         p["settings"]["promptTokens"]
         for p in _traced_params(after, "Sending notification 'workspace/didChangeConfiguration'")]
