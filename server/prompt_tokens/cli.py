@@ -38,7 +38,7 @@ PROGRESS_MIN_BYTES = 8 << 20
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors share one exit path (code 2)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 

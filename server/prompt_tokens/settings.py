@@ -104,7 +104,7 @@ def _kinds(v: Any) -> list[str]:
 
 def _markdown_links(v: Any) -> str | bool:
     if v in ("auto", True, False):
-        return v  # type: ignore[no-any-return]
+        return v
     if v in ("true", "false"):
         return v == "true"
     raise ValueError('must be "auto", true or false')
@@ -286,7 +286,8 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str, problems: list[str]) 
         try:
             kwargs[f.name] = check(value) if check else value
         except ValueError as exc:
-            default = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default  # type: ignore[attr-defined]
+            factory = getattr(f.default, "factory", None)
+            default = factory() if callable(factory) else f.default
             problems.append(f"{path}: {exc}; using the default ({_show(default)})")
     for key in raw:
         if key not in known:
@@ -344,4 +345,5 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
             return {k: conv(x) for k, x in v.items()}
         return v
 
-    return conv(settings)  # type: ignore[no-any-return]
+    out: dict[str, Any] = conv(settings)
+    return out
