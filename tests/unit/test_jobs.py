@@ -807,6 +807,52 @@ async def test_thread_jobs_run_at_a_lower_cpu_priority_than_the_loop(
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_nice
 
 
+async def test_thread_jobs_are_bounded_without_blocking_async_jobs(make_queue: MakeQueue) -> None:
+    queue = make_queue(workers=3, threads=1)
+    started = threading.Event()
+    gate = threading.Event()
+    order: list[str] = []
+
+    def cpu(name: str) -> Callable[[JobContext], str]:
+        def fn(ctx: JobContext) -> str:
+            order.append(name)
+            started.set()
+            gate.wait(timeout=10)
+            return name
+
+        return fn
+
+    first = queue.submit(cpu("t1"), in_thread=True, priority=Priority.ACTIVE)
+    second = queue.submit(cpu("t2"), in_thread=True, priority=Priority.ACTIVE)
+    await asyncio.to_thread(started.wait, 10)
+    # t2 waits for the thread slot; a less urgent async job still gets a free worker.
+    assert await queue.submit(recorder(order, "async"), priority=Priority.BACKGROUND) == "async"
+    assert second.record.state is JobState.QUEUED
+    assert queue.snapshot()["threads"] == 1
+    gate.set()
+    assert (await first, await second) == ("t1", "t2")
+    assert order == ["t1", "async", "t2"]
+
+
+async def test_priority_is_kept_across_thread_and_async_jobs(make_queue: MakeQueue) -> None:
+    queue = make_queue(workers=1, threads=1)
+    blocker = Blocker()
+    queue.submit(blocker)
+    await blocker.started.wait()
+    order: list[str] = []
+
+    def threaded(ctx: JobContext) -> None:
+        order.append("thread-active")
+
+    later = queue.submit(recorder(order, "async-open"), priority=Priority.OPEN)
+    first = queue.submit(threaded, in_thread=True, priority=Priority.ACTIVE)
+    last = queue.submit(recorder(order, "async-bg"))
+    blocker.gate.set()
+    for job in (first, later, last):
+        await job
+    assert order == ["thread-active", "async-open", "async-bg"]
+
+
 async def test_progress_reaches_the_hook_on_the_loop_thread(make_queue: MakeQueue) -> None:
     seen: list[tuple[int, float | None, str, bool]] = []
     loop_thread = threading.get_ident()
@@ -867,8 +913,8 @@ async def test_snapshot_shape_counters_and_percentiles(make_queue: MakeQueue) ->
     snap = queue.snapshot()
     json.dumps(snap)  # JSON-serialisable as the LSP command returns it
     assert set(snap) == {
-        "workers", "queued", "running", "retrying", "closed", "counters", "waitMs", "runMs",
-        "jobs",
+        "workers", "threads", "queued", "running", "retrying", "closed", "counters", "waitMs",
+        "runMs", "jobs",
     }  # fmt: skip
     assert snap["workers"] == 1 and snap["queued"] == 0 and snap["running"] == 0
     assert snap["counters"] == {

@@ -103,9 +103,11 @@ async def no_sleep(delay: float) -> None:
     await asyncio.sleep(0)
 
 
-async def scenario(ops: list[tuple[Any, ...]], abrupt: bool, workers: int) -> None:
+async def scenario(ops: list[tuple[Any, ...]], abrupt: bool, workers: int, threads: int) -> None:
     world = World()
-    queue = JobQueue(workers, max_attempts=MAX_ATTEMPTS, sleep=no_sleep, rng=lambda: 0.5)
+    queue = JobQueue(
+        workers, threads=threads, max_attempts=MAX_ATTEMPTS, sleep=no_sleep, rng=lambda: 0.5
+    )
     submitted = 0
     try:
         for op in ops:
@@ -199,13 +201,14 @@ async def scenario(ops: list[tuple[Any, ...]], abrupt: bool, workers: int) -> No
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(ops=ops_strategy, abrupt=st.booleans(), workers=st.integers(1, 3))
+@given(ops=ops_strategy, abrupt=st.booleans(), workers=st.integers(1, 3), threads=st.integers(1, 2))
 @example(  # found by this test: a job cancelled before its task's first step kept its worker
     ops=[("submit", None, None, Priority.ACTIVE, "ok", False), ("yield", 1), ("cancel_handle", 0)],
     abrupt=False,
     workers=1,
+    threads=1,
 )
 def test_random_operation_sequences_never_lose_or_double_run_a_job(
-    ops: list[tuple[Any, ...]], abrupt: bool, workers: int
+    ops: list[tuple[Any, ...]], abrupt: bool, workers: int, threads: int
 ) -> None:
-    asyncio.run(scenario(ops, abrupt, workers))
+    asyncio.run(scenario(ops, abrupt, workers, threads))

@@ -10,7 +10,9 @@ so ``promptTokens.jobs`` and ``prompt-tokens count --stats`` can show it.
 Semantics in one place:
 
 * **Priority** — a free worker always takes the queued job with the lowest ``Priority`` value;
-  within one level, first submitted first started. At most ``workers`` jobs run at a time.
+  within one level, first submitted first started. At most ``workers`` jobs run at a time, and
+  at most ``threads`` of them are ``in_thread`` jobs (see ``default_threads``); a thread job
+  waiting for a thread slot does not hold back async jobs queued behind it.
   Dispatch happens on the next loop iteration after a submit, so a burst of submits made in one
   synchronous stretch is ordered by priority, not by who came first.
 * **Coalescing** — ``submit(..., key=k)`` while a job with key ``k`` is queued, running or
@@ -87,6 +89,19 @@ ShutdownHook = Callable[[], "Awaitable[object] | object"]
 
 DEFAULT_THREAD_NICE = 10
 """Nice increment of ``in_thread`` job threads on Linux (see ``_lower_thread_priority``); 0 = off."""
+
+
+def default_threads() -> int:
+    """Half the cores, at least one: a counting job keeps about two cores busy.
+
+    ``count_stream`` encodes on two threads of its own, so more concurrent thread jobs than
+    this only adds threads that take turns on the same cores, and every extra runnable thread
+    is one more the event loop has to wait behind when it wakes (measured with
+    ``benchmarks/bench_loop.py``: on 2 cores, 4 concurrent counting jobs gave a loop-delay p95
+    of 6-10 ms; 1 gave 1-2 ms at the same or better throughput).
+    """
+    return max(1, (os.cpu_count() or 2) // 2)
+
 
 SHUTDOWN_GRACE_S = 1.0
 """After cancelling, how long shutdown waits for tasks to unwind before logging them as stuck."""
@@ -417,13 +432,18 @@ class JobQueue:
         rng: Callable[[], float] = random.random,
         on_progress: ProgressHook | None = None,
         on_shutdown: Iterable[ShutdownHook] = (),
+        threads: int | None = None,
         thread_nice: int = DEFAULT_THREAD_NICE,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be at least 1")
         self.workers = workers
+        self.threads = min(workers, threads if threads is not None else default_threads())
+        """How many ``in_thread`` jobs may run at once (they also take a worker each)."""
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -436,9 +456,12 @@ class JobQueue:
 
         self._ids = itertools.count(1)
         self._seqs = itertools.count()
-        self._heap: list[tuple[int, int, _Entry]] = []
+        # Two heaps, so a free worker never scans past thread jobs that wait for a thread
+        # slot to find an async job: it compares the two tops.
+        self._heaps: dict[bool, list[tuple[int, int, _Entry]]] = {False: [], True: []}
         self._waiting: set[_Entry] = set()
         self._running: set[_Entry] = set()
+        self._threads_busy = 0
         self._live: dict[int, _Entry] = {}
         self._by_key: dict[str, _Entry] = {}
         self._by_group: dict[str, _Entry] = {}
@@ -684,12 +707,23 @@ class JobQueue:
     def _push(self, entry: _Entry) -> None:
         pos = (int(entry.record.priority), entry.seq)
         entry.heap_pos = pos
-        heapq.heappush(self._heap, (pos[0], pos[1], entry))
+        heap = self._heaps[entry.in_thread]
+        heapq.heappush(heap, (pos[0], pos[1], entry))
         self._waiting.add(entry)
-        if len(self._heap) > 64 and len(self._heap) > 4 * len(self._waiting):
+        if len(heap) > 64 and len(heap) > 4 * len(self._waiting):
             # Cancelled and promoted jobs leave stale heap items behind; drop them in bulk.
-            self._heap = [item for item in self._heap if item[2].heap_pos == item[:2]]
-            heapq.heapify(self._heap)
+            heap[:] = [item for item in heap if item[2].heap_pos == item[:2]]
+            heapq.heapify(heap)
+
+    def _top(self, in_thread: bool) -> tuple[int, int, _Entry] | None:
+        """The most urgent live item of one heap, dropping stale ones on the way."""
+        heap = self._heaps[in_thread]
+        while heap:
+            item = heap[0]
+            if not item[2].finished and item[2].heap_pos == item[:2]:
+                return item
+            heapq.heappop(heap)  # stale: cancelled or promoted after it was pushed
+        return None
 
     # -- cancelling ------------------------------------------------------------------------
 
@@ -741,10 +775,16 @@ class JobQueue:
         self._dispatch_handle = None
         if self._closing and not self._draining:
             return
-        while len(self._running) < self.workers and self._heap:
-            prio, seq, entry = heapq.heappop(self._heap)
-            if entry.finished or entry.heap_pos != (prio, seq):
-                continue  # stale: cancelled or promoted after it was pushed
+        while len(self._running) < self.workers:
+            best = self._top(False)
+            if self._threads_busy < self.threads:
+                threaded = self._top(True)
+                if threaded is not None and (best is None or threaded[:2] < best[:2]):
+                    best = threaded
+            if best is None:
+                return
+            entry = best[2]
+            heapq.heappop(self._heaps[entry.in_thread])
             entry.heap_pos = None
             self._waiting.discard(entry)
             self._start_attempt(entry)
@@ -760,17 +800,26 @@ class JobQueue:
             self._wait_samples.append(now - rec.enqueued_at)
         entry.attempt_started = now
         self._running.add(entry)
+        if entry.in_thread:
+            self._threads_busy += 1
         entry.task = self._spawn(self._run(entry), f"pt-job-{rec.id}")
         # Bookkeeping lives in a done callback, not in _run's ``finally``: a task cancelled
         # before its first step never enters its coroutine, and its slot must still be freed.
         entry.task.add_done_callback(functools.partial(self._attempt_ended, entry))
 
     def _attempt_ended(self, entry: _Entry, task: asyncio.Task[None]) -> None:
-        self._running.discard(entry)
+        self._release_slot(entry)
         if entry.task is task:
             entry.task = None
         self._schedule_dispatch()
         self._check_idle()
+
+    def _release_slot(self, entry: _Entry) -> None:
+        if entry in self._running:
+            self._running.discard(entry)
+            if entry.in_thread:
+                self._threads_busy -= 1
+            self._schedule_dispatch()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         assert self._loop is not None
@@ -808,8 +857,7 @@ class JobQueue:
                 rec.run_s += self._clock() - entry.attempt_started
                 # Free the slot before settling handles, so a waiter that wakes up sees the
                 # worker as free (and the next job is dispatched without an extra loop turn).
-                self._running.discard(entry)
-                self._schedule_dispatch()
+                self._release_slot(entry)
         except asyncio.CancelledError:
             if not entry.finished:
                 self._finish(entry, JobState.CANCELLED, None, JobCancelled("job task cancelled"))
@@ -827,7 +875,7 @@ class JobQueue:
     def _get_executor(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                self.workers,
+                self.threads,
                 thread_name_prefix="pt-job",
                 initializer=_lower_thread_priority,
                 initargs=(self.thread_nice,),
@@ -1140,6 +1188,7 @@ class JobQueue:
             records = records[:limit]
         return {
             "workers": self.workers,
+            "threads": self.threads,
             "queued": counters["queued"],
             "running": counters["running"],
             "retrying": counters["retrying"],
