@@ -211,7 +211,7 @@ def _run(tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict,
     out = tmp_path / "out"
     artifacts = os.environ.get("PROMPT_TOKENS_EDITOR_ARTIFACTS")
     if artifacts:
-        dest = Path(artifacts) / str(spec.get("mode") or ("trusted" if trusted else "untrusted"))
+        dest = Path(artifacts) / tmp_path.name
         shutil.copytree(out, dest, dirs_exist_ok=True)
         shutil.copy(tmp_path / "code-server.log", dest / "code-server.log")
         for p in (ud / "logs").rglob("*Prompt Tokens*.log"):
@@ -330,13 +330,13 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
         "security.workspace.trust.enabled": True,
         "security.workspace.trust.startupPrompt": "never",
         "security.workspace.trust.banner": "always",
-        "promptTokens.server.command": _server_cmd(),
         "promptTokens.trace.server": "verbose",
     }
-    data, _ = _run(tmp_path, ws, user, {**_expected(), "mode": "untrusted"}, trusted=False)
+    user["promptTokens.server.command"] = _server_cmd()
+    data, _ = _run(tmp_path, ws, user, {**_expected(), "mode": "quick"}, trusted=False)
     assert [s["name"] for s in data["steps"]] == [
-        "load workbench", "open review.prompt", "restricted mode: total inlay hint",
-        "restricted mode: status bar item", "grant workspace trust",
+        "load workbench", "open review.prompt", "quick: total inlay hint",
+        "quick: status bar item", "grant workspace trust",
     ]
     channel = _output_channel(tmp_path)
     assert "workspace untrusted" in channel, channel[-3000:]
@@ -379,3 +379,23 @@ def test_vscode_server_not_found(tmp_path: Path) -> None:
     assert "command not found" in toast and "promptTokens.server.command" in toast, toast
     toasts = [t["text"] for t in data["steps"][2]["data"]]
     assert len(toasts) == 1, toasts  # one clear notification, not the client's generic one as well
+
+
+@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
+def test_vscode_default_server_command(tmp_path: Path) -> None:
+    """No promptTokens.server.command: the extension finds the server by itself — `prompt-tokens`
+    on the extension host's PATH, else the trusted workspace's .venv/bin/prompt-tokens (here a
+    wrapper around this Python; VS Code's server takes PATH from the login shell, not from us)."""
+    _ensure_vsix()
+    ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
+    exe = ws / ".venv" / "bin" / "prompt-tokens"
+    exe.parent.mkdir(parents=True)
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m prompt_tokens \"$@\"\n", encoding="utf-8")
+    exe.chmod(0o755)
+    data, _ = _run(tmp_path, ws, dict(USER_SETTINGS), {**_expected(), "mode": "quick"})
+    assert [s["name"] for s in data["steps"]][:4] == [
+        "load workbench", "open review.prompt", "quick: total inlay hint",
+        "quick: status bar item",
+    ]
+    channel = _output_channel(tmp_path)
+    assert f"starting {exe} lsp (from workspace-venv;" in channel or " lsp (from path;" in channel, channel[:3000]

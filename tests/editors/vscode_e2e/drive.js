@@ -125,16 +125,22 @@ async function step(name, fn) {
       return;
     }
 
-    if (spec.mode === 'untrusted') {
-      // Restricted Mode: the extension still counts (limited support), with the server command
+    if (spec.mode === 'quick') {
+      // A short run (Restricted Mode, default command): hints + status bar, then grant trust if untrusted.
+      // In Restricted Mode the extension still counts (limited support), with the server command
       // from the user's settings (the workspace's own is a restricted setting and ignored).
-      await step('restricted mode: total inlay hint', () => waitEditorText(n.totalHint));
-      await step('restricted mode: status bar item', async () => {
+      await step('quick: total inlay hint', () => waitEditorText(n.totalHint));
+      await step('quick: status bar item', async () => {
         await waitStatus(n.status);
         return { statusbar: await statusbarText(), item: await ourItemClass() };
       });
       await page.mouse.move(5, 5);
-      await page.screenshot({ path: path.join(OUT, 'untrusted.png') });
+      await page.screenshot({ path: path.join(OUT, 'quick.png') });
+      if (!/Restricted Mode/.test(await statusbarText())) {
+        result.ok = true; // a trusted workspace: nothing to grant
+        code = 0;
+        return;
+      }
       // grant trust: the extension re-sends the real settings (checked in the trace by the test)
       await step('grant workspace trust', async () => {
         await page.keyboard.press('F1');
