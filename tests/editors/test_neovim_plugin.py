@@ -175,3 +175,62 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
                          "over-budget statusline", "live edit: total hint updates",
                          "live edit: statusline updates", ":PromptTokens clearCache"]
     assert data["inlay_hints_enabled"] is True
+
+
+UNIT_LUA = r"""
+vim.opt.rtp:prepend(assert(vim.env.PT_PLUGIN_DIR))
+local s = require('prompt_tokens.status')
+local pt = require('prompt_tokens')
+local function eq(a, b) assert(a == b, vim.inspect(a) .. ' ~= ' .. vim.inspect(b)) end
+eq(s.int(0), '0'); eq(s.int(999), '999'); eq(s.int(1234), '1,234'); eq(s.int(1234567), '1,234,567')
+eq(s.percent(7012, 8192), 86); eq(s.percent(1234, 8192), 15); eq(s.percent(1, 0), nil)
+eq(s.level(101, 100, 0.8), 'exceeded'); eq(s.level(80, 100, 0.8), 'warning'); eq(s.level(79, 100, 0.8), 'ok')
+local buf = vim.api.nvim_get_current_buf()
+vim.api.nvim_buf_set_name(buf, vim.env.PT_UNIT_FILE)
+local uri = vim.uri_from_bufnr(buf)
+eq(pt.statusline({ buf = buf }), '')
+s.on_status(nil, { uri = uri, state = 'counting', budget = 0, tokens = { text = 0, references = 0, total = 0 } }, {})
+eq(pt.statusline({ buf = buf }), '⟳ counting…')
+s.on_status(nil, { uri = uri, state = 'ready', budget = 8192, tokens = { text = 1000, references = 234, total = 1234 } }, {})
+eq(pt.statusline({ buf = buf }), '1,234 / 8,192 tokens (15%)')
+eq(pt.statusline({ buf = buf, escape = true }), '1,234 / 8,192 tokens (15%%)')
+s.on_status(nil, { uri = uri, state = 'counting', budget = 0, tokens = { text = 0, references = 0, total = 0 } }, {})
+eq(pt.statusline({ buf = buf }), '⟳ 1,234 / 8,192 tokens (15%)')
+s.on_status(nil, { uri = uri, state = 'ready', budget = 8192, tokens = { text = 7012, references = 0, total = 7012 } }, {})
+eq(pt.statusline({ buf = buf }), '⚠ 7,012 / 8,192 tokens (86%)')
+s.on_status(nil, { uri = uri, state = 'error' }, {})
+eq(pt.statusline({ buf = buf }), 'tokens: error')
+-- settings: empty tables are JSON objects, except the list settings
+local norm = pt._normalize({ variables = {}, http = { headers = {} } }, '')
+eq(vim.json.encode(norm.variables), '{}'); eq(vim.json.encode(norm.http.headers), '[]')
+eq(vim.json.encode(pt._normalize({}, '')), '{}')
+local lines = pt.format_stats({ uri = uri, state = 'ready', encoding = 'cl100k_base', budget = 100,
+  tokens = { text = 90, references = 30, total = 120 },
+  references = { { kind = 'file', target = 'a.md', tokens = 30, status = 'ok', error = vim.NIL },
+                 { kind = 'url', target = 'https://x.invalid', tokens = vim.NIL, status = 'error', error = 'fetch failed' } },
+  sections = { { line = 3, title = 'Task', tokens = 12 } } }, 'p.prompt')
+eq(lines[2], 'total 120 / 100 tokens (120%) = text 90 + references 30  [cl100k_base]  ✗ over budget')
+assert(lines[4]:find('+30', 1, true) and lines[4]:find('a.md', 1, true), lines[4])
+assert(lines[5]:find('fetch failed', 1, true), lines[5])
+assert(lines[7]:find('Task (line 4)', 1, true), lines[7])
+eq(vim.filetype.match({ filename = 'x.prompt' }), 'prompt')
+eq(vim.filetype.match({ filename = 'x.prompty' }), 'prompt')
+eq(vim.filetype.match({ filename = 'x.j2' }), 'jinja')
+eq(vim.fn.exists(':PromptTokens'), 2)
+eq(vim.lsp.config.prompt_tokens.cmd[1], 'prompt-tokens')
+io.stdout:write('UNIT OK\n')
+"""
+
+
+@pytest.mark.parametrize("nvim", NVIM_PARAMS)
+def test_neovim_plugin_lua_units(tmp_path: Path, nvim: str) -> None:
+    """Statusline formatting, settings encoding, stats lines, filetypes (no server)."""
+    script = tmp_path / "unit.lua"
+    script.write_text(UNIT_LUA, encoding="utf-8")
+    env = dict(os.environ, PT_PLUGIN_DIR=str(PLUGIN), XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env["PT_UNIT_FILE"] = str(tmp_path / "unit.prompt")
+    # --cmd puts the plugin on 'runtimepath' before startup, so plugin/ is sourced as for a user
+    proc = subprocess.run([nvim, "--headless", "--clean", "--cmd", f"set rtp^={PLUGIN}", "-c", f"luafile {script}",
+                           "-c", "qa!"], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert "UNIT OK" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
