@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prompt_tokens.jobs import JobContext, JobQueue, Priority
-from prompt_tokens.jobs.queue import DEFAULT_THREAD_NICE
+from prompt_tokens.jobs.queue import DEFAULT_THREAD_NICE, default_threads
 from prompt_tokens.tokenizer.counter import StreamCount, count_stream
 from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import iter_file_chunks
@@ -161,7 +161,10 @@ async def idle_heartbeat(seconds: float) -> dict[str, float]:
 
 
 async def count_with_queue(
-    paths: list[Path], workers: int, thread_nice: int = DEFAULT_THREAD_NICE
+    paths: list[Path],
+    workers: int,
+    threads: int | None = None,
+    thread_nice: int = DEFAULT_THREAD_NICE,
 ) -> tuple[int, float, dict[str, float]]:
     beat = Heartbeat()
     beat_task = asyncio.create_task(beat.run())
@@ -174,7 +177,7 @@ async def count_with_queue(
         return run
 
     t0 = time.perf_counter()
-    async with JobQueue(workers, thread_nice=thread_nice) as queue:
+    async with JobQueue(workers, threads=threads, thread_nice=thread_nice) as queue:
         results = await queue.batch(
             [job(p) for p in paths], priority=Priority.REFERENCE, in_thread=True, label="ref"
         )
@@ -207,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=40, help="number of files (default 40)")
     parser.add_argument("--workers", type=int, default=4, help="JobQueue workers (default 4)")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help=f"JobQueue threads: concurrent thread jobs (default: half the cores = {default_threads()})",
+    )
+    parser.add_argument(
         "--nice",
         type=int,
         default=DEFAULT_THREAD_NICE,
@@ -223,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
 
     total = int(args.mb * 1_000_000)
+    threads = min(args.workers, args.threads or default_threads())
     get_encoding(ENCODING)  # load the BPE ranks before measuring anything
     with tempfile.TemporaryDirectory(prefix="pt-bench-loop-") as tmp:
         t0 = time.perf_counter()
@@ -231,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"corpus: {len(paths)} files, {size / 1e6:.1f} MB "
             f"(generated in {time.perf_counter() - t0:.1f}s); {os.cpu_count()} CPUs, "
-            f"Python {sys.version.split()[0]}, workers={args.workers}, thread_nice={args.nice}, "
+            f"Python {sys.version.split()[0]}, workers={args.workers}, threads={threads}, "
+            f"thread_nice={args.nice}, "
             f"switch interval {sys.getswitchinterval() * 1000:g} ms, "
             f"load average {os.getloadavg()[0]:.1f}"
         )
@@ -242,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             f"max {idle['max']:.2f} ms  ({idle['ticks']} ticks)"
         )
 
-        tokens, elapsed, busy = asyncio.run(count_with_queue(paths, args.workers, args.nice))
+        tokens, elapsed, busy = asyncio.run(
+            count_with_queue(paths, args.workers, threads, args.nice)
+        )
         mbps = size / 1e6 / elapsed
         print(
             f"loop delay counting: p50 {busy['p50']:.2f} ms  p95 {busy['p95']:.2f} ms  "

@@ -97,8 +97,8 @@ def default_threads() -> int:
     ``count_stream`` encodes on two threads of its own, so more concurrent thread jobs than
     this only adds threads that take turns on the same cores, and every extra runnable thread
     is one more the event loop has to wait behind when it wakes (measured with
-    ``benchmarks/bench_loop.py``: on 2 cores, 4 concurrent counting jobs gave a loop-delay p95
-    of 6-10 ms; 1 gave 1-2 ms at the same or better throughput).
+    ``benchmarks/bench_loop.py`` on a shared 2-core VM: 4 concurrent counting jobs gave a
+    loop-delay p95 of 6.8-10 ms, 1 job gave 0.4-3.4 ms, at about the same MB/s).
     """
     return max(1, (os.cpu_count() or 2) // 2)
 
