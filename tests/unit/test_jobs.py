@@ -669,6 +669,21 @@ async def test_a_job_can_stop_itself_cooperatively(make_queue: MakeQueue) -> Non
     assert chunks == [0]
 
 
+async def test_a_job_raising_job_cancelled_ends_cancelled_not_failed(
+    make_queue: MakeQueue,
+) -> None:
+    queue = make_queue(workers=1)
+
+    def gives_up(ctx: JobContext) -> None:
+        raise JobCancelled("stale version", reason="superseded")
+
+    job = queue.submit(gives_up, in_thread=True)
+    with pytest.raises(JobCancelled, match="stale version"):
+        await job
+    assert job.record.state is JobState.CANCELLED
+    assert (queue.counters["cancelled"], queue.counters["failed"]) == (1, 0)
+
+
 # -- shutdown ------------------------------------------------------------------------------
 
 

@@ -31,7 +31,8 @@ Semantics in one place:
   cancelled itself (TaskGroup and ``asyncio.timeout`` rely on that distinction). Cancelling the
   task that awaits a handle (or ``job.cancel()``) detaches that one waiter; the execution is
   cancelled only when no waiter is left, so one closed document cannot cancel a fetch that nine
-  others still wait for.
+  others still wait for. A job function may raise :class:`JobCancelled` itself (e.g. through
+  ``ctx.raise_if_cancelled()``); the job then ends ``cancelled``, not ``failed``.
 * **Retries** — an exception with ``is_transient(exc)`` is retried up to ``max_attempts`` runs
   in total, after ``min(max_delay, base_delay * 2**retry) * rng()`` seconds (exponential
   backoff, full jitter, ``retry`` counting from 0). A ``retry_after`` on the exception is
@@ -862,6 +863,9 @@ class JobQueue:
             if not entry.finished:
                 self._finish(entry, JobState.CANCELLED, None, JobCancelled("job task cancelled"))
             raise
+        except JobCancelled as exc:  # the job gave up by itself (e.g. ctx.raise_if_cancelled())
+            if not entry.finished:
+                self._finish(entry, JobState.CANCELLED, None, exc)
         except Exception as exc:
             self._attempt_failed(entry, exc)
         except BaseException as exc:  # KeyboardInterrupt/SystemExit: settle waiters, then go
