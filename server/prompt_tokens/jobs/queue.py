@@ -40,11 +40,16 @@ Semantics in one place:
   ``max_delay`` fails the job at once rather than hold a count for longer than the queue's
   longest backoff. A job waiting to retry frees its worker. Anything else fails at once.
 * **Threads** — ``in_thread=True`` runs a sync ``fn(ctx)`` on the queue's own thread pool
-  (``workers`` threads), so CPU work (tokenizing) never blocks the event loop. A thread cannot
+  (``threads`` threads), so CPU work (tokenizing) never blocks the event loop. A thread cannot
   be interrupted: cancelling such a job settles its handles at once and sets
   ``ctx.cancelled``, and the worker slot stays taken until the function returns, which keeps
   the number of busy threads bounded. On Linux those threads run ``thread_nice`` steps nicer
   than the loop, so a waking event loop gets a core at once instead of a time slice.
+* **Batches** — ``batch(fns)`` runs many jobs with an optional in-flight ``limit`` and returns
+  results in order, each item's exception in its slot; ``map(func, items, chunk_size=n)`` runs
+  a plain function over items on threads, ``n`` items per thread hop.
+* **Status** — every execution has a :class:`JobRecord`; ``snapshot()`` is the JSON the
+  ``promptTokens.jobs`` command returns (gauges, counters, wait/run percentiles, recent jobs).
 * **Shutdown** — ``shutdown()`` refuses new submits (:class:`QueueClosed`), cancels jobs that
   have not started, gives running ones ``timeout`` seconds, cancels the rest, waits for every
   task it created and then runs the ``on_shutdown`` callbacks (flush the cache writer).
@@ -371,8 +376,9 @@ def _lower_thread_priority(nice: int) -> None:
 
     Why: tokenizing keeps every core busy, and a thread at the same priority as the event
     loop makes the loop wait for a time slice each time a timer or a message wakes it. At a
-    higher nice value the kernel hands the waking loop thread a core at once. Linux only:
-    elsewhere the call would renice the whole process, loop included.
+    higher nice value the kernel hands the waking loop thread a core at once. Not more than
+    that (no ``SCHED_IDLE``): a starved thread holding the GIL would stall the loop instead.
+    Linux only: elsewhere the call would renice the whole process, loop included.
     """
     if nice <= 0 or not sys.platform.startswith("linux"):
         return
