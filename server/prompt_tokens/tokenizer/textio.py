@@ -84,7 +84,9 @@ class StreamDecoder:
         )
 
 
-def decode_bytes(data: bytes, label: str = "content", max_bytes: int | None = None) -> tuple[str, DecodeStats]:
+def decode_bytes(
+    data: bytes, label: str = "content", max_bytes: int | None = None
+) -> tuple[str, DecodeStats]:
     """Decode a whole buffer with the same rules as streaming."""
     dec = StreamDecoder(max_bytes=max_bytes, label=label)
     text = dec.feed(data, final=True)
