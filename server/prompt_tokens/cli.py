@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from prompt_tokens import __version__
 from prompt_tokens.errors import PromptTokensError, UsageError
@@ -23,6 +23,9 @@ from prompt_tokens.results import DocumentResult
 from prompt_tokens.settings import Settings, deep_merge, parse_settings
 from prompt_tokens.tokenizer.textio import decode_bytes
 from prompt_tokens.workspace import find_root, load_config
+
+if TYPE_CHECKING:  # heavy imports stay out of `prompt-tokens lsp` start-up
+    from prompt_tokens.runtime import Runtime
 
 log = logging.getLogger("prompt_tokens")
 
@@ -248,6 +251,38 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
+async def _count_one(
+    rt: Runtime, label: str, doc_path: Path, *, references: bool
+) -> DocumentResult:
+    """Count one document: stdin as given, files through the cache-aware loader."""
+    from prompt_tokens.doc_loader import load_document, refs_key
+    from prompt_tokens.references.syntax import markdown_links_enabled
+
+    engine = rt.engine
+    if label == "-":
+        text, _ = decode_bytes(sys.stdin.buffer.read(), label="stdin")
+        return await engine.count_document("-", text, references=references, sections=False)
+    path = str(doc_path)
+    refs = engine.settings.references
+    scan_key = refs_key(refs.enabled, markdown_links_enabled(refs.markdown_links, path))
+    loaded = await asyncio.to_thread(
+        load_document,
+        path,
+        rt.cache,
+        encoding_for=lambda head: engine.configure(head).encoding,
+        scan=(lambda text: engine.scan(text, path)) if references else None,
+        scan_key=scan_key,
+    )
+    return await engine.count_document(
+        path,
+        loaded.text,
+        text_tokens=loaded.text_tokens,
+        occurrences=loaded.occurrences or [],
+        references=references,
+        sections=False,
+    )
+
+
 async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], int]:
     from prompt_tokens.runtime import Runtime
 
@@ -266,15 +301,9 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
         for f in files:
             try:
                 if f == "-":
-                    data = sys.stdin.buffer.read()
                     doc_path = Path.cwd() / "-"
                 else:
                     doc_path = Path(f).resolve()
-                    if not doc_path.exists():
-                        raise PromptTokensError(f"{f}: no such file")
-                    if doc_path.is_dir():
-                        raise PromptTokensError(f"{f}: is a folder")
-                    data = doc_path.read_bytes()
                 root = (
                     Path(args.root).resolve() if args.root else (find_root(doc_path) or Path.cwd())
                 )
@@ -285,13 +314,7 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
                         print(f"prompt-tokens: warning: {msg}", file=sys.stderr)
                     rt = Runtime(settings, roots=[root])
                     runtimes[root] = rt
-                text, _stats = decode_bytes(data, label=f)
-                result = await rt.engine.count_document(
-                    str(doc_path) if f != "-" else "-",
-                    text,
-                    references=not args.no_references,
-                    sections=False,
-                )
+                result = await _count_one(rt, f, doc_path, references=not args.no_references)
                 result.path = f
                 results.append(result)
             except PromptTokensError as exc:

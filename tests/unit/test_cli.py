@@ -220,3 +220,24 @@ def test_examples_demo(tmp_path: Path) -> None:
     # review.prompt.md's ${input:file} is only known when VS Code asks the user for it.
     undefined = [ref["target"] for ref in refs if ref["status"] == "error"]
     assert undefined == ["file"], refs
+
+
+def test_warm_run_uses_the_fingerprint_and_count_cache(workspace: Path, tmp_path: Path) -> None:
+    """A second process with the same cache neither re-encodes nor re-reads an unchanged file."""
+    body = "Plain prompt text without references.\n" * 200
+    (workspace / "p.md").write_text(body)
+    cache = tmp_path / "cache.sqlite3"
+    args = ("count", "--json", "--stats", "--cache", str(cache), "p.md")
+    cold = run(*args, cwd=workspace)
+    warm = run(*args, cwd=workspace)
+    assert json.loads(cold.stdout) == json.loads(warm.stdout)
+    assert json.loads(warm.stdout)["files"][0]["tokens"]["text"] == plain_count("cl100k_base", body)
+    lookups = json.loads(warm.stderr[warm.stderr.index("{") :])["cache"]["lookups"]
+    assert lookups["fingerprints"]["disk_hits"] >= 1
+    assert lookups["counts"]["misses"] == 0
+    # Changing the file changes the count: the cache is keyed by content, never stale.
+    (workspace / "p.md").write_text(body + "More.\n")
+    again = run(*args, cwd=workspace)
+    assert json.loads(again.stdout)["files"][0]["tokens"]["text"] == plain_count(
+        "cl100k_base", body + "More.\n"
+    )
