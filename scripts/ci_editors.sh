@@ -64,18 +64,30 @@ e2e_deps() {
 }
 
 code_server() {
+  if [[ -f "$CS_DIR/.installed" ]]; then echo "code-server $CS_VERSION already in $CS_DIR"; return 0; fi
+  local log=$TOOLS/code-server-install.log
+  echo "installing code-server $CS_VERSION into $CS_DIR (log: $log)"
+  if ! ( code_server_install ) > "$log" 2>&1; then
+    tail -n 60 "$log" >&2
+    echo "code-server install FAILED (full log: $log)" >&2
+    return 1
+  fi
+  echo "code-server $CS_VERSION installed in $CS_DIR"
+}
+
+code_server_install() {
   # code-server 4.100.3 (VS Code 1.100.3) = the last release for node 20. Recipe:
   # shared/recipes/vscode-code-server/install_code_server.sh
-  if [[ -f "$CS_DIR/.installed" ]]; then echo "code-server $CS_VERSION already in $CS_DIR"; return 0; fi
+  set -x
   rm -rf "$CS_DIR.tmp" && mkdir -p "$CS_DIR.tmp" && cd "$CS_DIR.tmp"
   echo '{"name":"cs-host","private":true}' > package.json
   npm install "code-server@$CS_VERSION" --ignore-scripts --no-audit --no-fund --loglevel=error
-  npm rebuild argon2 --foreground-scripts >/dev/null   # prebuilt download fails offline -> node-gyp
+  npm rebuild argon2 --foreground-scripts   # prebuilt download fails offline -> node-gyp
   cd node_modules/code-server/lib/vscode
   npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
   # @vscode/ripgrep's postinstall downloads rg; it skips when bin/ exists -> use Debian's rg
   mkdir -p node_modules/@vscode/ripgrep/bin && ln -sf /usr/bin/rg node_modules/@vscode/ripgrep/bin/rg
-  npm rebuild --foreground-scripts >/dev/null   # node-pty, spdlog, kerberos, watchers...
+  npm rebuild --foreground-scripts   # node-pty, spdlog, kerberos, watchers...
   rm -rf node_modules.asar && ln -s node_modules node_modules.asar
   ( cd bin/remote-cli && ln -sf code-linux.sh code-server )
   ( cd bin/helpers && ln -sf browser-linux.sh browser.sh )
@@ -83,7 +95,6 @@ code_server() {
   cd "$TOOLS"
   touch "$CS_DIR.tmp/.installed"
   rm -rf "$CS_DIR" && mv "$CS_DIR.tmp" "$CS_DIR"
-  echo "code-server $CS_VERSION installed in $CS_DIR"
 }
 
 what=${1:-all}
