@@ -67,7 +67,13 @@ code_server() {
   if [[ -f "$CS_DIR/.installed" ]]; then echo "code-server $CS_VERSION already in $CS_DIR"; return 0; fi
   local log=$TOOLS/code-server-install.log
   echo "installing code-server $CS_VERSION into $CS_DIR (log: $log)"
-  if ! ( code_server_install ) > "$log" 2>&1; then
+  # not `if ! (...)`: errexit would be ignored inside a tested command
+  local rc=0
+  set +e
+  ( set -e; code_server_install ) > "$log" 2>&1
+  rc=$?
+  set -e
+  if ((rc != 0)); then
     tail -n 60 "$log" >&2
     echo "code-server install FAILED (full log: $log)" >&2
     return 1
