@@ -325,8 +325,8 @@ class Controller implements vscode.Disposable {
   restart(force: boolean, why = 'restart requested'): Promise<boolean> {
     return this.enqueue(async () => {
       if (!force && this.client && !this.failed && this.command) {
-        const next = this.resolveCommand();
-        if (next && logic.commandLine(next) === logic.commandLine(this.command)) return false;
+        const next = this.resolveCommand(); // an invalid setting was just reported: keep the running server
+        if (!next || logic.commandLine(next) === logic.commandLine(this.command)) return false;
       }
       this.log(`${why}: restarting the server`);
       this.crashes = [];
