@@ -156,17 +156,22 @@ class PromptEngine:
         overlay: Mapping[str, str] | None = None,
         references: bool = True,
         sections: bool = True,
+        resolved: Sequence[ReferenceResult] | None = None,
     ) -> DocumentResult:
         """Count ``text`` (the document at ``path``) and everything it references.
 
         ``overlay`` maps absolute paths to unsaved editor text, which wins over the disk.
+        ``resolved``: reference results already known for ``occurrences`` (the language server
+        reuses its previous ones while a keystroke changed no reference); not resolved again.
         """
         cfg = self.configure(text)
         counter = self.counter(cfg.encoding)
         if text_tokens is None:
             text_tokens = counter.count(text)
         refs: list[ReferenceResult] = []
-        if references:
+        if resolved is not None:
+            refs = list(resolved)
+        elif references:
             occ = list(occurrences) if occurrences is not None else self.scan(text, path)
             if occ:
                 refs = await self.resolver.resolve(
