@@ -393,7 +393,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_lsp(args: argparse.Namespace) -> int:
-    from prompt_tokens.lsp.server import start
+    from prompt_tokens.lsp.bootstrap import start  # answers initialize before importing pygls
 
     start(args.tcp, args.host, args.port)
     return 0
