@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Sequence
-from itertools import accumulate
-from typing import Literal
+from collections.abc import Callable, Sequence
+from itertools import accumulate, compress
+from typing import Literal, cast
 
 import attrs
 import tiktoken
@@ -110,28 +110,86 @@ def index_of_units(s: str, units: int, encoding: PositionEncoding) -> int:
 
 # ---- blocks ----------------------------------------------------------------------------------
 
+_STATEFUL = re.compile(r"\{%|\{#|\{\{!|\{\{\{?[-~]?[ \t]*[#/]")
+_FENCE_RUN = re.compile(r"```|~~~")
+_BLANK_LINE = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?=\r\n|\r|\n)")
+
+
+def _fence_candidate_lines(text: str) -> list[tuple[int, str]]:
+    """(offset, content) of every line holding a run of three backticks or tildes."""
+    out: list[tuple[int, str]] = []
+    last_start = -1
+    for m in _FENCE_RUN.finditer(text):
+        start = max(text.rfind("\n", 0, m.start()), text.rfind("\r", 0, m.start())) + 1
+        if start == last_start:
+            continue
+        last_start = start
+        ends = [e for e in (text.find("\n", m.end()), text.find("\r", m.end())) if e >= 0]
+        out.append((start, text[start : min(ends) if ends else len(text)]))
+    return out
+
 
 @attrs.define(eq=False, slots=True)
 class Block:
-    """A run of text ending at a safe cut (or the document end); replaced, never edited."""
+    """A run of text ending at a safe cut (or the document end); replaced, never edited.
+
+    Besides its text a block knows what the document needs from it without reading it again:
+    line breaks, fence markers (engine rule, for sections), its heading, and what in it can
+    carry the reference scanner's state past its end (see :meth:`DocumentState._segments`).
+    """
 
     text: str
     breaks: int
     fences: int
+    heading: tuple[str, int] | None
+    """(title, UTF-16 length of the line) when the block starts with a Markdown heading."""
+    stateful: bool
+    """Holds Jinja/Handlebars tags or template comments (state for the rest of the text)."""
+    fence_lines: list[tuple[int, str]]
+    """Lines holding a ``` or ~~~ run: the scanner's fence rule decides which are fences."""
+    has_blank: bool
+    tick_head: bool
+    """A backtick before the block's first blank line (inline code may start before it)."""
+    tick_tail: bool
+    """A backtick after its last blank line (inline code may run on past it)."""
     tokens: int | None = None
-    # occurrences of the segment this block starts (scanner key, its blocks, relative
-    # occurrences), and what the block holds that matters to the scanner's state
+    occ: list[Occurrence] | None = None
+    """Occurrences found scanning this block alone (block-relative), for ``occ_key``."""
+    occ_key: object = None
     seg: tuple[object, tuple[Block, ...], list[Occurrence]] | None = None
-    _info: ScanInfo | None = None
-
-    def scan_info(self) -> ScanInfo:
-        if self._info is None:
-            self._info = ScanInfo.of(self.text)
-        return self._info
+    """Occurrences of the multi-block segment this block starts: (key, blocks, found)."""
 
     @classmethod
     def of(cls, text: str) -> Block:
-        return cls(text, count_breaks(text), sum(1 for _ in _FENCE.finditer(text)))
+        heading = None
+        if text[:1] == "#":
+            m = _HEADING.match(text)
+            if m is not None:
+                line = m.group(0).rstrip("\r")
+                heading = (m.group(2), len(line.encode("utf-16-le", "surrogatepass")) // 2)
+        fence_lines = _fence_candidate_lines(text) if ("```" in text or "~~~" in text) else []
+        if "`" not in text:
+            head = tail = False
+            has_blank = _BLANK_LINE.search(text) is not None
+        else:
+            blanks = list(_BLANK_LINE.finditer(text))
+            has_blank = bool(blanks)
+            if not blanks:
+                head = tail = True
+            else:
+                head = "`" in text[: blanks[0].start()]
+                tail = "`" in text[blanks[-1].end() :]
+        return cls(
+            text,
+            count_breaks(text),
+            sum(1 for _ in _FENCE.finditer(text)) if ("`" in text or "~" in text) else 0,
+            heading,
+            _STATEFUL.search(text) is not None if "{" in text else False,
+            fence_lines,
+            has_blank,
+            head,
+            tail,
+        )
 
 
 def split_text(text: str, encoding: str, target: int = DEFAULT_BLOCK_CHARS) -> list[str]:
@@ -140,7 +198,7 @@ def split_text(text: str, encoding: str, target: int = DEFAULT_BLOCK_CHARS) -> l
     if not text:
         return [""]
     pattern = safe_cut_pattern(encoding)
-    heads = [m.start() for m in _HEADING_START.finditer(text)]
+    heads = [m.start() for m in _HEADING_START.finditer(text)] if "#" in text else []
     out: list[str] = []
     pos = 0
     n = len(text)
@@ -160,6 +218,24 @@ def split_text(text: str, encoding: str, target: int = DEFAULT_BLOCK_CHARS) -> l
     return out
 
 
+# Per-block values kept in parallel lists, so that whole-document questions (prefix sums,
+# "which blocks hold a heading / a fence / a backtick") run at C speed (accumulate, compress,
+# list.index) instead of a Python loop over thousands of blocks per keystroke.
+_PARALLEL = (
+    "_lens",
+    "_breaks",
+    "_fcounts",
+    "_heads",
+    "_stateful",
+    "_fenced",
+    "_blank",
+    "_tickh",
+    "_tickt",
+    "_tok",
+    "_nocc",
+)
+
+
 class DocumentState:
     """One open document: text as safe-cut blocks with counts, lines and occurrences."""
 
@@ -177,18 +253,54 @@ class DocumentState:
         self.position_encoding: PositionEncoding = position_encoding
         self.block_chars = block_chars
         self.blocks: list[Block] = []
+        self.generation = 0
+        """Incremented by every edit (a snapshot's results are adopted only if unchanged)."""
+        self._lens: list[int] = []
+        self._breaks: list[int] = []
+        self._fcounts: list[int] = []
+        self._heads: list[bool] = []
+        self._stateful: list[bool] = []
+        self._fenced: list[bool] = []
+        self._blank: list[bool] = []
+        self._tickh: list[bool] = []
+        self._tickt: list[bool] = []
+        self._tok: list[int | None] = []
+        self._nocc: list[int] = []
+        """Occurrences in each block scanned alone for ``_occ_key``; -1: not scanned yet."""
+        self._occ_key: object = None
         self._starts: list[int] = [0]
         self._lines: list[int] = [0]
         self._fences: list[int] = [0]
         self._index_valid = False
         self._text: str | None = None
         self._occ_cache: tuple[object, list[Occurrence]] | None = None
+        self._fence_cache: (
+            tuple[int, tuple[Block, ...], list[tuple[Block, Block | None]]] | None
+        ) = None
         self._reset(text)
 
     # -- whole-text operations ----------------------------------------------------------------
 
+    def _columns(self, blocks: Sequence[Block]) -> dict[str, list[object]]:
+        key = self._occ_key
+        return {
+            "_lens": [len(b.text) for b in blocks],
+            "_breaks": [b.breaks for b in blocks],
+            "_fcounts": [b.fences for b in blocks],
+            "_heads": [b.heading is not None for b in blocks],
+            "_stateful": [b.stateful for b in blocks],
+            "_fenced": [bool(b.fence_lines) for b in blocks],
+            "_blank": [b.has_blank for b in blocks],
+            "_tickh": [b.tick_head for b in blocks],
+            "_tickt": [b.tick_tail for b in blocks],
+            "_tok": [b.tokens for b in blocks],
+            "_nocc": [len(b.occ) if b.occ is not None and b.occ_key == key else -1 for b in blocks],
+        }
+
     def _reset(self, text: str) -> None:
         self.blocks = [Block.of(p) for p in split_text(text, self.encoding, self.block_chars)]
+        for name, values in self._columns(self.blocks).items():
+            setattr(self, name, values)
         self._invalidate()
         self._text = text
 
@@ -203,15 +315,28 @@ class DocumentState:
         return True
 
     def snapshot(self) -> DocumentState:
-        """A frozen view for a worker thread: shares the (immutable) blocks, not the list.
+        """A frozen view for a worker thread: shares the (immutable) blocks, not the lists.
 
         Edits to ``self`` afterwards do not affect the snapshot; counts and scan results the
-        worker computes are stored on the shared blocks, so ``self`` benefits from them."""
+        worker computes are stored on the shared blocks too, and :meth:`adopt` takes the
+        snapshot's bookkeeping back when ``self`` was not edited meanwhile."""
         self._index()
         snap = object.__new__(DocumentState)
         snap.__dict__.update(self.__dict__)
         snap.blocks = list(self.blocks)
+        for name in _PARALLEL:
+            setattr(snap, name, list(getattr(self, name)))
         return snap
+
+    def adopt(self, snap: DocumentState) -> None:
+        """Take over what a worker computed on ``snap`` (counts, scan bookkeeping)."""
+        if snap.generation != self.generation or snap.encoding != self.encoding:
+            return
+        self._tok = list(snap._tok)
+        if snap._occ_key == self._occ_key or self._occ_key is None:
+            self._occ_key = snap._occ_key
+            self._nocc = list(snap._nocc)
+        self._fence_cache = snap._fence_cache
 
     def text(self) -> str:
         """The full text (joined once per edit and remembered)."""
@@ -243,13 +368,13 @@ class DocumentState:
         self._index_valid = False
         self._text = None
         self._occ_cache = None
+        self.generation += 1
 
     def _index(self) -> tuple[list[int], list[int], list[int]]:
         if not self._index_valid:
-            blocks = self.blocks
-            self._starts = list(accumulate((len(b.text) for b in blocks), initial=0))
-            self._lines = list(accumulate((b.breaks for b in blocks), initial=0))
-            self._fences = list(accumulate((b.fences for b in blocks), initial=0))
+            self._starts = list(accumulate(self._lens, initial=0))
+            self._lines = list(accumulate(self._breaks, initial=0))
+            self._fences = list(accumulate(self._fcounts, initial=0))
             self._index_valid = True
         return self._starts, self._lines, self._fences
 
@@ -382,36 +507,68 @@ class DocumentState:
         if not new_blocks and len(self.blocks) == len(old):
             new_blocks = [Block.of("")]
         self.blocks[lo : hi + 1] = new_blocks
+        for name, values in self._columns(new_blocks).items():
+            getattr(self, name)[lo : hi + 1] = values
         self._invalidate()
         return lo, lo + len(new_blocks)
 
     # -- counting ----------------------------------------------------------------------------
 
+    def _fill_tokens(self) -> int:
+        """Copy counts a worker stored on shared blocks into ``_tok``; returns how many of
+        the blocks are still uncounted."""
+        tok = self._tok
+        missing = 0
+        i = 0
+        while True:
+            try:
+                i = tok.index(None, i)
+            except ValueError:
+                return missing
+            t = self.blocks[i].tokens
+            if t is None:
+                missing += 1
+            else:
+                tok[i] = t
+            i += 1
+
+    def pending_chars(self) -> int:
+        """Characters in blocks that still need counting."""
+        self._fill_tokens()
+        return (
+            sum(self._lens[i] for i, t in enumerate(self._tok) if t is None)
+            if None in self._tok
+            else 0
+        )
+
     def pending_blocks(self) -> list[Block]:
-        return [b for b in self.blocks if b.tokens is None]
+        self._fill_tokens()
+        return (
+            [self.blocks[i] for i, t in enumerate(self._tok) if t is None]
+            if None in self._tok
+            else []
+        )
 
     @property
     def text_tokens(self) -> int | None:
         """The exact token count of the text, or None while some block is uncounted."""
-        total = 0
-        for b in self.blocks:
-            if b.tokens is None:
-                return None
-            total += b.tokens
-        return total
+        if self._fill_tokens():
+            return None
+        return sum(cast(list[int], self._tok))
 
     def count_pending(
         self,
-        blocks: Iterable[Block] | None = None,
         *,
         encoder: tiktoken.Encoding | None = None,
         cancelled: Callable[[], bool] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> bool:
-        """Count the uncounted ``blocks`` (default: the current ones). Safe to run in a worker
-        thread on a snapshot taken with :meth:`pending_blocks` on the owning thread. Returns
-        False when ``cancelled()`` said to stop."""
-        todo = list(self.pending_blocks() if blocks is None else blocks)
+        """Count the uncounted blocks. Run it in a worker thread on a :meth:`snapshot` (the
+        blocks are shared, so the live document sees the counts too). Returns False when
+        ``cancelled()`` said to stop."""
+        todo = self.pending_blocks()
+        if not todo:
+            return True
         enc = encoder or get_encoding(self.encoding)
         done_chars = 0
         total_chars = sum(len(b.text) for b in todo)
@@ -423,56 +580,32 @@ class DocumentState:
                 return False
             if progress is not None and i % 64 == 63:
                 progress(done_chars, total_chars)
+        self._fill_tokens()
         return True
 
     # -- sections ----------------------------------------------------------------------------
 
     def sections(self) -> list[Section] | None:
         """Markdown sections with their exact counts (same rules as ``PromptEngine.sections``),
-        or None while blocks are uncounted."""
+        or None while blocks are uncounted.
+
+        A heading line always starts a block (``split_text``), so a section is a run of whole
+        blocks and a heading is only ever at offset 0 of its block; whether it is inside fenced
+        code follows from the fence markers before the block (the engine's parity rule)."""
+        if self._fill_tokens():
+            return None
         _, lines, fences = self._index()
-        tok_prefix: list[int] = [0]
-        acc = 0
-        for b in self.blocks:
-            if b.tokens is None:
-                return None
-            acc += b.tokens
-            tok_prefix.append(acc)
-        heads: list[tuple[int, int, str, int, int]] = []  # (block, line, title, end_col, off)
-        for i, b in enumerate(self.blocks):
-            if "#" not in b.text:
-                continue
-            local_fences: list[int] | None = None
-            for m in _HEADING.finditer(b.text):
-                if b.fences:
-                    if local_fences is None:
-                        local_fences = [f.start() for f in _FENCE.finditer(b.text)]
-                    inside = fences[i] + bisect.bisect_left(local_fences, m.start())
-                else:
-                    inside = fences[i]
-                if inside % 2 == 1:
-                    continue
-                line = lines[i] + count_breaks(b.text[: m.start()])
-                head_line = m.group(0).rstrip("\r")
-                heads.append(
-                    (
-                        i,
-                        line,
-                        m.group(2),
-                        len(head_line.encode("utf-16-le", "surrogatepass")) // 2,
-                        m.start(),
-                    )
-                )
+        tok_prefix: list[int] = list(accumulate(cast(list[int], self._tok), initial=0))
+        heads = [i for i in compress(range(len(self.blocks)), self._heads) if fences[i] % 2 == 0]
         out: list[Section] = []
-        for j, (i, line, title, end_col, off) in enumerate(heads):
-            # heading lines always start a block (split_text), so sections are whole blocks
-            assert off == 0, "heading inside a block"
-            end_block = heads[j + 1][0] if j + 1 < len(heads) else len(self.blocks)
+        for j, i in enumerate(heads):
+            end = heads[j + 1] if j + 1 < len(heads) else len(self.blocks)
+            title, end_col = self.blocks[i].heading  # type: ignore[misc]
             out.append(
                 Section(
-                    line=line,
+                    line=lines[i],
                     title=title,
-                    tokens=tok_prefix[end_block] - tok_prefix[i],
+                    tokens=tok_prefix[end] - tok_prefix[i],
                     end_col=end_col,
                 )
             )
@@ -485,40 +618,70 @@ class DocumentState:
 
         The scanner (``references.syntax.scan``) carries state across lines: front matter,
         fenced code, inline code spans (up to a blank line), template comments and
-        Jinja/Handlebars scopes. The document is scanned in *segments* of blocks whose
-        boundaries are provably outside all of those (see :meth:`_clean_boundaries`); a
-        segment whose blocks are unchanged keeps its occurrences. Documents without such
-        constructs are scanned block by block; in the worst case (say, a ``{% set %}`` at the
-        top) everything after it is one segment. ``key`` identifies the scanner's settings:
-        a different key drops every cached result.
+        Jinja/Handlebars scopes. Blocks are scanned one by one where the scanner's state at
+        their boundaries is provably empty, and in multi-block *segments* where it may not
+        be (see :meth:`_segments`); a block or segment that did not change keeps its result.
+        In the worst case (say, a ``{% set %}`` at the top) everything after it is one
+        segment. ``key`` identifies the scanner's settings: a new key scans everything again.
         """
-        starts, lines, _ = self._index()
         if self._occ_cache is not None and self._occ_cache[0] == key:
             return self._occ_cache[1]
-        clean = self._clean_boundaries()
-        out: list[Occurrence] = []
-        seg_start = 0
-        n = len(self.blocks)
-        for i in range(1, n + 1):
-            if i < n and not clean[i]:
+        if key != self._occ_key:
+            self._occ_key = key
+            self._nocc = [-1] * len(self.blocks)
+        starts, lines, _ = self._index()
+        blocks = self.blocks
+        segs = self._segments()
+        seg_starts = [a for a, _ in segs]
+
+        def segment_of(i: int) -> tuple[int, int] | None:
+            k = bisect.bisect_right(seg_starts, i) - 1
+            return segs[k] if k >= 0 and segs[k][1] > i else None
+
+        # blocks not scanned alone yet (outside multi-block segments)
+        nocc = self._nocc
+        i = 0
+        while True:
+            try:
+                i = nocc.index(-1, i)
+            except ValueError:
+                break
+            seg = segment_of(i)
+            if seg is not None:
+                i = seg[1]
                 continue
-            first = self.blocks[seg_start]
-            seg = tuple(self.blocks[seg_start:i])
-            cached = first.seg
-            if (
-                cached is not None
-                and cached[0] == key
-                and len(cached[1]) == len(seg)
-                and all(a is b for a, b in zip(cached[1], seg, strict=True))
-            ):
-                found = cached[2]
+            b = blocks[i]
+            if b.occ is None or b.occ_key != key:
+                b.occ = _scan_segment(scanner, b.text, i > 0)
+                b.occ_key = key
+            nocc[i] = len(b.occ)
+            i += 1
+        items: list[tuple[int, int]] = [
+            (i, i + 1) for i in compress(range(len(blocks)), nocc) if segment_of(i) is None
+        ]
+        items.extend(segs)
+        items.sort()
+        out: list[Occurrence] = []
+        for a, z in items:
+            if z - a == 1:
+                found = blocks[a].occ or []
             else:
-                found = _scan_segment(scanner, "".join(b.text for b in seg), seg_start > 0)
-                first.seg = (key, seg, found)
+                first = blocks[a]
+                seg_blocks = tuple(blocks[a:z])
+                cached = first.seg
+                if (
+                    cached is not None
+                    and cached[0] == key
+                    and len(cached[1]) == len(seg_blocks)
+                    and all(x is y for x, y in zip(cached[1], seg_blocks, strict=True))
+                ):
+                    found = cached[2]
+                else:
+                    found = _scan_segment(scanner, "".join(b.text for b in seg_blocks), a > 0)
+                    first.seg = (key, seg_blocks, found)
             if found:
-                base, line0 = starts[seg_start], lines[seg_start]
+                base, line0 = starts[a], lines[a]
                 out.extend(_shift(o, line0, base) for o in found)
-            seg_start = i
         self._occ_cache = (key, out)
         return out
 
@@ -533,94 +696,99 @@ class DocumentState:
             bounds = front_matter_bounds(self.text())
         return bounds[2] if bounds else 0
 
-    def _clean_boundaries(self) -> list[bool]:
-        """``clean[i]``: the scanner's state at the start of block i is the same as at the
-        start of a text, so scanning may restart there (``clean[0]`` is always True)."""
+    def _fence_regions(self, fence_idx: list[int], fm_end: int) -> list[tuple[Block, Block | None]]:
+        """Fenced code blocks as (opening block, closing block or None if unclosed)."""
         starts = self._index()[0]
-        blocks = self.blocks
-        n = len(blocks)
-        clean = [True] * n
-        infos = [b.scan_info() for b in blocks]
-        # (A) Jinja/Handlebars scopes, {% set %}, template comments: doc-wide state
-        for i in range(n):
-            if infos[i].stateful:
-                for k in range(i + 1, n):
-                    clean[k] = False
-                break
-        # (D) front matter: block starts inside it are not clean
+        lines: list[tuple[Block, str]] = []
+        for i in fence_idx:
+            b = self.blocks[i]
+            for off, body in b.fence_lines:
+                if starts[i] + off >= fm_end:
+                    lines.append((b, body))
+        if not lines:
+            return []
+        synthetic = "\n".join(body for _, body in lines) + "\nx"
+        line_starts = list(accumulate((len(body) + 1 for _, body in lines), initial=0))
+        out: list[tuple[Block, Block | None]] = []
+        for rs, re_ in fenced_regions(synthetic):
+            a = bisect.bisect_right(line_starts, rs) - 1
+            c = bisect.bisect_right(line_starts, re_ - 1) - 1
+            out.append((lines[a][0], None if c >= len(lines) else lines[c][0]))
+        return out
+
+    def _segments(self) -> list[tuple[int, int]]:
+        """Block ranges ``[a, z)`` (``z - a >= 2``) that must be scanned together, because the
+        scanner's state at a block start inside them may not be empty:
+
+        (A) after the first block with Jinja/Handlebars tags or template comments, all of it;
+        (B) block starts inside a fenced code block (the scanner's own rule, fed only the
+        lines holding fence runs); (C) block starts inside a paragraph (no blank line) that
+        holds a backtick before or after them; (D) block starts inside the front matter.
+
+        Only blocks flagged for (A)–(C) are visited, at C speed otherwise."""
+        n = len(self.blocks)
+        if n < 2:
+            return []
+        starts = self._index()[0]
+        ranges: list[tuple[int, int]] = []  # boundary ranges [a, b]; boundary i = start of block i
+        # (A)
+        try:
+            s = self._stateful.index(True)
+            if s + 1 <= n - 1:
+                ranges.append((s + 1, n - 1))
+        except ValueError:
+            pass
+        # (D)
         fm_end = self.front_matter_end()
         if fm_end:
-            for k in range(1, n):
-                if starts[k] < fm_end:
-                    clean[k] = False
-        # (B) fenced code: feed the fence lines (the only lines that change fence state) to
-        # the scanner's own fence rule, then mark block starts inside fences
-        fence_lines: list[tuple[int, str]] = []
-        for i, info in enumerate(infos):
-            for off, body in info.fence_lines:
-                if starts[i] + off >= fm_end:
-                    fence_lines.append((i, body))
-        if fence_lines:
-            synthetic = "\n".join(body for _, body in fence_lines) + "\nx"
-            line_starts = list(accumulate((len(b) + 1 for _, b in fence_lines), initial=0))
-            for rs, re_ in fenced_regions(synthetic):
-                a = bisect.bisect_right(line_starts, rs) - 1
-                c = bisect.bisect_right(line_starts, re_ - 1) - 1
-                open_block = fence_lines[a][0]
-                close_block = n - 1 if c >= len(fence_lines) else fence_lines[c][0]
-                for k in range(open_block + 1, close_block + 1):
-                    clean[k] = False
-        # (C) inline code spans run to the next blank line: a block start inside a paragraph
-        # holding a backtick is not clean
-        back = False  # a backtick since the last blank line, before block i
-        for i in range(n):
-            info = infos[i]
-            if i and back:
-                clean[i] = False
-            back = info.tick_tail or (back and not info.has_blank)
-        fwd = False  # a backtick before the next blank line, from block i on
-        for i in range(n - 1, -1, -1):
-            info = infos[i]
-            fwd = info.tick_head or (fwd and not info.has_blank)
-            if i and fwd:
-                clean[i] = False
-        return clean
-
-
-_STATEFUL = re.compile(r"\{%|\{#|\{\{!|\{\{\{?[-~]?[ \t]*[#/]")
-_FENCE_CANDIDATE = re.compile(r"[^\r\n]*(?:```|~~~)[^\r\n]*")
-_BLANK_LINE = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?=\r\n|\r|\n)")
-
-
-@attrs.frozen
-class ScanInfo:
-    """What in one block can carry the scanner's state past its end (see ``syntax``)."""
-
-    stateful: bool
-    fence_lines: list[tuple[int, str]]
-    has_blank: bool
-    tick_head: bool  # a backtick before the block's first blank line
-    tick_tail: bool  # a backtick after its last blank line
-
-    @classmethod
-    def of(cls, text: str) -> ScanInfo:
-        fence_lines: list[tuple[int, str]] = []
-        if "```" in text or "~~~" in text:
-            # every line holding a run: the scanner's own fence rule decides which are fences
-            fence_lines = [(m.start(), m.group()) for m in _FENCE_CANDIDATE.finditer(text)]
-        ticks = "`" in text
-        blanks = [m for m in _BLANK_LINE.finditer(text)] if ticks else []
-        if not ticks:
-            head = tail = False
-            has_blank = _BLANK_LINE.search(text) is not None
-        elif not blanks:
-            head = tail = True
-            has_blank = False
+            k = bisect.bisect_left(starts, fm_end, 0, n)
+            if k - 1 >= 1:
+                ranges.append((1, min(k - 1, n - 1)))
+        # (B) — the fence analysis only changes when a block holding fence lines changes
+        fence_idx = list(compress(range(n), self._fenced))
+        fence_blocks = tuple(self.blocks[i] for i in fence_idx)
+        cached = self._fence_cache
+        if (
+            cached is not None
+            and cached[0] == fm_end
+            and len(cached[1]) == len(fence_blocks)
+            and all(x is y for x, y in zip(cached[1], fence_blocks, strict=True))
+        ):
+            regions = cached[2]
         else:
-            head = "`" in text[: blanks[0].start()]
-            tail = "`" in text[blanks[-1].end() :]
-            has_blank = True
-        return cls(_STATEFUL.search(text) is not None, fence_lines, has_blank, head, tail)
+            regions = self._fence_regions(fence_idx, fm_end)
+            self._fence_cache = (fm_end, fence_blocks, regions)
+        if regions:
+            where = {id(self.blocks[i]): i for i in fence_idx}
+            for open_b, close_b in regions:
+                lo = where[id(open_b)]
+                hi = n - 1 if close_b is None else where[id(close_b)]
+                if lo + 1 <= hi:
+                    ranges.append((lo + 1, hi))
+        # (C)
+        if any(self._tickh) or any(self._tickt):
+            blank_idx = list(compress(range(n), self._blank))
+            for t in compress(range(n), self._tickt):
+                k = bisect.bisect_right(blank_idx, t)
+                stop = blank_idx[k] if k < len(blank_idx) else n - 1
+                if t + 1 <= min(stop, n - 1):
+                    ranges.append((t + 1, min(stop, n - 1)))
+            for t in compress(range(n), self._tickh):
+                k = bisect.bisect_left(blank_idx, t) - 1
+                first = blank_idx[k] + 1 if k >= 0 else 1
+                if max(first, 1) <= t:
+                    ranges.append((max(first, 1), t))
+        if not ranges:
+            return []
+        ranges.sort()
+        segs: list[tuple[int, int]] = []
+        for a, b in ranges:
+            blo, bhi = a - 1, b + 1  # boundaries a..b unclean: blocks a-1 .. b together
+            if segs and blo < segs[-1][1]:
+                segs[-1] = (segs[-1][0], max(segs[-1][1], bhi))
+            else:
+                segs.append((blo, bhi))
+        return segs
 
 
 def _scan_segment(scanner: Scanner, text: str, not_first: bool) -> list[Occurrence]:
@@ -630,19 +798,22 @@ def _scan_segment(scanner: Scanner, text: str, not_first: bool) -> list[Occurren
     return scanner(text)
 
 
+_OCC_FIELDS = tuple(f.name for f in attrs.fields(Occurrence) if f.name != "span")
+
+
 def _shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
+    if not dline and not doffset:
+        return o
     s = o.span
-    return attrs.evolve(
-        o,
-        span=Span(
-            s.line + dline,
-            s.start,
-            s.end_line + dline,
-            s.end,
-            s.offset + doffset,
-            s.end_offset + doffset,
-        ),
+    span = Span(
+        s.line + dline,
+        s.start,
+        s.end_line + dline,
+        s.end,
+        s.offset + doffset,
+        s.end_offset + doffset,
     )
+    return Occurrence(span=span, **{name: getattr(o, name) for name in _OCC_FIELDS})
 
 
 def apply_lsp_changes(

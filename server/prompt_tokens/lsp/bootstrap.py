@@ -66,7 +66,37 @@ def initialize_result(params: dict[str, Any], name: str, version: str) -> dict[s
     }
 
 
-def read_message(stream: BinaryIO) -> tuple[bytes, dict[str, Any] | None]:
+class FdReader:
+    """Unbuffered-looking reads on a file descriptor: nothing is read past what is asked
+    except into ``pending``, which the caller hands on (the rest goes to the event loop)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = b""
+
+    def _fill(self) -> bool:
+        chunk = os.read(self.fd, 65536)
+        self.pending += chunk
+        return bool(chunk)
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.pending:
+            if not self._fill():
+                break
+        i = self.pending.find(b"\n")
+        cut = len(self.pending) if i < 0 else i + 1
+        line, self.pending = self.pending[:cut], self.pending[cut:]
+        return line
+
+    def read(self, n: int) -> bytes:
+        while len(self.pending) < n:
+            if not self._fill():
+                break
+        data, self.pending = self.pending[:n], self.pending[n:]
+        return data
+
+
+def read_message(stream: Any) -> tuple[bytes, dict[str, Any] | None]:
     """Read one framed message; returns (the raw bytes read, the parsed body or None)."""
     raw = bytearray()
     length: int | None = None
@@ -163,7 +193,7 @@ class SkipResponseWriter:
         self._stream.close()
 
 
-def answer_initialize(stdin: BinaryIO, stdout: BinaryIO) -> tuple[bytes, Any]:
+def answer_initialize(stdin: Any, stdout: BinaryIO) -> tuple[bytes, Any]:
     """Read the first message; if it is ``initialize``, answer it now.
 
     Returns (the bytes to replay into pygls, the answered request id or None)."""
@@ -193,12 +223,11 @@ def start(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
 
         run(tcp, host, port)
         return
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    replay, answered = answer_initialize(stdin, stdout)
+    stdout = sys.stdout.buffer
+    fd = FdReader(sys.stdin.fileno())
+    raw, answered = answer_initialize(fd, stdout)
     from prompt_tokens.lsp.server import run
 
-    reader = ReplayReader(replay, stdin)
-    if answered is None:
-        run(stdin=reader, stdout=stdout)
-    else:
-        run(stdin=reader, stdout=SkipResponseWriter(stdout, answered))
+    replay = raw + fd.pending  # the first message (pygls handles it too) and anything after
+    out: Any = stdout if answered is None else SkipResponseWriter(stdout, answered)
+    run(replay=replay, stdout=out)

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import Any
 
+from prompt_tokens.lsp.counting import current_sections
 from prompt_tokens.lsp.server import PromptTokensServer
 from prompt_tokens.lsp.status import status_object
 
@@ -48,6 +49,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         out = status_object(doc, doc.status)
         r = doc.result
         out["references"] = [x.to_json() for x in r.references] if r is not None else []
+        current_sections(doc)
         out["sections"] = _sections(r) if r is not None else []
         out["status"] = r.status if r is not None else None
         out["model"] = r.model if r is not None else None

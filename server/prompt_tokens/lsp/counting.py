@@ -26,17 +26,22 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from prompt_tokens.jobs.queue import JobCancelled, JobContext, Priority, QueueClosed
 from prompt_tokens.lsp import diagnostics, hints, status
+from prompt_tokens.results import Occurrence, ReferenceResult, Section, Span
 
 if TYPE_CHECKING:
     from prompt_tokens.document import DocumentState
     from prompt_tokens.engine import PromptEngine
     from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
-    from prompt_tokens.results import Occurrence, Section
 
 log = logging.getLogger(__name__)
 
+REUSE_MAX_AGE_S = 10.0
+"""Reference results are reused between keystrokes that change no reference for at most this
+long; then they are resolved again (and always after a dependency or settings change)."""
 INTERIM_AFTER_S = 0.15
 """How long reference resolution may take before an interim status is published."""
 SETTINGS_WAIT_S = 10.0
@@ -70,8 +75,63 @@ def schedule_dependents(
     uris = ls.dependents([file_key(path)])
     uris.discard(exclude or "")
     for uri in uris:
+        invalidate_references(ls, uri)
         schedule(ls, uri, delay_s=delay_s)
     return uris
+
+
+def invalidate_references(ls: PromptTokensServer, uri: str) -> None:
+    """Something a document's references depend on changed: resolve them again next time."""
+    doc = ls.docs.get(uri)
+    if doc is not None:
+        doc.ref_memo = None
+
+
+def reference_key(cfg: Any, occ: list[Occurrence]) -> tuple[Any, ...]:
+    """What the reference results of a count depend on, apart from the files and settings
+    (whose changes call :func:`invalidate_references`)."""
+    return (
+        cfg.encoding,
+        tuple(sorted(cfg.variables.items())),
+        tuple((o.kind, o.target, o.untrimmed, o.syntax, o.placeholder) for o in occ),
+    )
+
+
+def respan(memo: RefMemo, occ: list[Occurrence]) -> list[ReferenceResult]:
+    """The previous results, moved to where the same references are now."""
+    out: list[ReferenceResult] = []
+    top = len(memo.occurrences)
+    for i, res in enumerate(memo.results):
+        if i < top and res.span is not None:
+            old, new = memo.occurrences[i].span, occ[i].span
+            extra = (res.span.end_offset - res.span.offset) - (old.end_offset - old.offset)
+            span = Span(
+                new.line,
+                new.start,
+                new.end_line,
+                new.end + max(0, extra),
+                new.offset,
+                new.end_offset + max(0, extra),
+            )
+            out.append(_with_span(res, span))
+        else:
+            out.append(res)
+    return out
+
+
+_RESULT_FIELDS = tuple(f.name for f in attrs.fields(ReferenceResult) if f.name != "span")
+
+
+def _with_span(res: ReferenceResult, span: Span) -> ReferenceResult:
+    return ReferenceResult(span=span, **{name: getattr(res, name) for name in _RESULT_FIELDS})
+
+
+@attrs.define
+class RefMemo:
+    key: tuple[Any, ...]
+    occurrences: list[Occurrence]
+    results: list[ReferenceResult]
+    at: float
 
 
 def scanner_for(engine: PromptEngine, path: str | None) -> tuple[Any, object]:
@@ -122,11 +182,11 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
         snap = doc.state.snapshot()
         scan, key = scanner_for(engine, doc.path)
         want_refs = bool(engine.settings.references.enabled)
-        pending_chars = sum(len(b.text) for b in snap.pending_blocks())
+        pending_chars = snap.pending_chars()
         doc.status = "counting"
         status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
 
-        def count(ctx: JobContext) -> tuple[int, list[Occurrence], list[Section]]:
+        def count(ctx: JobContext) -> tuple[int, list[Occurrence]]:
             def progress(done: int, total: int) -> None:
                 ctx.report(
                     done / total if total else None, f"{name}: {done:,} of {total:,} characters"
@@ -135,10 +195,9 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             if not snap.count_pending(cancelled=lambda: ctx.cancelled, progress=progress):
                 raise JobCancelled("superseded while counting")
             occ = snap.occurrences(scan, key) if want_refs else []
-            sections = snap.sections() or []
             tokens = snap.text_tokens
             assert tokens is not None
-            return tokens, occ, sections
+            return tokens, occ
 
         def on_cancel() -> None:
             if task is not None:
@@ -155,23 +214,32 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             )
             ls.work_progress.bind_job(job.id, watch)
             try:
-                text_tokens, occ, sections = await job
+                text_tokens, occ = await job
             finally:
                 ls.work_progress.unbind_job(job.id)
             if not _current(ls, doc, version):
                 return
+            doc.state.adopt(snap)
             watch.report(None, f"{name}: resolving {len(occ)} references" if occ else name)
-            overlay = ls.overlay(exclude=uri) if occ else {}
-            head = config_text(doc.state) if doc.version == version else config_text(snap)
+            key = reference_key(cfg, occ)
+            memo = doc.ref_memo
+            reuse = (
+                memo is not None
+                and memo.key == key
+                and time.monotonic() - memo.at < REUSE_MAX_AGE_S
+                and want_refs
+            )
+            overlay = ls.overlay(exclude=uri) if occ and not reuse else {}
             resolving = asyncio.ensure_future(
                 engine.count_document(
                     doc.path or "",
-                    head,
+                    config_text(doc.state),
                     text_tokens=text_tokens,
                     occurrences=occ,
                     overlay=overlay,
                     references=want_refs,
                     sections=False,
+                    resolved=respan(memo, occ) if reuse and memo is not None else None,
                 )
             )
             try:
@@ -192,9 +260,10 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             finally:
                 if not resolving.done():
                     resolving.cancel()
-        result.sections = sections
         if not _current(ls, doc, version):
             return
+        if not reuse:
+            doc.ref_memo = RefMemo(key, occ, list(result.references), time.monotonic())
         doc.result = result
         doc.result_version = version
         doc.counted_occurrences = occ
@@ -226,6 +295,20 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
         log.exception("counting %s failed", uri)
         if ls.docs.get(uri) is doc:
             _failed(ls, doc, describe_error(exc))
+
+
+def current_sections(doc: OpenDocument) -> list[Section]:
+    """The last count's sections, computed from the blocks on first use (the count itself
+    does not need them, and a big Markdown prompt can have thousands)."""
+    r = doc.result
+    if r is None:
+        return []
+    if doc.sections_version != doc.result_version and doc.result_version == doc.version:
+        secs = doc.state.sections()
+        if secs is not None:
+            r.sections = secs
+            doc.sections_version = doc.result_version
+    return r.sections
 
 
 def _current(ls: PromptTokensServer, doc: OpenDocument, version: int) -> bool:

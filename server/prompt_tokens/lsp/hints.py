@@ -156,8 +156,10 @@ def compute(
                     )
                 )
     if settings.sections and doc.result is not None:
+        from prompt_tokens.lsp.counting import current_sections
+
         stale = doc.result_version != doc.version
-        for sec in doc.result.sections:
+        for sec in current_sections(doc):
             if not first <= sec.line <= last or sec.line >= doc.state.line_count:
                 continue
             if stale and not doc.state.line_text(sec.line).lstrip().startswith("#"):
@@ -186,11 +188,13 @@ def _total_tooltip(doc: OpenDocument) -> str | None:
 def refresh(ls: PromptTokensServer, doc: OpenDocument) -> None:
     """Ask the client to re-request hints when what they show changed (if it can)."""
     r = doc.result
+    # cheap: a keystroke usually changes the total; the client re-requests hints after
+    # edits by itself, the refresh is for changes it cannot know about (references, settings)
     key = (
         total_label(doc),
         doc.pending_references,
-        tuple((x.tokens, x.status) for x in r.references) if r is not None else (),
-        tuple((s.line, s.tokens) for s in r.sections) if r is not None else (),
+        len(r.references) if r is not None else 0,
+        sum(1 for x in r.references if x.status == "error") if r is not None else 0,
     )
     if key == doc.hint_key:
         return

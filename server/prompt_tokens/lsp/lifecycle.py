@@ -194,6 +194,7 @@ def apply_settings(
             ensure_cache(ls, first.settings)
     report_problems(ls)
     for uri in recount:
+        counting.invalidate_references(ls, uri)
         counting.schedule(ls, uri, delay_s=0.0)
 
 

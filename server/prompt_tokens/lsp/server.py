@@ -107,6 +107,10 @@ class OpenDocument:
     error: str | None = None
     hint_key: object = None
     """What the last published hints depended on: a refresh is sent only when it changes."""
+    sections_version: int | None = None
+    """``result_version`` whose sections ``result.sections`` holds (filled on first use)."""
+    ref_memo: Any = None
+    """The last resolved references (``counting.RefMemo``), reused while no reference changes."""
     settled: asyncio.Event = attrs.field(factory=asyncio.Event)
     """Set when the current version is counted (or failed); cleared by every new change."""
 
@@ -338,14 +342,105 @@ def run(
     host: str = "127.0.0.1",
     port: int = 2087,
     *,
-    stdin: Any = None,
+    replay: bytes = b"",
     stdout: Any = None,
 ) -> None:
-    """Build the server and serve (``bootstrap.start`` calls this after its early answer)."""
+    """Build the server and serve; ``replay``: bytes already read from stdin (they come first)."""
     configure_logging()
     server = create_server()
-    if tcp:
-        log.info("listening on %s:%d", host, port)
-        server.start_tcp(host, port)
-    else:
-        server.start_io(stdin, stdout)
+    profile = os.environ.get("PROMPT_TOKENS_PROFILE")  # developer aid: cProfile stats file
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        if tcp:
+            log.info("listening on %s:%d", host, port)
+            server.start_tcp(host, port)
+        else:
+            serve_stdio(server, replay, stdout or sys.stdout.buffer)
+    finally:
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+
+class _PrefixedReader:
+    """pygls's async reader interface over an asyncio StreamReader, some bytes put first."""
+
+    def __init__(self, prefix: bytes, reader: asyncio.StreamReader) -> None:
+        self._prefix = prefix
+        self._reader = reader
+
+    async def readline(self) -> bytes:
+        if self._prefix:
+            i = self._prefix.find(b"\n")
+            if i >= 0:
+                line, self._prefix = self._prefix[: i + 1], self._prefix[i + 1 :]
+                return line
+            head, self._prefix = self._prefix, b""
+            return head + await self._reader.readline()
+        return await self._reader.readline()
+
+    async def readexactly(self, n: int) -> bytes:
+        if self._prefix:
+            head, self._prefix = self._prefix[:n], self._prefix[n:]
+            if len(head) == n:
+                return head
+            try:
+                return head + await self._reader.readexactly(n - len(head))
+            except asyncio.IncompleteReadError as exc:
+                return head + exc.partial
+        try:
+            return await self._reader.readexactly(n)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial
+
+
+def serve_stdio(server: PromptTokensServer, replay: bytes, stdout: Any) -> None:
+    """Like pygls's ``start_io``, but stdin is read by the event loop itself (an asyncio pipe
+    reader) instead of three thread-pool hops per message; falls back to pygls's reader when
+    stdin is not a pipe."""
+    import threading
+
+    from pygls.io_ import StdoutWriter, run_async
+
+    stop = threading.Event()
+    server._stop_event = stop
+    server.protocol.set_writer(StdoutWriter(stdout))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if sys.platform == "win32":
+                raise OSError("no pipe reader on Windows")
+            stream = asyncio.StreamReader(limit=1 << 20)
+            await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(stream),
+                os.fdopen(sys.stdin.fileno(), "rb", 0, closefd=False),
+            )
+            reader: Any = _PrefixedReader(replay, stream)
+        except (OSError, ValueError) as exc:
+            from pygls.io_ import StdinAsyncReader
+
+            from prompt_tokens.lsp.bootstrap import ReplayReader
+
+            log.debug("stdin is not a pipe (%s): reading it on a thread", exc)
+            reader = StdinAsyncReader(ReplayReader(replay, sys.stdin.buffer), server.thread_pool)  # type: ignore[arg-type]
+        await run_async(
+            stop_event=stop,
+            reader=reader,
+            protocol=server.protocol,
+            logger=logging.getLogger("pygls.server"),
+            error_handler=server.report_server_error,
+        )
+
+    try:
+        asyncio.run(main())
+    except BrokenPipeError:
+        log.error("connection to the client lost; shutting down")
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()

@@ -61,6 +61,8 @@ def register(server: PromptTokensServer) -> None:
         )
         ls.active_uri = item.uri
         counting.schedule(ls, item.uri, delay_s=0.0)
+        if path is not None:  # its buffer now wins over the disk for documents using it
+            counting.schedule_dependents(ls, path, delay_s=0.0, exclude=item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: PromptTokensServer, params: types.DidChangeTextDocumentParams) -> None:
