@@ -274,9 +274,7 @@ class DocumentState:
         self._index_valid = False
         self._text: str | None = None
         self._occ_cache: tuple[object, list[Occurrence]] | None = None
-        self._fence_cache: (
-            tuple[int, tuple[Block, ...], list[tuple[Block, Block | None]]] | None
-        ) = None
+        self._fence_cache: tuple[tuple[str, ...], list[tuple[int, int | None]]] | None = None
         self._reset(text)
 
     # -- whole-text operations ----------------------------------------------------------------
@@ -696,25 +694,37 @@ class DocumentState:
             bounds = front_matter_bounds(self.text())
         return bounds[2] if bounds else 0
 
-    def _fence_regions(self, fence_idx: list[int], fm_end: int) -> list[tuple[Block, Block | None]]:
-        """Fenced code blocks as (opening block, closing block or None if unclosed)."""
+    def _fence_regions(self, fence_idx: list[int], fm_end: int) -> list[tuple[int, int | None]]:
+        """Fenced code blocks as (opening block, closing block or None if unclosed), by index.
+
+        Only the lines holding fence runs decide, so the analysis is cached on their text:
+        typing anywhere else (the usual case) reuses it."""
         starts = self._index()[0]
-        lines: list[tuple[Block, str]] = []
+        bodies: list[str] = []
+        owner: list[int] = []
         for i in fence_idx:
-            b = self.blocks[i]
-            for off, body in b.fence_lines:
-                if starts[i] + off >= fm_end:
-                    lines.append((b, body))
-        if not lines:
+            base = starts[i]
+            for off, body in self.blocks[i].fence_lines:
+                if base + off >= fm_end:
+                    bodies.append(body)
+                    owner.append(i)
+        if not bodies:
             return []
-        synthetic = "\n".join(body for _, body in lines) + "\nx"
-        line_starts = list(accumulate((len(body) + 1 for _, body in lines), initial=0))
-        out: list[tuple[Block, Block | None]] = []
-        for rs, re_ in fenced_regions(synthetic):
-            a = bisect.bisect_right(line_starts, rs) - 1
-            c = bisect.bisect_right(line_starts, re_ - 1) - 1
-            out.append((lines[a][0], None if c >= len(lines) else lines[c][0]))
-        return out
+        key = tuple(bodies)
+        cached = self._fence_cache
+        pairs: list[tuple[int, int | None]]
+        if cached is not None and cached[0] == key:
+            pairs = cached[1]
+        else:
+            synthetic = "\n".join(bodies) + "\nx"
+            line_starts = list(accumulate((len(body) + 1 for body in bodies), initial=0))
+            pairs = []
+            for rs, re_ in fenced_regions(synthetic):
+                a = bisect.bisect_right(line_starts, rs) - 1
+                c = bisect.bisect_right(line_starts, re_ - 1) - 1
+                pairs.append((a, None if c >= len(bodies) else c))
+            self._fence_cache = (key, pairs)
+        return [(owner[a], None if c is None else owner[c]) for a, c in pairs]
 
     def _segments(self) -> list[tuple[int, int]]:
         """Block ranges ``[a, z)`` (``z - a >= 2``) that must be scanned together, because the
@@ -744,27 +754,11 @@ class DocumentState:
             k = bisect.bisect_left(starts, fm_end, 0, n)
             if k - 1 >= 1:
                 ranges.append((1, min(k - 1, n - 1)))
-        # (B) — the fence analysis only changes when a block holding fence lines changes
-        fence_idx = list(compress(range(n), self._fenced))
-        fence_blocks = tuple(self.blocks[i] for i in fence_idx)
-        cached = self._fence_cache
-        if (
-            cached is not None
-            and cached[0] == fm_end
-            and len(cached[1]) == len(fence_blocks)
-            and all(x is y for x, y in zip(cached[1], fence_blocks, strict=True))
-        ):
-            regions = cached[2]
-        else:
-            regions = self._fence_regions(fence_idx, fm_end)
-            self._fence_cache = (fm_end, fence_blocks, regions)
-        if regions:
-            where = {id(self.blocks[i]): i for i in fence_idx}
-            for open_b, close_b in regions:
-                lo = where[id(open_b)]
-                hi = n - 1 if close_b is None else where[id(close_b)]
-                if lo + 1 <= hi:
-                    ranges.append((lo + 1, hi))
+        # (B)
+        for lo, hi in self._fence_regions(list(compress(range(n), self._fenced)), fm_end):
+            hi = n - 1 if hi is None else hi
+            if lo + 1 <= hi:
+                ranges.append((lo + 1, hi))
         # (C)
         if any(self._tickh) or any(self._tickt):
             blank_idx = list(compress(range(n), self._blank))

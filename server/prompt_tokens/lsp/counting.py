@@ -45,6 +45,10 @@ long; then they are resolved again (and always after a dependency or settings ch
 INTERIM_AFTER_S = 0.15
 """How long reference resolution may take before an interim status is published."""
 SETTINGS_WAIT_S = 10.0
+INLINE_MAX_CHARS = 32 * 1024
+INLINE_MAX_DOCUMENT = 2_000_000
+"""A count with at most this much new text, in a document up to this size, runs on the event
+loop (well under a millisecond or two of work: a thread hop would cost as much)."""
 HEAD_CHARS = 4096
 
 
@@ -104,6 +108,9 @@ def respan(memo: RefMemo, occ: list[Occurrence]) -> list[ReferenceResult]:
     for i, res in enumerate(memo.results):
         if i < top and res.span is not None:
             old, new = memo.occurrences[i].span, occ[i].span
+            if old == new:
+                out.append(res)
+                continue
             extra = (res.span.end_offset - res.span.offset) - (old.end_offset - old.offset)
             span = Span(
                 new.line,
@@ -203,14 +210,18 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             if task is not None:
                 task.cancel()
 
+        async def count_on_loop(ctx: JobContext) -> tuple[int, list[Occurrence]]:
+            return count(ctx)
+
+        inline = pending_chars <= INLINE_MAX_CHARS and len(snap) <= INLINE_MAX_DOCUMENT
         async with ls.work_progress.watch(f"Counting tokens: {name}", on_cancel) as watch:
             job = ls.queue.submit(
-                count,
+                count_on_loop if inline else count,
                 priority=Priority.ACTIVE if uri == ls.active_uri else Priority.OPEN,
                 supersede=f"doc:{uri}",
                 label=f"count {name} v{version}"
                 + (f" ({pending_chars:,} chars)" if pending_chars else ""),
-                in_thread=True,
+                in_thread=not inline,
             )
             ls.work_progress.bind_job(job.id, watch)
             try:

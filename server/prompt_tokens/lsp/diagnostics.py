@@ -63,6 +63,10 @@ def publish(
             items.append(to_lsp(doc, d))
         except Exception:
             log.exception("cannot place diagnostic %s", d.code)
+    if items == doc.published_diagnostics and doc.diagnostics_version is not None:
+        return  # unchanged: the client's copy is right (saves the message on most keystrokes)
+    doc.published_diagnostics = items
+    doc.diagnostics_version = version
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=doc.uri, version=version, diagnostics=items)
     )

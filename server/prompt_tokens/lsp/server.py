@@ -107,6 +107,8 @@ class OpenDocument:
     error: str | None = None
     hint_key: object = None
     """What the last published hints depended on: a refresh is sent only when it changes."""
+    published_diagnostics: list[Any] = attrs.field(factory=list)
+    diagnostics_version: int | None = None
     sections_version: int | None = None
     """``result_version`` whose sections ``result.sections`` holds (filled on first use)."""
     ref_memo: Any = None
