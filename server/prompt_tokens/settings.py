@@ -347,3 +347,31 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
 
     out: dict[str, Any] = conv(settings)
     return out
+
+
+# Keys a workspace's own ``.prompt-tokens.toml`` may tighten but never loosen: a cloned
+# repository is untrusted input (SPEC "Trust"), so it must not switch URL fetching back on in a
+# Restricted-Mode editor, reach files outside the workspace, or unblock cloud-metadata networks.
+_TIGHTEN_ONLY_BOOLS = (("http", "enabled"), ("references", "allowOutsideWorkspace"))
+
+
+def merge_workspace(client: Mapping[str, Any], workspace: Mapping[str, Any]) -> dict[str, Any]:
+    """Client (editor) settings overlaid by the workspace file, with trust-sensitive keys
+    taken from whichever side is stricter and blocked networks united."""
+    merged = deep_merge(client, workspace)
+    defaults = settings_to_json(Settings())
+    for table, key in _TIGHTEN_ONLY_BOOLS:
+        c = _get(client, table, key, defaults[table][key])
+        w = _get(workspace, table, key, c)
+        if isinstance(c, bool) and isinstance(w, bool):
+            merged.setdefault(table, {})[key] = c and w
+    c_nets = _get(client, "http", "blockedNetworks", defaults["http"]["blockedNetworks"])
+    w_nets = _get(workspace, "http", "blockedNetworks", [])
+    if isinstance(c_nets, list) and isinstance(w_nets, list):
+        merged.setdefault("http", {})["blockedNetworks"] = list(dict.fromkeys([*c_nets, *w_nets]))
+    return merged
+
+
+def _get(raw: Mapping[str, Any], table: str, key: str, default: Any) -> Any:
+    sub = raw.get(table)
+    return sub.get(key, default) if isinstance(sub, Mapping) else default

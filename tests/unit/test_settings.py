@@ -139,3 +139,28 @@ def test_broken_toml_is_reported(tmp_path: Path) -> None:
     (tmp_path / ".prompt-tokens.toml").write_text("budget = = 3")
     raw, problems = load_config(tmp_path)
     assert raw == {} and "cannot be read" in problems[0]
+
+
+def test_workspace_file_cannot_loosen_trust_settings() -> None:
+    from prompt_tokens.settings import merge_workspace
+
+    client = {
+        "http": {"enabled": False},
+        "references": {"allowOutsideWorkspace": False},
+        "budget": 10,
+    }
+    repo = {
+        "http": {"enabled": True, "blockedNetworks": ["10.0.0.0/8"], "timeoutS": 2},
+        "references": {"allowOutsideWorkspace": True},
+        "budget": 20,
+    }
+    s, problems = parse_settings(merge_workspace(client, repo))
+    assert problems == []
+    assert s.http.enabled is False and s.references.allow_outside_workspace is False
+    assert "169.254.0.0/16" in s.http.blocked_networks and "10.0.0.0/8" in s.http.blocked_networks
+    assert s.http.timeout_s == 2 and s.budget == 20  # ordinary keys: the workspace file wins
+    # ...but it may tighten.
+    s, _ = parse_settings(merge_workspace({}, {"http": {"enabled": False}}))
+    assert s.http.enabled is False
+    s, _ = parse_settings(merge_workspace({}, {"references": {"allowOutsideWorkspace": True}}))
+    assert s.references.allow_outside_workspace is False
