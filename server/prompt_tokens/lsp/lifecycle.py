@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from prompt_tokens.settings import Settings, deep_merge, parse_settings
+from prompt_tokens.settings import Settings, deep_merge, merge_workspace, parse_settings
 from prompt_tokens.workspace import CONFIG_FILE, load_config
 
 if TYPE_CHECKING:
@@ -76,7 +76,8 @@ def new_workspace(ls: PromptTokensServer, root: str) -> WorkspaceState:
 
 
 def _merged(ls: PromptTokensServer, ws: WorkspaceState) -> Settings:
-    settings, _ = parse_settings(deep_merge(ls.client_raw, ws.toml_raw))
+    # The repository's file overrides the editor, but may only tighten trust-sensitive keys.
+    settings, _ = parse_settings(merge_workspace(ls.client_raw, ws.toml_raw))
     return settings
 
 
