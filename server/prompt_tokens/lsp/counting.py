@@ -178,6 +178,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
         return
     version = doc.version
     task = asyncio.current_task()
+    user_cancelled: list[bool] = []
     started = time.monotonic()
     name = os.path.basename(doc.path) if doc.path else uri
     try:
@@ -207,6 +208,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             return tokens, occ
 
         def on_cancel() -> None:
+            user_cancelled.append(True)
             if task is not None:
                 task.cancel()
 
@@ -297,7 +299,8 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
     except (JobCancelled, QueueClosed):
         return  # a newer version (or shutdown) took over
     except asyncio.CancelledError:
-        if ls.docs.get(uri) is doc and doc.version == version and not ls.shutting_down:
+        # a newer recount replaced this one, or the user cancelled the progress
+        if user_cancelled and ls.docs.get(uri) is doc and not ls.shutting_down:
             _failed(ls, doc, "counting was cancelled")
         raise
     except Exception as exc:

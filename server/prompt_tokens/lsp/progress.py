@@ -80,10 +80,9 @@ class ProgressReporter:
         try:
             yield w
         finally:
+            # not awaited: awaiting here could swallow a cancellation of the task using us
             self.watches.discard(w)
             runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await runner
             if w.began and w.token is not None:
                 self._send_end(w)
 
