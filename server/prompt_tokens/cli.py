@@ -284,49 +284,65 @@ async def _count_one(
 
 
 async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], int]:
+    """Count every file through one job queue: several documents at once, results in order."""
+    from prompt_tokens.jobs.queue import JobContext, JobQueue, Priority
     from prompt_tokens.runtime import Runtime
 
     flags = flag_overrides(args)
     files = expand_paths(args.paths)
     if not files:
         raise UsageError("no files to count")
-    errors = 0
-    results: list[DocumentResult] = []
+    if files.count("-") > 1:
+        raise UsageError("stdin (-) can be counted only once")
     total_bytes = sum(os.path.getsize(f) for f in files if f != "-" and os.path.isfile(f))
     progress = Progress(len(files), enabled=None)
     if len(files) < PROGRESS_MIN_FILES and total_bytes < PROGRESS_MIN_BYTES:
         progress.enabled = False
+    queue = JobQueue(workers=4)
     runtimes: dict[Path, Runtime] = {}
-    try:
-        for f in files:
+
+    def runtime_for(doc_path: Path) -> Runtime:
+        root = Path(args.root).resolve() if args.root else (find_root(doc_path) or Path.cwd())
+        rt = runtimes.get(root)
+        if rt is None:
+            settings, problems = settings_for(root, flags)
+            for msg in problems:
+                print(f"prompt-tokens: warning: {msg}", file=sys.stderr)
+            rt = runtimes[root] = Runtime(settings, roots=[root], queue=queue)
+        return rt
+
+    def job(label: str) -> Any:
+        doc_path = Path.cwd() / "-" if label == "-" else Path(label).resolve()
+        rt = runtime_for(doc_path)
+
+        async def run(ctx: JobContext) -> DocumentResult:
             try:
-                if f == "-":
-                    doc_path = Path.cwd() / "-"
-                else:
-                    doc_path = Path(f).resolve()
-                root = (
-                    Path(args.root).resolve() if args.root else (find_root(doc_path) or Path.cwd())
-                )
-                rt = runtimes.get(root)
-                if rt is None:
-                    settings, problems = settings_for(root, flags)
-                    for msg in problems:
-                        print(f"prompt-tokens: warning: {msg}", file=sys.stderr)
-                    rt = Runtime(settings, roots=[root])
-                    runtimes[root] = rt
-                result = await _count_one(rt, f, doc_path, references=not args.no_references)
-                result.path = f
-                results.append(result)
-            except PromptTokensError as exc:
-                errors += 1
-                msg = str(exc)
-                print(
-                    f"prompt-tokens: {msg if msg.startswith(f) else f'{f}: {msg}'}", file=sys.stderr
-                )
-            except OSError as exc:
-                errors += 1
-                print(f"prompt-tokens: {f}: {exc.strerror or exc}", file=sys.stderr)
-            progress.step(f)
+                result = await _count_one(rt, label, doc_path, references=not args.no_references)
+                result.path = label
+                return result
+            finally:
+                progress.step(label)
+
+        return run
+
+    results: list[DocumentResult] = []
+    errors = 0
+    try:
+        outcomes = await queue.batch(
+            [job(f) for f in files], priority=Priority.OPEN, label="count", limit=8
+        )
+        for f, outcome in zip(files, outcomes, strict=True):
+            if isinstance(outcome, DocumentResult):
+                results.append(outcome)
+                continue
+            errors += 1
+            if isinstance(outcome, OSError):
+                msg = outcome.strerror or str(outcome)
+            elif isinstance(outcome, PromptTokensError):
+                msg = str(outcome)
+            else:
+                msg = f"internal error: {type(outcome).__name__}: {outcome}"
+            print(f"prompt-tokens: {msg if msg.startswith(f) else f'{f}: {msg}'}", file=sys.stderr)
         if args.stats:
             for rt in runtimes.values():
                 print(json.dumps(rt.stats(), indent=2), file=sys.stderr)
@@ -334,6 +350,7 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
         progress.close()
         for rt in runtimes.values():
             await rt.aclose()
+        await queue.shutdown()
     return results, errors
 
 

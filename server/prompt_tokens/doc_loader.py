@@ -54,9 +54,9 @@ def load_document(
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise NotFoundError(f"{path}: no such file") from None
+        raise NotFoundError("no such file") from None
     if stat.S_ISDIR(st.st_mode):
-        raise NotFoundError(f"{path}: is a folder")
+        raise NotFoundError("is a folder")
     with open(path, "rb") as fh:
         head_dec = StreamDecoder(label=path)
         head = head_dec.feed(fh.read(HEAD_BYTES))
