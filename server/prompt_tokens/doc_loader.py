@@ -58,7 +58,7 @@ def load_document(
     if stat.S_ISDIR(st.st_mode):
         raise NotFoundError("is a folder")
     with open(path, "rb") as fh:
-        head_dec = StreamDecoder(label=path)
+        head_dec = StreamDecoder(label="the file")
         head = head_dec.feed(fh.read(HEAD_BYTES))
         encoding = encoding_for(head)
         sha = cache.get_fingerprint(path, st.st_size, st.st_mtime_ns, st.st_ino)
@@ -71,7 +71,7 @@ def load_document(
         fh.seek(0)
         data = fh.read()
         after = os.fstat(fh.fileno())
-    text, stats = decode_bytes(data, label=path)
+    text, stats = decode_bytes(data, label="the file")
     tokens, source = cache.lookup_count(encoding, stats.sha256)
     if tokens is None:
         tokens = count_text_parallel(text, encoding)

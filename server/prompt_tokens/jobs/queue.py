@@ -969,7 +969,8 @@ class JobQueue:
                 if task is not current:
                     task.cancel()
         if state is JobState.FAILED:
-            log.warning("job %d %s failed: %s", rec.id, rec.label, rec.last_error)
+            # The awaiting caller reports the error to the user; the queue only records it.
+            log.info("job %d %s failed: %s", rec.id, rec.label, rec.last_error)
         else:
             log.debug("job %d %s %s", rec.id, rec.label, state.value)
         self._check_idle()
