@@ -221,6 +221,9 @@ def split_text(text: str, encoding: str, target: int = DEFAULT_BLOCK_CHARS) -> l
 # Per-block values kept in parallel lists, so that whole-document questions (prefix sums,
 # "which blocks hold a heading / a fence / a backtick") run at C speed (accumulate, compress,
 # list.index) instead of a Python loop over thousands of blocks per keystroke.
+PARALLEL_ABOVE = 1_000_000
+"""Characters of new text above which :meth:`DocumentState.count_pending` uses two threads."""
+
 _PARALLEL = (
     "_lens",
     "_breaks",
@@ -562,22 +565,38 @@ class DocumentState:
         progress: Callable[[int, int], None] | None = None,
     ) -> bool:
         """Count the uncounted blocks. Run it in a worker thread on a :meth:`snapshot` (the
-        blocks are shared, so the live document sees the counts too). Returns False when
-        ``cancelled()`` said to stop."""
+        blocks are shared, so the live document sees the counts too). More than
+        ``PARALLEL_ABOVE`` characters are counted on two threads (tiktoken releases the GIL).
+        Returns False when ``cancelled()`` said to stop."""
         todo = self.pending_blocks()
         if not todo:
             return True
         enc = encoder or get_encoding(self.encoding)
-        done_chars = 0
-        total_chars = sum(len(b.text) for b in todo)
-        for i, b in enumerate(todo):
-            if b.tokens is None:
-                b.tokens = len(enc.encode_ordinary(b.text))
-            done_chars += len(b.text)
-            if cancelled is not None and i % 16 == 15 and cancelled():
-                return False
-            if progress is not None and i % 64 == 63:
-                progress(done_chars, total_chars)
+        total = sum(len(b.text) for b in todo)
+        done = [0]
+
+        def run(blocks: list[Block], report: bool) -> bool:
+            for i, b in enumerate(blocks):
+                if b.tokens is None:
+                    b.tokens = len(enc.encode_ordinary(b.text))
+                done[0] += len(b.text)
+                if cancelled is not None and i % 16 == 15 and cancelled():
+                    return False
+                if report and progress is not None and i % 32 == 31:
+                    progress(min(done[0], total), total)
+            return True
+
+        if total > PARALLEL_ABOVE:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1, thread_name_prefix="pt-doc") as pool:
+                other = pool.submit(run, todo[1::2], False)
+                ok = run(todo[0::2], True)
+                ok = other.result() and ok
+        else:
+            ok = run(todo, True)
+        if not ok:
+            return False
         self._fill_tokens()
         return True
 

@@ -360,3 +360,63 @@ def test_random_edits_occurrences_match_whole_text_scan(
         doc.replace(a, b, new)
         text = text[:a] + new + text[b:]
         assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+
+
+def _engine_sections(text: str, encoding: str) -> list[tuple[int, str, int, int]]:
+    from prompt_tokens.engine import PromptEngine
+    from prompt_tokens.settings import Settings
+
+    engine = PromptEngine(Settings(), resolver=None)  # type: ignore[arg-type]
+    return [(s.line, s.title, s.tokens, s.end_col) for s in engine.sections(text, encoding)]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    script=ref_scripts(),
+    block_chars=st.sampled_from([1, 16, 4096]),
+    enc=st.sampled_from(["cl100k_base", "o200k_base"]),
+)
+def test_sections_match_the_engine(
+    script: tuple[str, list[tuple[float, float, str]]], block_chars: int, enc: str
+) -> None:
+    text, edits = script
+    doc = DocumentState(text, encoding=enc, block_chars=block_chars)
+    for where, width, new in [*edits, (0.0, 0.0, "")]:
+        a = int(where * len(text))
+        b = min(len(text), a + int(width * len(text)))
+        doc.replace(a, b, new)
+        text = text[:a] + new + text[b:]
+        doc.count_pending()
+        secs = doc.sections()
+        assert secs is not None
+        ours = [(s.line, s.title, s.tokens, s.end_col) for s in secs]
+        theirs = _engine_sections(text, enc)
+        # the engine numbers lines by "\n" only; LSP (and we) also break at a lone "\r"
+        assert [x[1:] for x in ours] == [x[1:] for x in theirs]
+        assert all(doc.line_text(x.line).startswith("#") for x in secs)
+        if "\r" not in text.replace("\r\n", ""):
+            assert [x[0] for x in ours] == [x[0] for x in theirs]
+
+
+def test_parallel_count_of_a_large_text() -> None:
+    line = "Prose with words, numbers 123 and émojis 😀 — counted on two threads.\n"
+    text = line * (1_500_000 // len(line))
+    doc = DocumentState(text)
+    progress: list[tuple[int, int]] = []
+    assert doc.count_pending(progress=lambda d, t: progress.append((d, t)))
+    assert doc.text_tokens == plain_count("cl100k_base", text)
+    assert progress and progress[-1][1] == len(text)
+
+
+def test_snapshot_is_isolated_and_adopted() -> None:
+    doc = DocumentState("one\ntwo\nthree\n" * 500, block_chars=64)
+    snap = doc.snapshot()
+    doc.apply_change("X", (10, 0, 10, 0))
+    assert snap.text() != doc.text()
+    assert snap.count_pending()
+    doc.adopt(snap)  # edited meanwhile: nothing adopted, still exact
+    doc.count_pending()
+    assert doc.text_tokens == plain_count("cl100k_base", doc.text())
+    snap = doc.snapshot()
+    doc.adopt(snap)
+    assert doc.text_tokens == plain_count("cl100k_base", doc.text())
