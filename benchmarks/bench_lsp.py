@@ -106,6 +106,7 @@ class Client:
                 "debounceMs": 0,
                 "cache": {"path": None},
                 "variables": {"user": "Ada", "language": "English"},
+                "references": {"maxBytes": 200_000_000},  # the 50 MB reference is allowed
             }
             return [settings for _ in params.items]
 
@@ -280,7 +281,7 @@ async def bench_hints_under_load(tmp: Path, mb: int) -> dict[str, Any]:
     big = tmp / "big_reference.txt"
     with big.open("w") as fh:
         chunk = line * 10_000
-        for _ in range(mb * 1_000_000 // len(chunk) + 1):
+        for _ in range(mb * 1_000_000 // len(chunk)):
             fh.write(chunk)
     c = Client()
     await c.start(tmp)
@@ -300,6 +301,8 @@ async def bench_hints_under_load(tmp: Path, mb: int) -> dict[str, Any]:
         await asyncio.sleep(0.01)
     count_s = time.perf_counter() - t0
     status = done.result()
+    if status["tokens"]["references"] == 0:
+        raise RuntimeError(f"the big reference was not counted: {status}")
     await c.stop()
     big.unlink()
     return {
