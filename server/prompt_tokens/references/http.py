@@ -81,6 +81,28 @@ class UrlInfo:
     invalid_utf8: bool = False
     warning: str | None = None
 
+    @classmethod
+    def cached(
+        cls,
+        entry: HttpEntry,
+        tokens: int,
+        cache: str,
+        *,
+        fetched_at: float | None = None,
+        warning: str | None = None,
+    ) -> UrlInfo:
+        """The figures of a previously fetched copy (fresh, revalidated or a stale fallback)."""
+        return cls(
+            entry.url,
+            entry.sha256,
+            entry.size,
+            tokens,
+            cache,
+            entry.fetched_at if fetched_at is None else fetched_at,
+            entry.content_type,
+            warning=warning,
+        )
+
 
 def redact(url: str) -> str:
     """A URL for logs: no userinfo, query or fragment."""
@@ -274,15 +296,7 @@ class HttpFetcher:
             known, state = self.cache.lookup_count(encoding, entry.sha256)
             if known is not None and entry.is_fresh(now):
                 log.debug("fresh cache entry for %s: no request", redact(url))
-                return UrlInfo(
-                    url,
-                    entry.sha256,
-                    entry.size,
-                    known,
-                    state,
-                    entry.fetched_at,
-                    entry.content_type,
-                )
+                return UrlInfo.cached(entry, known, state)
         conditional = entry if (entry is not None and known is not None) else None
         self.fetches += 1
         try:
@@ -303,26 +317,14 @@ class HttpFetcher:
                             expires_at=fetched + self.settings.ttl_for(url),
                         )
                     )
-                    return UrlInfo(
-                        url,
-                        conditional.sha256,
-                        conditional.size,
-                        n,
-                        "revalidated",
-                        fetched,
-                        conditional.content_type,
-                    )
+                    return UrlInfo.cached(conditional, n, "revalidated", fetched_at=fetched)
         except TransientFetchError as exc:
             if entry is not None and known is not None:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.fetched_at))
-                return UrlInfo(
-                    url,
-                    entry.sha256,
-                    entry.size,
+                return UrlInfo.cached(
+                    entry,
                     known,
                     state,
-                    entry.fetched_at,
-                    entry.content_type,
                     warning=f"{exc}; using the count of the copy fetched {when}",
                 )
             raise

@@ -515,19 +515,27 @@ class _Walk:
     async def _url(self, url: str, span: Span | None, raw: str) -> ReferenceResult:
         res = ReferenceResult(kind="url", target=url, raw=raw, span=span)
         self.targets.add(url_key(url))
-        try:
-            info = await self.url_info(url)
-        except PromptTokensError as exc:
-            return _fail(res, exc)
-        except Exception as exc:
-            return _fail(res, _unexpected(exc, url, "reference-fetch-failed"))
-        self._fill_url(res, info)
+        if not await self._fetch_into(res, url):
+            return res
         if url_key(url) in self.seen:
             res.duplicate = True
             res.tokens = 0
             return res
         self.seen.add(url_key(url))
         return res
+
+    async def _fetch_into(self, res: ReferenceResult, url: str) -> bool:
+        """Fetch ``url`` and fill ``res`` with its figures, or with the error; True if fetched."""
+        try:
+            info = await self.url_info(url)
+        except PromptTokensError as exc:
+            _fail(res, exc)
+            return False
+        except Exception as exc:
+            _fail(res, _unexpected(exc, url, "reference-fetch-failed"))
+            return False
+        self._fill_url(res, info)
+        return True
 
     def _fill_url(self, res: ReferenceResult, info: UrlInfo) -> None:
         res.tokens = res.own_tokens = info.tokens
@@ -562,13 +570,7 @@ class _Walk:
         kind, target = ref
         if kind == "url":
             self.targets.add(url_key(target))
-            try:
-                uinfo = await self.url_info(target)
-            except PromptTokensError as exc:
-                return _fail(res, exc)
-            except Exception as exc:
-                return _fail(res, _unexpected(exc, target, "reference-fetch-failed"))
-            self._fill_url(res, uinfo)
+            await self._fetch_into(res, target)
             return res
         loc = self._locate(target, None, self.base_dir)
         self.targets.add("file:" + loc.real)
