@@ -218,6 +218,7 @@ def ws(tmp_path: Path) -> Path:
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PROMPT_TOKENS_LOG_LEVEL", "WARNING")
+    env["PROMPT_TOKENS_MAX_DOCUMENT_CHARS"] = "4000000"  # test_lifecycle's "too large" case
     return env
 
 

@@ -33,6 +33,10 @@ async def test_open_buffer_edit_recounts_the_referrer(session: Session) -> None:
     )
     assert status["tokens"]["total"] == count(MAIN) + count(edited)
     assert (session.ws / "docs/part.md").read_text() == "first version\n"  # never saved
+    if session.profile == "neovim":  # this profile supports workspace/inlayHint/refresh
+        await session.wait_for(lambda: session.refreshes > 0)
+    else:  # VS Code 1.65 predates LSP inlay hints: never asked to refresh
+        assert session.refreshes == 0
     # closing the buffer: the disk text counts again
     session.close(part)
     await session.wait_for(

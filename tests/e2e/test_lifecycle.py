@@ -150,3 +150,13 @@ def test_server_module_imports_no_pygls_before_answering() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     assert Path(os.devnull).exists()
+
+
+async def test_too_large_document_is_an_error_not_a_crash(session: Session) -> None:
+    uri = session.open("huge.md", "x\n" * 2_000_001)  # above the lowered limit (conftest)
+    status = await session.ready(uri)
+    assert status["state"] == "error"
+    (hint,) = await session.hints(uri, 0, 0)
+    assert hint[2].startswith("⚠ document too large")
+    small = session.open("small.md", "fine\n")
+    assert (await session.ready(small))["state"] == "ready"

@@ -50,6 +50,8 @@ INLINE_MAX_DOCUMENT = 2_000_000
 """A count with at most this much new text, in a document up to this size, runs on the event
 loop (well under a millisecond or two of work: a thread hop would cost as much)."""
 HEAD_CHARS = 4096
+MAX_DOCUMENT_CHARS = int(os.environ.get("PROMPT_TOKENS_MAX_DOCUMENT_CHARS", 256_000_000))
+"""Larger open documents are not counted (a clear error instead of minutes of CPU and GBs)."""
 
 
 def register(server: PromptTokensServer) -> None:
@@ -177,6 +179,14 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
     if doc is None:
         return
     version = doc.version
+    if len(doc.state) > MAX_DOCUMENT_CHARS:
+        _failed(
+            ls,
+            doc,
+            f"document too large to count ({len(doc.state):,} characters; "
+            f"the limit is {MAX_DOCUMENT_CHARS:,})",
+        )
+        return
     task = asyncio.current_task()
     user_cancelled: list[bool] = []
     started = time.monotonic()
