@@ -3,6 +3,7 @@ variable value changed in the settings recount exactly the documents that depend
 
 from __future__ import annotations
 
+import pytest
 from lsprotocol import types
 
 from tests.e2e.conftest import Session, count
@@ -124,3 +125,33 @@ async def test_variable_change_recounts_only_its_users(session: Session) -> None
         )
     )
     assert len(session.statuses_for(plain)) == plain_before
+
+
+async def test_disk_change_found_without_file_watching(session: Session) -> None:
+    """Clients that cannot watch files (this Neovim profile) are covered by a light poll."""
+    if session.profile != "neovim":
+        pytest.skip("the VS Code profile registers file watching; the poll is off")
+    session.write("docs/part.md", "short\n")
+    main = session.open("main.md", MAIN)
+    await session.ready(main)
+    new = "changed on disk, and no notification about it was sent\n"
+    session.write("docs/part.md", new)
+    await session.wait_for(
+        lambda: (s := last_ready(session, main)) and s["tokens"]["references"] == count(new)
+    )
+
+
+async def test_toml_change_reloads_settings(session: Session) -> None:
+    main = session.open("main.md", "Hello there\n")
+    assert (await session.ready(main))["budget"] == 8192
+    session.write(".prompt-tokens.toml", "budget = 777\n")
+    session.client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[
+                types.FileEvent(
+                    uri=session.uri(".prompt-tokens.toml"), type=types.FileChangeType.Created
+                )
+            ]
+        )
+    )
+    await session.wait_for(lambda: (s := last_ready(session, main)) and s["budget"] == 777)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lsprotocol import types
+from pytest_httpserver import HTTPServer
 
 from tests.e2e.conftest import Session, count
 
@@ -40,3 +41,20 @@ async def test_hover_on_a_reference(session: Session) -> None:
     )
     assert await hover(session, uri, 0, 1) is None
     assert await hover(session, "file:///nowhere/x.md", 0, 0) is None
+
+
+async def test_hover_on_a_url_reference(session: Session, httpserver: HTTPServer) -> None:
+    body = '{"items": [{"id": 1, "name": "tea"}, {"id": 2, "name": "coffee"}]}'
+    httpserver.expect_request("/v1/items").respond_with_data(body, content_type="application/json")
+    url = httpserver.url_for("/v1/items")
+    text = f"Data: @{url}\n"
+    uri = session.open("p.md", text)
+    status = await session.ready(uri)
+    assert status["tokens"]["references"] == count(body)
+    h = await hover(session, uri, 0, session.cols("Data: @h"))
+    assert h is not None and isinstance(h.contents, types.MarkupContent)
+    md = h.contents.value
+    assert f"`{url}`" in md and "| kind | url |" in md
+    assert f"| tokens | {count(body):,} |" in md
+    assert f"| bytes | {len(body):,} |" in md
+    assert "| fetched at |" in md and "UTC" in md

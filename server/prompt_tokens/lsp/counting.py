@@ -141,6 +141,9 @@ class RefMemo:
     occurrences: list[Occurrence]
     results: list[ReferenceResult]
     at: float
+    """``time.monotonic()`` when resolved."""
+    wall: float = 0.0
+    """``time.time()`` when resolution started (files changed after it are newer)."""
 
 
 def scanner_for(engine: PromptEngine, path: str | None) -> tuple[Any, object]:
@@ -253,6 +256,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
                 and want_refs
             )
             overlay = ls.overlay(exclude=uri) if occ and not reuse else {}
+            resolve_started = time.time()
             resolving = asyncio.ensure_future(
                 engine.count_document(
                     doc.path or "",
@@ -286,7 +290,9 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
         if not _current(ls, doc, version):
             return
         if not reuse:
-            doc.ref_memo = RefMemo(key, occ, list(result.references), time.monotonic())
+            doc.ref_memo = RefMemo(
+                key, occ, list(result.references), time.monotonic(), resolve_started
+            )
         doc.result = result
         doc.result_version = version
         doc.counted_occurrences = occ

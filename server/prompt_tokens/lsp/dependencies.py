@@ -69,7 +69,12 @@ def _watched_files(ls: PromptTokensServer) -> set[str]:
 
 
 async def poll(ls: PromptTokensServer) -> None:
-    """Fallback for clients without file watching: stat the referenced files every 2 s."""
+    """Fallback for clients without file watching: stat the referenced files every 2 s.
+
+    A file seen for the first time counts as changed when it is newer than the resolution
+    of a document using it (it may have changed between that count and this first look)."""
+    from prompt_tokens.references.graph import file_key
+
     stamps: dict[str, Stamp] = {}
     while not ls.shutting_down:
         await asyncio.sleep(POLL_INTERVAL_S)
@@ -78,10 +83,24 @@ async def poll(ls: PromptTokensServer) -> None:
         files = _watched_files(ls)
         now = await asyncio.to_thread(_stamps, files)
         for path, stamp in now.items():
-            if path in stamps and stamps[path] != stamp:
+            if path in stamps:
+                changed = stamps[path] != stamp
+            else:
+                changed = stamp is not None and _newer_than_its_counts(ls, file_key(path), stamp)
+            if changed:
                 log.info("%s changed on disk", path)
                 file_changed(ls, path)
         stamps = now
+
+
+def _newer_than_its_counts(ls: PromptTokensServer, target: str, stamp: Stamp) -> bool:
+    assert stamp is not None
+    mtime = stamp[1] / 1e9
+    for uri in ls.dependents([target]):
+        memo = ls.docs[uri].ref_memo
+        if memo is not None and mtime >= memo.wall - 0.01:
+            return True
+    return False
 
 
 def start_polling(ls: PromptTokensServer) -> None:
