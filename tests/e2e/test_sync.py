@@ -58,3 +58,18 @@ async def test_close_clears_diagnostics_and_reopen(session: Session) -> None:
     uri = session.open("p.md", "fine\n", write=False)
     status = await session.ready(uri, since=mark)
     assert status["tokens"]["total"] == count("fine\n")
+
+
+async def test_edits_while_a_big_document_is_being_opened(session: Session) -> None:
+    text = "".join(
+        f"Paragraph {i}: counting tokens exactly, block by block.\n" for i in range(60_000)
+    )
+    uri = session.open("big.md", text)
+    session.change(uri, "Intro ", (0, 0, 0, 0))  # sent before the blocks are built
+    v = session.change(uri, "!", (59_999, 5, 59_999, 5))
+    text = "Intro " + text
+    lines = text.split("\n")
+    lines[59_999] = lines[59_999][:5] + "!" + lines[59_999][5:]
+    text = "\n".join(lines)
+    status = await session.ready(uri, v, within=60)
+    assert status["tokens"]["text"] == count(text)

@@ -64,6 +64,8 @@ def schedule(ls: PromptTokensServer, uri: str, *, delay_s: float) -> None:
     if ls.shutting_down or doc is None:
         return
     doc.settled.clear()
+    if doc.pending_changes is not None:
+        return  # still being built: the build schedules the count
     ls.debouncer.schedule(uri, delay_s, lambda: recount(ls, uri))
 
 
@@ -201,7 +203,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
         if doc.state.set_encoding(cfg.encoding):
             log.info("%s: encoding is now %s", name, cfg.encoding)
         snap = doc.state.snapshot()
-        scan, key = scanner_for(engine, doc.path)
+        scan, scan_key = scanner_for(engine, doc.path)
         want_refs = bool(engine.settings.references.enabled)
         pending_chars = snap.pending_chars()
         doc.status = "counting"
@@ -215,7 +217,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
 
             if not snap.count_pending(cancelled=lambda: ctx.cancelled, progress=progress):
                 raise JobCancelled("superseded while counting")
-            occ = snap.occurrences(scan, key) if want_refs else []
+            occ = snap.occurrences(scan, scan_key) if want_refs else []
             tokens = snap.text_tokens
             assert tokens is not None
             return tokens, occ
@@ -247,11 +249,11 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
                 return
             doc.state.adopt(snap)
             watch.report(None, f"{name}: resolving {len(occ)} references" if occ else name)
-            key = reference_key(cfg, occ)
+            ref_key = reference_key(cfg, occ)
             memo = doc.ref_memo
             reuse = (
                 memo is not None
-                and memo.key == key
+                and memo.key == ref_key
                 and time.monotonic() - memo.at < REUSE_MAX_AGE_S
                 and want_refs
             )
@@ -291,7 +293,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             return
         if not reuse:
             doc.ref_memo = RefMemo(
-                key, occ, list(result.references), time.monotonic(), resolve_started
+                ref_key, occ, list(result.references), time.monotonic(), resolve_started
             )
         doc.result = result
         doc.result_version = version

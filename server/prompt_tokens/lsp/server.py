@@ -107,6 +107,8 @@ class OpenDocument:
     error: str | None = None
     hint_key: object = None
     """What the last published hints depended on: a refresh is sent only when it changes."""
+    pending_changes: list[tuple[str, tuple[int, int, int, int] | None]] | None = None
+    """Changes that arrived while a big document's blocks were being built (in a thread)."""
     published_diagnostics: list[Any] = attrs.field(factory=list)
     diagnostics_version: int | None = None
     sections_version: int | None = None

@@ -7,10 +7,11 @@ Documents that reference the edited one are recounted too (its unsaved text is w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -18,11 +19,12 @@ from prompt_tokens.document import DocumentState
 from prompt_tokens.lsp import counting, diagnostics
 
 if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import PromptTokensServer
+    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = ".prompt-tokens.toml"
+BUILD_IN_THREAD_CHARS = 1_000_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -37,6 +39,29 @@ def _encoding_guess(ls: PromptTokensServer, root: str) -> str:
     return ws.settings.encoding if ws is not None else "cl100k_base"
 
 
+def _first_break(text: str) -> int:
+    m = re.search(r"[\r\n]", text)
+    return m.start() if m else len(text)
+
+
+async def _build(
+    ls: PromptTokensServer, doc: OpenDocument, text: str, options: dict[str, Any]
+) -> None:
+    try:
+        state = await asyncio.to_thread(lambda: DocumentState(text, **options))
+    except Exception:
+        doc.pending_changes = None
+        raise
+    if ls.docs.get(doc.uri) is not doc:
+        return
+    for change, range_ in doc.pending_changes or []:
+        state.apply_change(change, range_)
+    state.version = doc.version
+    doc.state = state
+    doc.pending_changes = None
+    counting.schedule(ls, doc.uri, delay_s=0.0)
+
+
 def register(server: PromptTokensServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: PromptTokensServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -45,22 +70,33 @@ def register(server: PromptTokensServer) -> None:
         item = params.text_document
         path = ls.uri_path(item.uri)
         root = ls.root_for(path)
-        state = DocumentState(
-            clean(item.text),
-            encoding=_encoding_guess(ls, root),
-            version=item.version,
-            position_encoding=ls.position_encoding,
-        )
-        ls.docs[item.uri] = OpenDocument(
+        text = clean(item.text)
+        options = {
+            "encoding": _encoding_guess(ls, root),
+            "version": item.version,
+            "position_encoding": ls.position_encoding,
+        }
+        big = len(text) > BUILD_IN_THREAD_CHARS
+        doc = OpenDocument(
             uri=item.uri,
             path=path,
             language_id=item.language_id,
             version=item.version,
-            state=state,
+            # while a big one is built: its first line only (for the "counting…" hint's place)
+            state=DocumentState(text[: _first_break(text)], **options)  # type: ignore[arg-type]
+            if big
+            else DocumentState(text, **options),  # type: ignore[arg-type]
             root=root,
         )
+        ls.docs[item.uri] = doc
         ls.active_uri = item.uri
-        counting.schedule(ls, item.uri, delay_s=0.0)
+        if big:
+            # splitting megabytes into blocks takes a while: not on the event loop; changes
+            # arriving meanwhile wait in ``pending_changes``
+            doc.pending_changes = []
+            ls.spawn(_build(ls, doc, text, options), name=f"open {item.uri}")
+        else:
+            counting.schedule(ls, item.uri, delay_s=0.0)
         if path is not None:  # its buffer now wins over the disk for documents using it
             counting.schedule_dependents(ls, path, delay_s=0.0, exclude=item.uri)
 
@@ -71,18 +107,28 @@ def register(server: PromptTokensServer) -> None:
         if doc is None:
             log.warning("didChange for a document that is not open: %s", uri)
             return
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                r = change.range
-                doc.state.apply_change(
-                    clean(change.text),
-                    (r.start.line, r.start.character, r.end.line, r.end.character),
+        changes = [
+            (
+                clean(c.text),
+                (
+                    c.range.start.line,
+                    c.range.start.character,
+                    c.range.end.line,
+                    c.range.end.character,
                 )
-            else:
-                doc.state.apply_change(clean(change.text))
+                if isinstance(c, types.TextDocumentContentChangePartial)
+                else None,
+            )
+            for c in params.content_changes
+        ]
         doc.version = params.text_document.version
-        doc.state.version = doc.version
         ls.active_uri = uri
+        if doc.pending_changes is not None:
+            doc.pending_changes.extend(changes)
+            return
+        for text, range_ in changes:
+            doc.state.apply_change(text, range_)
+        doc.state.version = doc.version
         ws = ls.workspaces.get(doc.root)
         delay = (ws.settings.debounce_ms if ws is not None else 150) / 1000
         counting.schedule(ls, uri, delay_s=delay)
