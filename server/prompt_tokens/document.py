@@ -9,9 +9,11 @@ The language server keeps one of these per open buffer and feeds it the ``conten
   at column 0 of some line and no line (and no ``\\r\\n``) crosses a block boundary.
 - Markdown heading lines always start a block (a line starting with ``#`` after ``\\n`` is a
   safe cut for every encoding), so a section's count is a sum of whole blocks too.
-- Each block knows its length, line-break count and fence-marker count; prefix sums over the
-  blocks (rebuilt lazily with ``itertools.accumulate``, a few µs per thousand blocks) give
-  position → offset in O(log n + block).
+- Each block knows its length, line breaks, fence markers, heading and what in it matters to
+  the reference scanner; these are also kept in parallel per-block lists, so whole-document
+  questions (prefix sums → position ↔ offset in O(log n + block), which blocks hold headings,
+  fences or backticks) run at C speed (``accumulate``, ``compress``, ``list.index``) rather than
+  as a Python loop over thousands of blocks per keystroke.
 - An edit re-splits only the blocks it touches plus the previous one when the edit is in the
   first line of a block (that line decides whether the cut before it stays safe). Untouched
   blocks keep their counts and their reference occurrences.
