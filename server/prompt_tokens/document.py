@@ -160,6 +160,9 @@ class Block:
     occ_key: object = None
     seg: tuple[object, tuple[Block, ...], list[Occurrence]] | None = None
     """Occurrences of the multi-block segment this block starts: (key, blocks, found)."""
+    abs_occ: tuple[list[Occurrence], tuple[int, int], list[Occurrence]] | None = None
+    """The occurrences it contributes, shifted to (offset, line) of its last position; kept
+    so blocks before an edit reuse them instead of building new ones per keystroke."""
 
     @classmethod
     def of(cls, text: str) -> Block:
@@ -280,6 +283,9 @@ class DocumentState:
         self._text: str | None = None
         self._occ_cache: tuple[object, list[Occurrence]] | None = None
         self._fence_cache: tuple[tuple[str, ...], list[tuple[int, int | None]]] | None = None
+        self._fence_blocks_cache: (
+            tuple[int, tuple[Block, ...], list[tuple[Block, Block | None]]] | None
+        ) = None
         self._reset(text)
 
     # -- whole-text operations ----------------------------------------------------------------
@@ -340,6 +346,7 @@ class DocumentState:
             self._occ_key = snap._occ_key
             self._nocc = list(snap._nocc)
         self._fence_cache = snap._fence_cache
+        self._fence_blocks_cache = snap._fence_blocks_cache
 
     def text(self) -> str:
         """The full text (joined once per edit and remembered)."""
@@ -700,7 +707,12 @@ class DocumentState:
                     first.seg = (key, seg_blocks, found)
             if found:
                 base, line0 = starts[a], lines[a]
-                out.extend(_shift(o, line0, base) for o in found)
+                holder = blocks[a]
+                shifted = holder.abs_occ
+                if shifted is None or shifted[0] is not found or shifted[1] != (base, line0):
+                    shifted = (found, (base, line0), [_shift(o, line0, base) for o in found])
+                    holder.abs_occ = shifted
+                out.extend(shifted[2])
         self._occ_cache = (key, out)
         return out
 
@@ -718,8 +730,19 @@ class DocumentState:
     def _fence_regions(self, fence_idx: list[int], fm_end: int) -> list[tuple[int, int | None]]:
         """Fenced code blocks as (opening block, closing block or None if unclosed), by index.
 
-        Only the lines holding fence runs decide, so the analysis is cached on their text:
-        typing anywhere else (the usual case) reuses it."""
+        Only the lines holding fence runs decide, so the analysis is cached twice: on the
+        blocks holding them (an edit elsewhere reuses it outright) and on their lines' text
+        (an edit in such a block that leaves its fence lines alone reuses the analysis)."""
+        fence_blocks = tuple(self.blocks[i] for i in fence_idx)
+        where = {id(b): i for b, i in zip(fence_blocks, fence_idx, strict=True)}
+        by_blocks = self._fence_blocks_cache
+        if (
+            by_blocks is not None
+            and by_blocks[0] == fm_end
+            and len(by_blocks[1]) == len(fence_blocks)
+            and all(x is y for x, y in zip(by_blocks[1], fence_blocks, strict=True))
+        ):
+            return [(where[id(o)], None if c is None else where[id(c)]) for o, c in by_blocks[2]]
         starts = self._index()[0]
         bodies: list[str] = []
         owner: list[int] = []
@@ -729,23 +752,27 @@ class DocumentState:
                 if base + off >= fm_end:
                     bodies.append(body)
                     owner.append(i)
-        if not bodies:
-            return []
-        key = tuple(bodies)
-        cached = self._fence_cache
-        pairs: list[tuple[int, int | None]]
-        if cached is not None and cached[0] == key:
-            pairs = cached[1]
-        else:
-            synthetic = "\n".join(bodies) + "\nx"
-            line_starts = list(accumulate((len(body) + 1 for body in bodies), initial=0))
-            pairs = []
-            for rs, re_ in fenced_regions(synthetic):
-                a = bisect.bisect_right(line_starts, rs) - 1
-                c = bisect.bisect_right(line_starts, re_ - 1) - 1
-                pairs.append((a, None if c >= len(bodies) else c))
-            self._fence_cache = (key, pairs)
-        return [(owner[a], None if c is None else owner[c]) for a, c in pairs]
+        pairs: list[tuple[int, int | None]] = []
+        if bodies:
+            key = tuple(bodies)
+            cached = self._fence_cache
+            if cached is not None and cached[0] == key:
+                pairs = cached[1]
+            else:
+                synthetic = "\n".join(bodies) + "\nx"
+                line_starts = list(accumulate((len(body) + 1 for body in bodies), initial=0))
+                for rs, re_ in fenced_regions(synthetic):
+                    a = bisect.bisect_right(line_starts, rs) - 1
+                    c = bisect.bisect_right(line_starts, re_ - 1) - 1
+                    pairs.append((a, None if c >= len(bodies) else c))
+                self._fence_cache = (key, pairs)
+        regions = [(owner[a], None if c is None else owner[c]) for a, c in pairs]
+        self._fence_blocks_cache = (
+            fm_end,
+            fence_blocks,
+            [(self.blocks[o], None if c is None else self.blocks[c]) for o, c in regions],
+        )
+        return regions
 
     def _segments(self) -> list[tuple[int, int]]:
         """Block ranges ``[a, z)`` (``z - a >= 2``) that must be scanned together, because the
