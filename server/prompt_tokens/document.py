@@ -39,6 +39,7 @@ import bisect
 import re
 from collections.abc import Callable, Sequence
 from itertools import accumulate, compress
+from operator import attrgetter
 from typing import Literal, cast
 
 import attrs
@@ -840,7 +841,10 @@ def _scan_segment(scanner: Scanner, text: str, not_first: bool) -> list[Occurren
     return scanner(text)
 
 
-_OCC_FIELDS = tuple(f.name for f in attrs.fields(Occurrence) if f.name != "span")
+_OCC_NAMES = tuple(f.name for f in attrs.fields(Occurrence))
+_OCC_VALUES = attrgetter(*_OCC_NAMES)
+_OCC_SPAN = _OCC_NAMES.index("span")
+_OCC_POSITIONAL = all(f.init and not f.kw_only for f in attrs.fields(Occurrence))
 
 
 def _shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
@@ -855,7 +859,11 @@ def _shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
         s.offset + doffset,
         s.end_offset + doffset,
     )
-    return Occurrence(span=span, **{name: getattr(o, name) for name in _OCC_FIELDS})
+    if not _OCC_POSITIONAL:
+        return attrs.evolve(o, span=span)
+    values = list(_OCC_VALUES(o))
+    values[_OCC_SPAN] = span  # positional construction: ~4x faster than attrs.evolve
+    return Occurrence(*values)
 
 
 def apply_lsp_changes(

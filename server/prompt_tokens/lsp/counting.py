@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import time
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -130,11 +131,18 @@ def respan(memo: RefMemo, occ: list[Occurrence]) -> list[ReferenceResult]:
     return out
 
 
-_RESULT_FIELDS = tuple(f.name for f in attrs.fields(ReferenceResult) if f.name != "span")
+_RESULT_NAMES = tuple(f.name for f in attrs.fields(ReferenceResult))
+_RESULT_VALUES = attrgetter(*_RESULT_NAMES)
+_RESULT_SPAN = _RESULT_NAMES.index("span")
+_RESULT_POSITIONAL = all(f.init and not f.kw_only for f in attrs.fields(ReferenceResult))
 
 
 def _with_span(res: ReferenceResult, span: Span) -> ReferenceResult:
-    return ReferenceResult(span=span, **{name: getattr(res, name) for name in _RESULT_FIELDS})
+    if not _RESULT_POSITIONAL:
+        return attrs.evolve(res, span=span)
+    values = list(_RESULT_VALUES(res))
+    values[_RESULT_SPAN] = span
+    return ReferenceResult(*values)
 
 
 @attrs.define
