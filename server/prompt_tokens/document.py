@@ -284,6 +284,7 @@ class DocumentState:
         self._text: str | None = None
         self._occ_cache: tuple[object, list[Occurrence]] | None = None
         self._fence_cache: tuple[tuple[str, ...], list[tuple[int, int | None]]] | None = None
+        self._segs_cache: tuple[int, list[tuple[int, int]]] | None = None
         self._fence_blocks_cache: (
             tuple[int, tuple[Block, ...], list[tuple[Block, Block | None]]] | None
         ) = None
@@ -348,6 +349,7 @@ class DocumentState:
             self._nocc = list(snap._nocc)
         self._fence_cache = snap._fence_cache
         self._fence_blocks_cache = snap._fence_blocks_cache
+        self._segs_cache = snap._segs_cache
 
     def text(self) -> str:
         """The full text (joined once per edit and remembered)."""
@@ -517,11 +519,52 @@ class DocumentState:
         new_blocks = [reuse.get(p) or Block.of(p) for p in pieces if p]
         if not new_blocks and len(self.blocks) == len(old):
             new_blocks = [Block.of("")]
+        carried = self._carry_segments(lo, hi, old, new_blocks, start)
         self.blocks[lo : hi + 1] = new_blocks
         for name, values in self._columns(new_blocks).items():
             getattr(self, name)[lo : hi + 1] = values
         self._invalidate()
+        if carried is not None:
+            self._segs_cache = (self.generation, carried)
         return lo, lo + len(new_blocks)
+
+    def _carry_segments(
+        self, lo: int, hi: int, old: list[Block], new: list[Block], start: int
+    ) -> list[tuple[int, int]] | None:
+        """The segments after replacing blocks ``lo..hi`` by ``new``, derived from the current
+        ones without recomputing, when the edit cannot change which block starts are clean:
+        neither the old nor the new blocks hold anything that carries the scanner's state
+        (Jinja/Handlebars, fence lines, backticks), they agree on blank lines (all or none:
+        a backtick run passes through them, or stops in them, the same way before and after),
+        and the front matter is before the edit. Then only segments touching the edit change,
+        by the difference in block count; others shift. None: recompute."""
+        cache = self._segs_cache
+        if cache is None or cache[0] != self.generation:
+            return None
+        blanks = set()
+        for b in (*old, *new):
+            if b.stateful or b.fence_lines or b.tick_head or b.tick_tail:
+                return None
+            blanks.add(b.has_blank)
+        if len(blanks) > 1:
+            return None
+        first = self.blocks[0].text
+        if first.startswith(("---", "\ufeff")):
+            fm_end = self.front_matter_end()
+            if fm_end == 0 or start < fm_end or lo == 0:
+                return None
+        delta = len(new) - len(old)
+        out: list[tuple[int, int]] = []
+        for a, z in cache[1]:
+            if z <= lo:
+                out.append((a, z))
+            elif a > hi:
+                out.append((a + delta, z + delta))
+            elif a <= lo and z > hi:
+                out.append((a, z + delta))  # the edit is inside: it grows or shrinks with it
+            else:
+                return None  # a segment starts or ends inside the edit: recompute
+        return out
 
     # -- counting ----------------------------------------------------------------------------
 
@@ -785,6 +828,14 @@ class DocumentState:
         holds a backtick before or after them; (D) block starts inside the front matter.
 
         Only blocks flagged for (A)–(C) are visited, at C speed otherwise."""
+        cache = self._segs_cache
+        if cache is not None and cache[0] == self.generation:
+            return cache[1]
+        segs = self._compute_segments()
+        self._segs_cache = (self.generation, segs)
+        return segs
+
+    def _compute_segments(self) -> list[tuple[int, int]]:
         n = len(self.blocks)
         if n < 2:
             return []

@@ -420,3 +420,42 @@ def test_snapshot_is_isolated_and_adopted() -> None:
     snap = doc.snapshot()
     doc.adopt(snap)
     assert doc.text_tokens == plain_count("cl100k_base", doc.text())
+
+
+PLAIN = ["word ", "more text ", "\n", "\n\n", " ", "x", "\n \n"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(
+        st.one_of(st.sampled_from(PLAIN), st.sampled_from(REF_PIECES)), min_size=10, max_size=200
+    ),
+    edits=st.lists(
+        st.tuples(
+            st.floats(0, 1, allow_nan=False),
+            st.integers(0, 8),
+            st.lists(st.sampled_from(PLAIN), max_size=3).map("".join),
+        ),
+        max_size=25,
+    ),
+    block_chars=st.sampled_from([4, 16, 64]),
+)
+def test_segments_carried_across_plain_edits(
+    pieces: list[str], edits: list[tuple[float, int, str]], block_chars: int
+) -> None:
+    """Edits of plain text carry the segment structure over instead of recomputing it: the
+    carried one may be coarser, never finer, and the occurrences stay exact."""
+    text = "".join(pieces)
+    doc = DocumentState(text, block_chars=block_chars)
+    doc.occurrences(_scanner)
+    for where, width, new in edits:
+        a = int(where * len(text))
+        b = min(len(text), a + width)
+        doc.replace(a, b, new)
+        text = text[:a] + new + text[b:]
+
+        def covered(segs: list[tuple[int, int]]) -> set[int]:
+            return {k for s, z in segs for k in range(s + 1, z)}
+
+        assert covered(doc._segments()) >= covered(doc._compute_segments())
+        assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
