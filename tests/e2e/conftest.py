@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -216,7 +217,10 @@ def ws(tmp_path: Path) -> Path:
 
 
 def server_env() -> dict[str, str]:
+    """The server's environment. Built when this module is imported, before the session
+    fixture isolating the cache folder runs: give the server its own throw-away one."""
     env = dict(os.environ)
+    env["PROMPT_TOKENS_CACHE_DIR"] = tempfile.mkdtemp(prefix="pt-e2e-cache-")
     env.setdefault("PROMPT_TOKENS_LOG_LEVEL", "WARNING")
     env["PROMPT_TOKENS_MAX_DOCUMENT_CHARS"] = "4000000"  # test_lifecycle's "too large" case
     return env

@@ -51,7 +51,7 @@ async def test_did_change_configuration_push(session: Session) -> None:
     n = count(TEXT)
     session.client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(
-            settings={"promptTokens": {"budget": n, "warningRatio": 0.5}}
+            settings={"promptTokens": {"budget": n, "warningRatio": 0.5, "cache": {"path": None}}}
         )
     )
     status = await session.wait_for(
