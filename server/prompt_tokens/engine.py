@@ -36,8 +36,9 @@ from prompt_tokens.tokenizer.encodings import ENCODINGS
 
 log = logging.getLogger(__name__)
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$", re.MULTILINE)
-_FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.MULTILINE)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line ends, and only those
+_HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)[ \t#]*")  # matched against a whole line
+_FENCE = re.compile(r"[ ]{0,3}(```|~~~)")
 
 # Severity per diagnostic code (SPEC "LSP surface").
 SEVERITY: dict[str, str] = {
@@ -60,8 +61,13 @@ class DocConfig:
 
 
 def _line0_span(text: str) -> Span:
-    first = text.split("\n", 1)[0].rstrip("\r")
-    return Span(0, 0, 0, len(first.encode("utf-16-le")) // 2, 0, len(first))
+    m = _LINE_BREAK.search(text)
+    first = text[: m.start()] if m else text
+    return Span(0, 0, 0, _utf16_len(first), 0, len(first))
+
+
+def _utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class PromptEngine:
@@ -202,40 +208,32 @@ class PromptEngine:
     def sections(self, text: str, encoding: str) -> list[Section]:
         """Tokens per Markdown section (heading line up to the next heading).
 
-        A heading starts with ``#`` at column 0, which is a safe cut for both encodings, so
-        section counts add up exactly to the text count (outside front matter and code).
+        A heading starts with ``#`` at column 0, which after a ``\n`` is a safe cut for both
+        encodings, so section counts add up exactly to the text count from the first heading on.
         """
         counter = self.counter(encoding)
-        fences = [m.start() for m in _FENCE.finditer(text)]
-        heads: list[tuple[int, int, str]] = []  # (offset, line, title)
+        heads: list[tuple[int, int, str, int]] = []  # (offset, line, title, end column)
+        in_fence = False
+        pos = 0
         line = 0
-        last = 0
-        for m in _HEADING.finditer(text):
-            if _inside_fence(fences, m.start()):
-                continue
-            line += text.count("\n", last, m.start())
-            last = m.start()
-            heads.append((m.start(), line, m.group(2)))
+        breaks = _LINE_BREAK.finditer(text)
+        while True:
+            m = next(breaks, None)
+            end = m.start() if m else len(text)
+            content = text[pos:end]
+            if _FENCE.match(content):
+                in_fence = not in_fence
+            elif not in_fence and (h := _HEADING.fullmatch(content)):
+                heads.append((pos, line, h.group(2), _utf16_len(content)))
+            if m is None:
+                break
+            pos = m.end()
+            line += 1
         out: list[Section] = []
-        for i, (start, ln, title) in enumerate(heads):
-            end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
-            head_line = text[start : text.find("\n", start) if "\n" in text[start:end] else end]
-            head_line = head_line.rstrip("\r")
-            out.append(
-                Section(
-                    line=ln,
-                    title=title,
-                    tokens=counter.count(text[start:end]),
-                    end_col=len(head_line.encode("utf-16-le")) // 2,
-                )
-            )
+        for i, (start, ln, title, end_col) in enumerate(heads):
+            stop = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+            out.append(Section(ln, title, counter.count(text[start:stop]), end_col))
         return out
-
-
-def _inside_fence(fences: list[int], pos: int) -> bool:
-    import bisect
-
-    return bisect.bisect_left(fences, pos) % 2 == 1
 
 
 def reference_diagnostics(refs: Sequence[ReferenceResult]) -> list[Diagnostic]:
