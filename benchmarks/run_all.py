@@ -35,7 +35,7 @@ def main() -> int:
         if rc:
             failed.append(script)
     if failed:
-        print(f"\nmissed a target or failed: {', '.join(failed)}")
+        print(f"\nexited non-zero: {', '.join(failed)}")
     return 1 if failed else 0
 
 
