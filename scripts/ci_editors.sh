@@ -33,6 +33,10 @@ apt_deps() {
   for p in chromium libkrb5-dev ripgrep build-essential python3 curl; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
   done
+  if ((${#need[@]})) && [[ $(id -u) -ne 0 ]]; then
+    echo "not root: skipping apt-get install ${need[*]} (the VS Code end-to-end test will be skipped)" >&2
+    return 0
+  fi
   if ((${#need[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
