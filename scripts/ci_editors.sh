@@ -120,7 +120,11 @@ case $what in
     timed nvim nvim_deps
     timed vscode-build vscode_build
     timed e2e-deps e2e_deps
-    timed code-server code_server
+    if [[ "${CI:-}" == true ]]; then
+      timed code-server code_server
+    else  # a developer machine without root/apt packages still runs everything else
+      timed code-server code_server || echo "code-server could not be installed; the VS Code end-to-end test will be skipped" >&2
+    fi
     echo "CODE_SERVER=$CS_DIR/node_modules/.bin/code-server"
     ;;
   *) echo "usage: $0 [all|apt|nvim|vscode|code-server|e2e-deps]" >&2; exit 2 ;;
