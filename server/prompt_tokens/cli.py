@@ -154,6 +154,10 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.model:
         raw["model"] = args.model
     if args.encoding:
+        from prompt_tokens.tokenizer.encodings import ENCODINGS
+
+        if args.encoding not in ENCODINGS:
+            raise UsageError(f"--encoding must be one of {', '.join(ENCODINGS)}")
         raw["encoding"] = args.encoding
         raw["model"] = None
     if args.budget is not None:

@@ -89,7 +89,8 @@ def lookup_model(name: str) -> ModelInfo:
         ):
             best = info
     if best is None:
-        known = ", ".join(sorted({m.split("-2")[0] for m in MODELS}))
+        families = [m for m in MODELS if not any(m.startswith(f + "-") for f in MODELS if f != m)]
+        known = ", ".join(sorted(families))
         raise UnknownModelError(f"Unknown model '{name}'. Known model families: {known}.")
     return best
 

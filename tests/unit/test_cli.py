@@ -241,3 +241,16 @@ def test_warm_run_uses_the_fingerprint_and_count_cache(workspace: Path, tmp_path
     assert json.loads(again.stdout)["files"][0]["tokens"]["text"] == plain_count(
         "cl100k_base", body + "More.\n"
     )
+
+
+def test_unknown_model_warns_and_falls_back(ws: Path) -> None:
+    r = run("count", "--json", "--no-cache", "--model", "gpt-9000", "prompt.md", cwd=ws)
+    assert r.returncode == 0
+    f = json.loads(r.stdout)["files"][0]
+    assert (f["encoding"], f["budget"]) == ("cl100k_base", 8192)
+    assert "Unknown model 'gpt-9000'" in r.stderr and "gpt-4o" in r.stderr
+
+
+def test_bad_encoding_flag_is_a_usage_error(ws: Path) -> None:
+    r = run("count", "--encoding", "p50k_base", "prompt.md", cwd=ws)
+    assert r.returncode == 2 and "--encoding must be one of" in r.stderr
