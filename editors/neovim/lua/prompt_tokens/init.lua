@@ -142,32 +142,32 @@ function M.stats(bufnr, cb)
   end)
 end
 
---- :PromptTokens jobs — queue/worker state and cache figures.
-function M.jobs(cb)
-  M.exec('promptTokens.jobs', {}, nil, function(err, result)
+--- Run a buffer-independent server command: cb(result) when given, else notify(describe(result)).
+local function run_command(command, cb, describe)
+  M.exec(command, {}, nil, function(err, result)
     if err then
       return
     end
     if cb then
       cb(result)
     else
-      notify('jobs: ' .. vim.inspect(result))
+      notify(describe(result))
     end
+  end)
+end
+
+--- :PromptTokens jobs — queue/worker state and cache figures.
+function M.jobs(cb)
+  run_command('promptTokens.jobs', cb, function(result)
+    return 'jobs: ' .. vim.inspect(result)
   end)
 end
 
 --- :PromptTokens clearCache
 function M.clear_cache(cb)
-  M.exec('promptTokens.clearCache', {}, nil, function(err, result)
-    if err then
-      return
-    end
-    if cb then
-      cb(result)
-    else
-      local n = type(result) == 'table' and result.cleared or nil
-      notify('cache cleared' .. (type(n) == 'number' and (' (' .. status.int(n) .. (n == 1 and ' entry)' or ' entries)')) or ''))
-    end
+  run_command('promptTokens.clearCache', cb, function(result)
+    local n = type(result) == 'table' and result.cleared or nil
+    return 'cache cleared' .. (type(n) == 'number' and (' (' .. status.int(n) .. (n == 1 and ' entry)' or ' entries)')) or '')
   end)
 end
 
