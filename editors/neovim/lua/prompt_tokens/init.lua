@@ -54,10 +54,15 @@ function M.register_filetypes()
   pcall(vim.treesitter.language.register, 'markdown', 'prompt')
 end
 
+--- nil or 0 -> the current buffer
+local function resolve_buf(bufnr)
+  return (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+end
+
 ---@param bufnr integer?
 ---@return vim.lsp.Client?
 function M.client(bufnr)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  bufnr = resolve_buf(bufnr)
   return vim.lsp.get_clients({ bufnr = bufnr, name = M.name })[1]
 end
 
@@ -67,7 +72,7 @@ end
 
 --- Run a server command (workspace/executeCommand); cb(err, result).
 function M.exec(command, arguments, bufnr, cb)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  bufnr = resolve_buf(bufnr)
   local client = M.client(bufnr) or vim.lsp.get_clients({ name = M.name })[1]
   if not client then
     notify('no prompt-tokens server attached to this buffer (:checkhealth vim.lsp)', vim.log.levels.WARN)
@@ -128,7 +133,7 @@ end
 
 --- :PromptTokens stats — per-reference counts of a buffer; cb(lines) when given, else vim.notify.
 function M.stats(bufnr, cb)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  bufnr = resolve_buf(bufnr)
   M.exec('promptTokens.documentStats', { vim.uri_from_bufnr(bufnr) }, bufnr, function(err, result)
     if err or type(result) ~= 'table' then
       return
