@@ -51,10 +51,6 @@ def value_hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def value_hashes(variables: Mapping[str, str]) -> dict[str, str]:
-    return {k: value_hash(v) for k, v in variables.items()}
-
-
 def reference_in_value(value: str) -> tuple[str, str] | None:
     """``("url", url)`` or ``("file", path)`` when the whole value is one reference, else None."""
     v = value.strip()
