@@ -915,11 +915,3 @@ def _shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
     values = list(_OCC_VALUES(o))
     values[_OCC_SPAN] = span  # positional construction: ~4x faster than attrs.evolve
     return Occurrence(*values)
-
-
-def apply_lsp_changes(
-    doc: DocumentState, changes: Sequence[tuple[str, tuple[int, int, int, int] | None]]
-) -> None:
-    """Apply a didChange's content changes in order."""
-    for text, range_ in changes:
-        doc.apply_change(text, range_)
