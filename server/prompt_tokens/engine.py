@@ -19,7 +19,7 @@ from prompt_tokens.errors import PromptTokensError, UnknownModelError
 from prompt_tokens.models import DEFAULT_BUDGET, ModelInfo, default_budget, lookup_model
 from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
 from prompt_tokens.references.resolver import ReferenceResolver
-from prompt_tokens.references.syntax import markdown_links_enabled, scan
+from prompt_tokens.references.syntax import markdown_links_enabled, scan, utf16_len
 from prompt_tokens.results import (
     Diagnostic,
     DocumentResult,
@@ -63,11 +63,7 @@ class DocConfig:
 def _line0_span(text: str) -> Span:
     m = _LINE_BREAK.search(text)
     first = text[: m.start()] if m else text
-    return Span(0, 0, 0, _utf16_len(first), 0, len(first))
-
-
-def _utf16_len(s: str) -> int:
-    return len(s.encode("utf-16-le", "surrogatepass")) // 2
+    return Span(0, 0, 0, utf16_len(first), 0, len(first))
 
 
 class PromptEngine:
@@ -224,7 +220,7 @@ class PromptEngine:
             if _FENCE.match(content):
                 in_fence = not in_fence
             elif not in_fence and (h := _HEADING.fullmatch(content)):
-                heads.append((pos, line, h.group(2), _utf16_len(content)))
+                heads.append((pos, line, h.group(2), utf16_len(content)))
             if m is None:
                 break
             pos = m.end()
