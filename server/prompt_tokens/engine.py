@@ -88,9 +88,6 @@ class PromptEngine:
             self._counters[encoding] = c
         return c
 
-    def count_text(self, encoding: str, text: str) -> int:
-        return self.counter(encoding).count(text)
-
     # -- configuration ---------------------------------------------------------------------
 
     def configure(self, text: str, front_matter: FrontMatter | None = None) -> DocConfig:
