@@ -225,7 +225,8 @@ async def test_retry_after_really_waits(server: HTTPServer, workspace: Path) -> 
     )
     t0 = time.monotonic()
     res = await fetch_one(r, workspace, server.url_for("/wait"))
-    assert res.status == "ok" and 0.25 <= time.monotonic() - t0 < 2
+    # Really slept (the cap is checked with injected sleeps above); no upper bound: it flakes.
+    assert res.status == "ok" and time.monotonic() - t0 >= 0.25
 
 
 async def test_404_is_not_retried(server: HTTPServer, workspace: Path) -> None:
