@@ -509,7 +509,7 @@ class HttpFetcher:
                             response.headers.get("retry-after"), self._clock()
                         ),
                     )
-                if status >= 400 or status < 200 or status >= 300:
+                if not 200 <= status < 300:
                     raise FetchError(f"{current}: HTTP {status} {response.reason_phrase}".rstrip())
                 return await self._read_body(url, response)
             except httpx.TimeoutException:
