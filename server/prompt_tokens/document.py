@@ -45,7 +45,7 @@ from typing import Literal, cast
 import attrs
 import tiktoken
 
-from prompt_tokens.references.syntax import fenced_regions, front_matter_bounds
+from prompt_tokens.references.syntax import fenced_regions, front_matter_bounds, utf16_len
 from prompt_tokens.results import Occurrence, Section, Span
 from prompt_tokens.tokenizer.boundaries import DEFAULT_BLOCK_CHARS, safe_cut_pattern
 from prompt_tokens.tokenizer.encodings import get_encoding
@@ -172,7 +172,7 @@ class Block:
             m = _HEADING.match(text)
             if m is not None:
                 line = m.group(0).rstrip("\r")
-                heading = (m.group(2), len(line.encode("utf-16-le", "surrogatepass")) // 2)
+                heading = (m.group(2), utf16_len(line))
         fence_lines = _fence_candidate_lines(text) if ("```" in text or "~~~" in text) else []
         if "`" not in text:
             head = tail = False
