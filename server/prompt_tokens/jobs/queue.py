@@ -136,9 +136,6 @@ class JobState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-TERMINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
-
-
 class JobCancelled(Exception):
     """``await job`` raises this when the job will never deliver a result.
 
