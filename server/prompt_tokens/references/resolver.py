@@ -424,11 +424,12 @@ class _Walk:
             PromptTokensError(f"Unknown reference kind '{occ.kind}'", code="reference-not-found"),
         )
 
-    def _describe_cycle(self, stack: tuple[str, ...], real: str) -> str:
-        base = self.base_dir
-        start = stack.index(real)
-        chain = [*stack[start:], real]
-        return " → ".join(_short(p, base) for p in chain)
+    def _cycle_error(self, stack: tuple[str, ...], real: str) -> PromptTokensError:
+        chain = [*stack[stack.index(real) :], real]
+        described = " → ".join(_short(p, self.base_dir) for p in chain)
+        return PromptTokensError(
+            f"Reference cycle: {described}; not followed", code="reference-cycle"
+        )
 
     async def _file(
         self,
@@ -456,26 +457,14 @@ class _Walk:
         if loc.error is not None:
             return self._failed(res, loc.error)
         if loc.real in stack:
-            exc = PromptTokensError(
-                f"Reference cycle: {self._describe_cycle(stack, loc.real)}; not followed",
-                code="reference-cycle",
-            )
-            return self._failed(res, exc)
+            return self._failed(res, self._cycle_error(stack, loc.real))
         try:
             info = await self.file_info(loc.real, loc.raw, depth)
         except PromptTokensError as exc:
             return self._failed(res, exc)
         except Exception as exc:
             return self._failed(res, _unexpected(exc, loc.real, "reference-not-found"))
-        res.own_tokens = info.tokens
-        res.bytes = info.size
-        res.cache = info.cache
-        if info.invalid_utf8:
-            _warn(
-                res,
-                f"{loc.raw} is not valid UTF-8: invalid bytes counted as U+FFFD",
-                "reference-encoding",
-            )
+        self._fill_file(res, info, loc.raw)
         if loc.real in self.seen:
             res.duplicate = True
             res.tokens = 0
@@ -504,6 +493,18 @@ class _Walk:
         for occ in info.nested:
             await self._file(
                 occ.target, occ.untrimmed, base, depth + 1, info.path, None, stack, _raw(occ)
+            )
+
+    def _fill_file(self, res: ReferenceResult, info: FileInfo, raw: str) -> None:
+        """A counted file's figures (``tokens`` is the caller's: duplicates count 0)."""
+        res.own_tokens = info.tokens
+        res.bytes = info.size
+        res.cache = info.cache
+        if info.invalid_utf8:
+            _warn(
+                res,
+                f"{raw} is not valid UTF-8: invalid bytes counted as U+FFFD",
+                "reference-encoding",
             )
 
     def _failed(self, res: ReferenceResult, exc: PromptTokensError) -> ReferenceResult:
@@ -577,28 +578,15 @@ class _Walk:
         if loc.error is not None:
             return _fail(res, loc.error)
         if loc.real in stack:
-            return _fail(
-                res,
-                PromptTokensError(
-                    f"Reference cycle: {self._describe_cycle(stack, loc.real)}; not followed",
-                    code="reference-cycle",
-                ),
-            )
+            return _fail(res, self._cycle_error(stack, loc.real))
         try:
             info = await self.file_info(loc.real, loc.raw, 0)
         except PromptTokensError as exc:
             return _fail(res, exc)
         except Exception as exc:
             return _fail(res, _unexpected(exc, loc.real, "reference-not-found"))
-        res.tokens = res.own_tokens = info.tokens
-        res.bytes = info.size
-        res.cache = info.cache
-        if info.invalid_utf8:
-            _warn(
-                res,
-                f"{loc.raw} is not valid UTF-8: invalid bytes counted as U+FFFD",
-                "reference-encoding",
-            )
+        self._fill_file(res, info, loc.raw)
+        res.tokens = info.tokens
         await self._children(res, info, 0, (*stack, loc.real))
         return res
 
