@@ -190,7 +190,6 @@ class PromptEngine:
             references=refs,
             diagnostics=list(cfg.diagnostics),
             warning_ratio=self.settings.warning_ratio,
-            pending_references=sum(1 for r in refs if r.status == "pending"),
         )
         result.diagnostics.extend(reference_diagnostics(refs))
         result.diagnostics.extend(budget_diagnostics(result, _line0_span(text)))

@@ -119,7 +119,6 @@ class DocumentResult:
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     sections: list[Section] = attrs.field(factory=list)
     warning_ratio: float = 0.8
-    pending_references: int = 0
 
     @property
     def status(self) -> BudgetStatus:
