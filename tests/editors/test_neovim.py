@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from prompt_tokens.tokenizer.encodings import get_encoding
+from tests.editors._support import count, find_nvims
 
 pytestmark = pytest.mark.editor
 
@@ -26,31 +24,8 @@ HERE = Path(__file__).resolve().parent
 INIT = HERE / "nvim_lsp_init.lua"
 
 
-def find_nvim() -> str | None:
-    for cand in (
-        os.environ.get("NVIM"),
-        str(Path(sys.executable).with_name("nvim")),
-        shutil.which("nvim"),
-    ):
-        if not cand or not Path(cand).exists():
-            continue
-        try:
-            out = subprocess.run(
-                [cand, "--version"], capture_output=True, text=True, timeout=30
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        m = re.search(r"NVIM v(\d+)\.(\d+)", out)
-        if m and (int(m[1]), int(m[2])) >= (0, 11):  # vim.lsp.config/enable
-            return cand
-    return None
-
-
-NVIM = find_nvim()
-
-
-def count(text: str) -> int:
-    return len(get_encoding("cl100k_base").encode_ordinary(text))
+# the first one found (NVIM=/path picks one)
+NVIM = next(iter(find_nvims().values()), None)
 
 
 def total_label(total: int, budget: int) -> str:

