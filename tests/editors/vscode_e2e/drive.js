@@ -93,6 +93,18 @@ async function step(name, fn) {
     await waitEditorText(firstLine);
   };
 
+  // run a command from the palette (F1), by its title
+  const runCommand = async (title) => {
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
+    await page.keyboard.type(title);
+    await page.waitForFunction((w) => {
+      const rows = [...document.querySelectorAll('.quick-input-list .monaco-list-row')];
+      return rows.length > 0 && rows[0].textContent.includes(w);
+    }, title, { timeout: T });
+    await page.keyboard.press('Enter');
+  };
+
   try {
     await step('load workbench', async () => {
       await page.goto(spec.url, { waitUntil: 'domcontentloaded', timeout: T });
@@ -143,14 +155,7 @@ async function step(name, fn) {
       }
       // grant trust: the extension re-sends the real settings (checked in the trace by the test)
       await step('grant workspace trust', async () => {
-        await page.keyboard.press('F1');
-        await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
-        await page.keyboard.type('Manage Workspace Trust');
-        await page.waitForFunction(() => {
-          const rows = [...document.querySelectorAll('.quick-input-list .monaco-list-row')];
-          return rows.length > 0 && /Manage Workspace Trust/.test(rows[0].textContent);
-        }, null, { timeout: T });
-        await page.keyboard.press('Enter');
+        await runCommand('Manage Workspace Trust');
         const btn = page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust/ }).first();
         await btn.waitFor({ state: 'visible', timeout: T });
         await btn.click();
@@ -252,16 +257,6 @@ async function step(name, fn) {
     await page.mouse.move(5, 5);
     await page.screenshot({ path: path.join(OUT, '4_after_edit.png') });
 
-    const runCommand = async (title) => {
-      await page.keyboard.press('F1');
-      await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
-      await page.keyboard.type(title);
-      await page.waitForFunction((w) => {
-        const rows = [...document.querySelectorAll('.quick-input-list .monaco-list-row')];
-        return rows.length > 0 && rows[0].textContent.includes(w);
-      }, title, { timeout: T });
-      await page.keyboard.press('Enter');
-    };
     await step('command: Show Server Jobs -> JSON output channel', async () => {
       await runCommand('Prompt Tokens: Show Server Jobs');
       await page.waitForFunction(() => {
