@@ -11,78 +11,21 @@
 --   PT_TIMEOUT_MS per-step timeout (default 15000)
 -- Exit status: 0 all steps passed, 1 a step failed, 2 Lua error, 3 hard timeout.
 
-local uv = vim.uv or vim.loop
-local t0 = uv.hrtime()
-local function ms() return math.floor((uv.hrtime() - t0) / 1e6) end
-
 local TIMEOUT = tonumber(vim.env.PT_TIMEOUT_MS or '') or 15000
 local CMD = vim.json.decode(vim.env.PT_CMD)
 local SETTINGS = vim.json.decode(vim.env.PT_SETTINGS)
 local EXPECT = vim.json.decode(vim.env.PT_EXPECT)
 local result = { steps = {}, ok = false, nvim = tostring(vim.version()) }
 
-local function write_result()
-  local f = assert(io.open(vim.env.PT_RESULT, 'w'))
-  f:write(vim.json.encode(result))
-  f:close()
-end
-
-local hard = uv.new_timer()
-hard:start(TIMEOUT * 8, 0, vim.schedule_wrap(function()
-  result.error = 'hard timeout'
-  pcall(write_result)
-  os.exit(3)
-end))
-
-local function label_text(label)
-  if type(label) == 'string' then return label end
-  local parts = {}
-  for _, p in ipairs(label) do parts[#parts + 1] = p.value end
-  return table.concat(parts)
-end
-
-local function hints(buf)
-  local out = {}
-  for _, h in ipairs(vim.lsp.inlay_hint.get({ bufnr = buf })) do
-    out[#out + 1] = {
-      line = h.inlay_hint.position.line,
-      character = h.inlay_hint.position.character,
-      label = label_text(h.inlay_hint.label),
-    }
-  end
-  table.sort(out, function(a, b)
-    if a.line ~= b.line then return a.line < b.line end
-    return a.character < b.character
-  end)
-  return out
-end
-
-local function has_label(buf, line, label)
-  for _, h in ipairs(hints(buf)) do
-    if h.line == line and h.label == label then return true end
-  end
-  return false
-end
-
-local function diags(buf)
-  local out = {}
-  for _, d in ipairs(vim.diagnostic.get(buf)) do
-    out[#out + 1] = { lnum = d.lnum, severity = d.severity, message = d.message, code = d.code, source = d.source }
-  end
-  return out
-end
-
-local failed = false
-local function step(name, pred, snapshot)
-  local s = ms()
-  local ok = vim.wait(TIMEOUT, pred, 20)
-  local rec = { name = name, ok = ok, ms = ms() - s }
-  if snapshot then rec.data = snapshot() end
-  table.insert(result.steps, rec)
-  if not ok then failed = true end
-  io.stderr:write(string.format('[%6d ms] %-34s %s\n', ms(), name, ok and 'ok' or 'FAILED'))
-  return ok
-end
+local here = vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2))
+local H = dofile(here .. '/nvim_harness.lua')({
+  result = result,
+  result_path = vim.env.PT_RESULT,
+  step_ms = TIMEOUT,
+  hard_ms = TIMEOUT * 8,
+  name_width = 34,
+})
+local step, hints, has_label, diags = H.step, H.hints, H.has_hint, H.diags
 
 local function run()
   vim.lsp.config('prompt_tokens_test', {
@@ -130,35 +73,4 @@ local function run()
   end, function() return diags(buf) end)
 end
 
-local function finish(code)
-  result.exit_code = code
-  pcall(write_result)
-  pcall(function()
-    local clients = vim.lsp.get_clients()
-    for _, c in ipairs(clients) do c:stop() end
-    vim.wait(3000, function()
-      for _, c in ipairs(clients) do
-        if not c:is_stopped() then return false end
-      end
-      return true
-    end, 50)
-  end)
-  if code == 0 then vim.cmd('qall!') else vim.cmd('cquit ' .. code) end
-end
-
-vim.api.nvim_create_autocmd('VimEnter', {
-  once = true,
-  callback = function()
-    vim.schedule(function()
-      local ok, err = xpcall(run, debug.traceback)
-      if not ok then
-        result.error = tostring(err)
-        io.stderr:write('ERROR: ' .. tostring(err) .. '\n')
-        finish(2)
-        return
-      end
-      result.ok = not failed
-      finish(failed and 1 or 0)
-    end)
-  end,
-})
+H.run_at_startup(run)

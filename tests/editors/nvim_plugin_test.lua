@@ -25,11 +25,6 @@ vim.o.statusline = "%f %= %{v:lua.require'prompt_tokens'.statusline()} "
 vim.o.laststatus = 2
 
 -- ---- the test harness --------------------------------------------------------------------
-local uv = vim.uv or vim.loop
-local t0 = uv.hrtime()
-local function ms()
-  return math.floor((uv.hrtime() - t0) / 1e6)
-end
 local STEP = tonumber(vim.env.PT_TIMEOUT_MS or '') or 15000
 local EXPECT = vim.json.decode(assert(vim.env.PT_EXPECT))
 local RESULT = assert(vim.env.PT_RESULT)
@@ -42,106 +37,23 @@ vim.notify = function(msg, level, o)
   return orig_notify(msg, level, o)
 end
 
-local function write()
-  local f = assert(io.open(RESULT, 'w'))
-  f:write(vim.json.encode(result))
-  f:close()
-end
-
-local function finish(code)
-  result.exit_code = code
-  result.elapsed_ms = ms()
-  result.messages = messages
-  pcall(write)
-  pcall(function()
-    local cs = vim.lsp.get_clients()
-    for _, c in ipairs(cs) do
-      c:stop()
-    end
-    vim.wait(3000, function()
-      for _, c in ipairs(cs) do
-        if not c:is_stopped() then
-          return false
-        end
-      end
-      return true
-    end, 50)
-  end)
-  if code == 0 then
-    vim.cmd('qall!')
-  else
-    vim.cmd('cquit ' .. code)
-  end
-end
-
-local hard = uv.new_timer()
-hard:start(STEP * 12, 0, vim.schedule_wrap(function()
-  result.error = 'hard timeout'
-  pcall(write)
-  os.exit(3)
-end))
-
-local function label_text(label)
-  if type(label) == 'string' then
-    return label
-  end
-  local parts = {}
-  for _, p in ipairs(label) do
-    parts[#parts + 1] = p.value
-  end
-  return table.concat(parts)
-end
-
-local function hints(buf)
-  local out = {}
-  for _, h in ipairs(vim.lsp.inlay_hint.get({ bufnr = buf })) do
-    out[#out + 1] = {
-      line = h.inlay_hint.position.line,
-      character = h.inlay_hint.position.character,
-      label = vim.trim(label_text(h.inlay_hint.label)),
-    }
-  end
-  table.sort(out, function(a, b)
-    return a.line < b.line or (a.line == b.line and a.character < b.character)
-  end)
-  return out
-end
-
-local function has_hint(buf, line, label)
-  for _, h in ipairs(hints(buf)) do
-    if h.line == line and h.label == label then
-      return true
-    end
-  end
-  return false
-end
-
-local function diags(buf)
-  local out = {}
-  for _, d in ipairs(vim.diagnostic.get(buf)) do
-    out[#out + 1] = { lnum = d.lnum, severity = d.severity, message = d.message, source = d.source, code = d.code }
-  end
-  return out
-end
+local here = vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2))
+local H
+H = dofile(here .. '/nvim_harness.lua')({
+  result = result,
+  result_path = RESULT,
+  step_ms = STEP,
+  hard_ms = STEP * 12,
+  name_width = 44,
+  on_finish = function(r)
+    r.elapsed_ms = H.ms()
+    r.messages = messages
+  end,
+})
+local step, hints, has_hint, diags = H.step, H.hints, H.has_hint, H.diags
 
 local function rendered_statusline(win)
   return vim.api.nvim_eval_statusline(vim.o.statusline, { winid = win or vim.api.nvim_get_current_win() }).str
-end
-
-local failed = false
-local function step(name, pred, snapshot)
-  local s = ms()
-  local ok = vim.wait(STEP, pred, 20)
-  local rec = { name = name, ok = ok, ms = ms() - s }
-  if snapshot then
-    rec.data = snapshot()
-  end
-  table.insert(result.steps, rec)
-  if not ok then
-    failed = true
-  end
-  io.stderr:write(string.format('[%6d ms] %-44s %s\n', ms(), name, ok and 'ok' or 'FAILED'))
-  return ok
 end
 
 local function messages_since(n, needles)
@@ -257,19 +169,4 @@ local function run()
   result.final_hints = hints(buf)
 end
 
-vim.api.nvim_create_autocmd('VimEnter', {
-  once = true,
-  callback = function()
-    vim.schedule(function()
-      local ok, err = xpcall(run, debug.traceback)
-      if not ok then
-        result.error = tostring(err)
-        io.stderr:write('ERROR: ' .. tostring(err) .. '\n')
-        finish(2)
-        return
-      end
-      result.ok = not failed
-      finish(failed and 1 or 0)
-    end)
-  end,
-})
+H.run_at_startup(run)
