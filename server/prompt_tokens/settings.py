@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from prompt_tokens.models import DEFAULT_ENCODING
 from prompt_tokens.tokenizer.encodings import ENCODINGS
 
 REFERENCE_KINDS = ("file", "url", "variable")
@@ -248,7 +249,7 @@ class CacheSettings:
 @attrs.define
 class Settings:
     model: str | None = _field(None, check=_opt_str, doc="Sets encoding and default budget.")
-    encoding: str = _field("cl100k_base", check=_encoding, doc="Used when no model is set.")
+    encoding: str = _field(DEFAULT_ENCODING, check=_encoding, doc="Used when no model is set.")
     budget: int | None = _field(None, check=_opt_budget, doc="Tokens allowed for the total.")
     warning_ratio: float = _field(0.8, check=_number(0, 1, open_lo=True), doc="Warning threshold.")
     debounce_ms: int = _field(150, check=_int(0, 60_000), doc="Delay before recounting.")
