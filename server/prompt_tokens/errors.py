@@ -50,10 +50,6 @@ class EncodingDataError(PermanentError):
     code = "encoding-data"
 
 
-class SettingsError(PermanentError):
-    code = "invalid-settings"
-
-
 class UsageError(PermanentError):
     """Bad command-line usage: the CLI exits 2."""
 
