@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from prompt_tokens.lsp import counting
+from prompt_tokens.workspace import CONFIG_FILE
 
 if TYPE_CHECKING:
     from prompt_tokens.lsp.server import PromptTokensServer
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = ".prompt-tokens.toml"
 POLL_INTERVAL_S = 2.0
 
 Stamp = tuple[int, int, int] | None

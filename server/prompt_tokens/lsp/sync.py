@@ -17,13 +17,13 @@ from lsprotocol import types
 
 from prompt_tokens.document import DocumentState
 from prompt_tokens.lsp import counting, diagnostics
+from prompt_tokens.workspace import CONFIG_FILE
 
 if TYPE_CHECKING:
     from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = ".prompt-tokens.toml"
 BUILD_IN_THREAD_CHARS = 1_000_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
