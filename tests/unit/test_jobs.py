@@ -96,6 +96,14 @@ class Blocker:
         return "blocker"
 
 
+async def occupy(queue: JobQueue) -> Blocker:
+    """Submit a :class:`Blocker` and wait until it runs (holding a worker until its gate opens)."""
+    blocker = Blocker()
+    queue.submit(blocker)
+    await blocker.started.wait()
+    return blocker
+
+
 def recorder(order: list[str], name: str) -> Callable[[JobContext], Any]:
     async def fn(ctx: JobContext) -> str:
         order.append(name)
@@ -133,9 +141,7 @@ async def test_priority_order_under_load(make_queue: MakeQueue) -> None:
 
 async def test_fifo_within_a_level(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
-    blocker = Blocker()
-    queue.submit(blocker)
-    await blocker.started.wait()
+    blocker = await occupy(queue)
     order: list[str] = []
     jobs = [queue.submit(recorder(order, f"j{i}"), priority=Priority.OPEN) for i in range(20)]
     blocker.gate.set()
@@ -244,9 +250,7 @@ async def test_a_finished_key_runs_again(make_queue: MakeQueue) -> None:
 
 async def test_coalescing_promotes_the_queued_job(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
-    blocker = Blocker()
-    queue.submit(blocker)
-    await blocker.started.wait()
+    blocker = await occupy(queue)
     order: list[str] = []
     prefetch = queue.submit(recorder(order, "x"), key="x", priority=Priority.BACKGROUND)
     other = queue.submit(recorder(order, "open"), priority=Priority.OPEN)
@@ -290,9 +294,7 @@ async def test_a_promoted_job_runs_once(make_queue: MakeQueue) -> None:
 
 async def test_coalescing_never_demotes(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
-    blocker = Blocker()
-    queue.submit(blocker)
-    await blocker.started.wait()
+    blocker = await occupy(queue)
     order: list[str] = []
     first = queue.submit(recorder(order, "x"), key="x", priority=Priority.ACTIVE)
     other = queue.submit(recorder(order, "open"), priority=Priority.OPEN)
@@ -309,9 +311,7 @@ async def test_coalescing_never_demotes(make_queue: MakeQueue) -> None:
 
 async def test_supersede_cancels_the_queued_older_job(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
-    blocker = Blocker()
-    queue.submit(blocker)
-    await blocker.started.wait()
+    blocker = await occupy(queue)
     order: list[str] = []
     old = queue.submit(recorder(order, "v1"), supersede="doc:file:///a", priority=Priority.ACTIVE)
     new = queue.submit(recorder(order, "v2"), supersede="doc:file:///a", priority=Priority.ACTIVE)
@@ -564,9 +564,7 @@ def test_in_thread_rejects_coroutine_functions() -> None:
 
 async def test_cancel_a_queued_job(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
-    blocker = Blocker()
-    queue.submit(blocker)
-    await blocker.started.wait()
+    blocker = await occupy(queue)
     order: list[str] = []
     job = queue.submit(recorder(order, "never"))
     assert job.cancel()
@@ -630,9 +628,7 @@ async def test_cancelling_the_awaiting_task_detaches_its_handle(make_queue: Make
 
 async def test_cancel_by_key_and_by_group(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
-    blocker = Blocker()
-    queue.submit(blocker)
-    await blocker.started.wait()
+    blocker = await occupy(queue)
     order: list[str] = []
     by_key = queue.submit(recorder(order, "k"), key="k")
     by_group = queue.submit(recorder(order, "g"), supersede="doc:g")
@@ -851,9 +847,7 @@ async def test_thread_jobs_are_bounded_without_blocking_async_jobs(make_queue: M
 
 async def test_priority_is_kept_across_thread_and_async_jobs(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1, threads=1)
-    blocker = Blocker()
-    queue.submit(blocker)
-    await blocker.started.wait()
+    blocker = await occupy(queue)
     order: list[str] = []
 
     def threaded(ctx: JobContext) -> None:
