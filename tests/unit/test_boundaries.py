@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from prompt_tokens.errors import UnknownEncodingError
 from prompt_tokens.tokenizer.boundaries import (
     SAFE_CUT,
-    last_safe_cut,
     resplit_edit,
     safe_cut_pattern,
     safe_cuts,
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 
 PROOF_EXAMPLES = int(os.environ.get("PT_PROOF_EXAMPLES", "2000"))
-# Secondary properties (block targets, last cut, edits) run a fraction of the main proof.
+# Secondary properties (block targets, prefixes, edits) run a fraction of the main proof.
 SIDE_EXAMPLES = max(100, PROOF_EXAMPLES // 5)
 
 proof_settings = settings(
@@ -233,35 +232,11 @@ def test_split_blocks_is_exact(encoding: str, target: int, lines: list[str]) -> 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @side_settings
 @given(lines=st.lists(adversarial_text, max_size=8), data=st.data())
-def test_last_safe_cut_agrees_with_safe_cuts(encoding: str, lines: list[str], data) -> None:
-    text = "\n".join(lines)
-    cuts = list(safe_cuts(text, encoding))
-    assert last_safe_cut(text, encoding) == (cuts[-1] if cuts else None)
-    min_pos = data.draw(st.integers(0, len(text) + 1), label="min_pos")
-    later = [c for c in cuts if c >= min_pos]
-    assert last_safe_cut(text, encoding, min_pos=min_pos) == (later[-1] if later else None)
-
-
-@pytest.mark.parametrize("encoding", ENCODINGS)
-@side_settings
-@given(lines=st.lists(adversarial_text, max_size=8), data=st.data())
 def test_cut_found_in_a_prefix_is_a_cut_of_the_whole(encoding: str, lines: list[str], data) -> None:
     """Streaming emits up to a cut found in a partial buffer: it must survive any continuation."""
     text = "\n".join(lines)
     n = data.draw(st.integers(0, len(text)), label="prefix")
     assert set(safe_cuts(text[:n], encoding)) <= set(safe_cuts(text, encoding))
-
-
-def test_last_safe_cut_long_text_and_min_pos() -> None:
-    line = "word " * 20 + "\n"
-    text = line * 5000  # ~500 KB: exercises the growing search window
-    cuts = list(safe_cuts(text, "cl100k_base"))
-    assert last_safe_cut(text, "cl100k_base") == cuts[-1]
-    assert last_safe_cut(text + " " * 100_000, "cl100k_base") == cuts[-1]
-    tail = "x" * 200_000
-    assert last_safe_cut("a\nb" + tail, "cl100k_base") == 2
-    assert last_safe_cut("a\nb" + tail, "cl100k_base", min_pos=2) == 2
-    assert last_safe_cut("a\nb" + tail, "cl100k_base", min_pos=3) is None
 
 
 def test_unknown_encoding_has_no_rule() -> None:

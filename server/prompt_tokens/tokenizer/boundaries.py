@@ -64,29 +64,6 @@ def split_blocks(text: str, encoding: str, target: int = DEFAULT_BLOCK_CHARS) ->
     return blocks
 
 
-def last_safe_cut(text: str, encoding: str, min_pos: int = 0) -> int | None:
-    """The last safe cut in ``text`` at or after ``min_pos``, or None.
-
-    Used when streaming: a cut whose look-ahead is satisfied inside the buffer stays safe
-    whatever text follows, so a partially read buffer can be emitted up to it.
-    """
-    pattern = safe_cut_pattern(encoding)
-    # Search backwards in growing windows: the last cut is usually near the end.
-    window = 4096
-    n = len(text)
-    while True:
-        lo = max(min_pos, n - window)
-        # Start one character early so a '\n' right before `lo` (a cut at `lo`) is seen.
-        best = None
-        for m in pattern.finditer(text, max(lo - 1, 0)):
-            best = m.end()
-        if best is not None:
-            return best
-        if lo <= min_pos:
-            return None
-        window *= 4
-
-
 def resplit_edit(
     blocks: Sequence[str],
     starts: Sequence[int],
