@@ -158,11 +158,8 @@ class _ParallelSum:
         self._inflight: deque[Future[int]] = deque()
         self.total = 0
 
-    def _encode_len(self, block: str) -> int:
-        return len(self._enc.encode_ordinary(block))
-
     def submit(self, block: str) -> None:
-        self._inflight.append(self._pool.submit(self._encode_len, block))
+        self._inflight.append(self._pool.submit(count_text, self._enc, block))
         while len(self._inflight) > 2 * self._threads:
             self.total += self._inflight.popleft().result()
 
