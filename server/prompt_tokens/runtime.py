@@ -38,9 +38,7 @@ class Runtime:
         return {"jobs": self.queue.snapshot(), "cache": self.cache.stats()}
 
     async def aclose(self) -> None:
-        aclose = getattr(self.resolver, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self.resolver.aclose()
         if self._own_queue:
             await self.queue.shutdown()
         if self._own_cache:
