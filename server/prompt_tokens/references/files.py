@@ -204,9 +204,7 @@ class FileCounter:
         want_nested = want_nested and scannable(real)
         try:
             st = os.stat(real)
-        except FileNotFoundError:
-            raise NotFoundError(f"File not found: {label}") from None
-        except NotADirectoryError:
+        except (FileNotFoundError, NotADirectoryError):
             raise NotFoundError(f"File not found: {label}") from None
         except OSError as exc:
             raise NotFoundError(f"Cannot read {label}: {exc.strerror or exc}") from None
