@@ -106,6 +106,21 @@ def reference_key(cfg: Any, occ: list[Occurrence]) -> tuple[Any, ...]:
     )
 
 
+def widen(span: Span, extra: int) -> Span:
+    """``span`` with its end moved ``extra`` characters on (unchanged unless ``extra > 0``):
+    the resolver may have taken back trimmed punctuation (``@a.md.`` naming ``a.md.``)."""
+    if extra <= 0:
+        return span
+    return Span(
+        span.line,
+        span.start,
+        span.end_line,
+        span.end + extra,
+        span.offset,
+        span.end_offset + extra,
+    )
+
+
 def respan(memo: RefMemo, occ: list[Occurrence]) -> list[ReferenceResult]:
     """The previous results, moved to where the same references are now."""
     out: list[ReferenceResult] = []
@@ -117,15 +132,7 @@ def respan(memo: RefMemo, occ: list[Occurrence]) -> list[ReferenceResult]:
                 out.append(res)
                 continue
             extra = (res.span.end_offset - res.span.offset) - (old.end_offset - old.offset)
-            span = Span(
-                new.line,
-                new.start,
-                new.end_line,
-                new.end + max(0, extra),
-                new.offset,
-                new.end_offset + max(0, extra),
-            )
-            out.append(_with_span(res, span))
+            out.append(_with_span(res, widen(new, extra)))
         else:
             out.append(res)
     return out

@@ -89,7 +89,7 @@ def current_references(
         return [(res, res.span or occ.span) for res, occ in zip(results, counted, strict=False)]
     if len(doc.state) > ALIGN_MAX_CHARS:
         return [(res, res.span or occ.span) for res, occ in zip(results, counted, strict=False)]
-    from prompt_tokens.lsp.counting import scanner_for
+    from prompt_tokens.lsp.counting import scanner_for, widen
 
     try:
         engine = ls.runtime_for(doc).engine
@@ -110,15 +110,7 @@ def current_references(
         if found is not None and found.span is not None:
             # the resolver may have taken back trimmed punctuation (``@a.md.`` naming a.md.)
             extra = (found.span.end_offset - found.span.offset) - (span.end_offset - span.offset)
-            if extra > 0:
-                span = Span(
-                    span.line,
-                    span.start,
-                    span.end_line,
-                    span.end + extra,
-                    span.offset,
-                    span.end_offset + extra,
-                )
+            span = widen(span, extra)
         out.append((found, span))
     return out
 
