@@ -202,6 +202,9 @@ class PromptEngine:
 
         A heading starts with ``#`` at column 0, which after a ``\n`` is a safe cut for both
         encodings, so section counts add up exactly to the text count from the first heading on.
+        Lines are numbered at every LSP line end, but only a line that starts the text or follows
+        a ``\n`` can open a section or a fence (after a lone ``\r`` no cut is safe) — the same
+        rule the language server's DocumentState follows.
         """
         counter = self.counter(encoding)
         heads: list[tuple[int, int, str, int]] = []  # (offset, line, title, end column)
@@ -213,7 +216,9 @@ class PromptEngine:
             m = next(breaks, None)
             end = m.start() if m else len(text)
             content = text[pos:end]
-            if _FENCE.match(content):
+            if pos and text[pos - 1] != "\n":
+                pass  # the line follows a lone "\r": neither a heading nor a fence here
+            elif _FENCE.match(content):
                 in_fence = not in_fence
             elif not in_fence and (h := _HEADING.fullmatch(content)):
                 heads.append((pos, line, h.group(2), utf16_len(content)))
