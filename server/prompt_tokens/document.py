@@ -56,7 +56,7 @@ Scanner = Callable[[str], list[Occurrence]]
 _BREAK = re.compile(r"\r\n|\r|\n")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # Same rules as ``PromptEngine.sections`` (engine.py): headings and fence markers.
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$", re.MULTILINE)
+_HEADING = re.compile(r"(#{1,6})[ \t]+([^\r\n]*?)[ \t#]*(?=[\r\n]|\Z)")  # matched at a block start
 _FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.MULTILINE)
 # Where a heading line starts after a newline: always a safe cut (``#`` is not whitespace
 # and not ``/``), forced as a block start so sections are sums of whole blocks.
@@ -171,8 +171,7 @@ class Block:
         if text[:1] == "#":
             m = _HEADING.match(text)
             if m is not None:
-                line = m.group(0).rstrip("\r")
-                heading = (m.group(2), utf16_len(line))
+                heading = (m.group(2), utf16_len(m.group(0)))
         fence_lines = _fence_candidate_lines(text) if ("```" in text or "~~~" in text) else []
         if "`" not in text:
             head = tail = False

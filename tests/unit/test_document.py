@@ -201,6 +201,14 @@ def test_sections_sum_blocks(encoding_name: str) -> None:
     assert secs[1].end_col == len("## Two ##")
 
 
+def test_section_titles_of_crlf_lines() -> None:
+    doc = DocumentState("# One\r\nbody\r\n## Two ##\r\n")
+    doc.count_pending()
+    secs = doc.sections()
+    assert secs is not None
+    assert [(s.title, s.end_col) for s in secs] == [("One", 5), ("Two", len("## Two ##"))]
+
+
 def _scanner(text: str) -> list[Occurrence]:
     return scan(text, markdown_links=True)
 
