@@ -514,8 +514,9 @@ class DocumentState:
             old.append(self.blocks[hi])
             region += self.blocks[hi].text
             pieces = split_text(region, self.encoding, self.block_chars)
-        reuse = {b.text: b for b in old}
-        new_blocks = [reuse.get(p) or Block.of(p) for p in pieces if p]
+        # each old block at most once: the caches tell blocks apart by identity
+        reuse: dict[str, Block | None] = {b.text: b for b in old}
+        new_blocks = [reuse.pop(p, None) or Block.of(p) for p in pieces if p]
         if not new_blocks and len(self.blocks) == len(old):
             new_blocks = [Block.of("")]
         carried = self._carry_segments(lo, hi, old, new_blocks, start)

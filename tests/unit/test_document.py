@@ -229,6 +229,19 @@ def test_occurrences_incremental_with_fences() -> None:
     assert [o.target for o in doc.occurrences(_scanner)] == ["a.md", "b.md"]
 
 
+def test_edit_that_repeats_a_block_text_keeps_the_fence() -> None:
+    # re-splitting gives two "~~~\n" pieces: each must be its own block, or the fence
+    # analysis (blocks told apart by identity) loses the pair and scans inside the fence
+    doc = DocumentState("~~~\n@a.md ~~~\n", block_chars=1)
+    doc.occurrences(_scanner)
+    doc.replace(len("~~~\n@a.md "), len("~~~\n@a.md "), "## Title\n")
+    assert len({id(b) for b in doc.blocks}) == len(doc.blocks)
+    assert doc.occurrences(_scanner) == []
+    doc.replace(len("~~~\n@a.md #"), len("~~~\n@a.md ## "), "")  # an edit inside the fence
+    assert doc.text() == "~~~\n@a.md #Title\n~~~\n"
+    assert _key(doc.occurrences(_scanner)) == _key(_scanner(doc.text())) == []
+
+
 def test_occurrences_reuse_untouched_segments() -> None:
     text = "".join(f"para {i} @f{i}.md and {{{{ v{i} }}}}\n" for i in range(500))
     doc = DocumentState(text, block_chars=256)
