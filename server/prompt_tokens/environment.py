@@ -1,0 +1,51 @@
+"""Every environment variable the product reads, in one place.
+
+Reading the environment is an input like any other: keeping the reads here makes it visible
+which knobs exist, and lets tests pass a mapping instead of patching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+EnvMap = Mapping[str, str]
+
+
+def _env(environ: EnvMap | None) -> EnvMap:
+    return os.environ if environ is None else environ
+
+
+def cache_dir(environ: EnvMap | None = None) -> str | None:
+    """``PROMPT_TOKENS_CACHE_DIR``: folder of the default SQLite cache (None: platform default)."""
+    return _env(environ).get("PROMPT_TOKENS_CACHE_DIR") or None
+
+
+def tiktoken_dir(environ: EnvMap | None = None) -> str | None:
+    """``PROMPT_TOKENS_TIKTOKEN_DIR``: a folder of user-supplied ``.tiktoken`` rank files."""
+    return _env(environ).get("PROMPT_TOKENS_TIKTOKEN_DIR") or None
+
+
+def log_level(environ: EnvMap | None = None) -> str:
+    """``PROMPT_TOKENS_LOG_LEVEL``: a logging level name or number ('' when unset)."""
+    return _env(environ).get("PROMPT_TOKENS_LOG_LEVEL", "").strip().upper()
+
+
+def early_init(environ: EnvMap | None = None) -> bool:
+    """``PROMPT_TOKENS_EARLY_INIT``: answer ``initialize`` before pygls is imported (default on)."""
+    raw = _env(environ).get("PROMPT_TOKENS_EARLY_INIT", "1").strip().lower()
+    return raw not in ("0", "false", "no", "off")
+
+
+def max_document_chars(environ: EnvMap | None = None) -> int:
+    """``PROMPT_TOKENS_MAX_DOCUMENT_CHARS``: open documents larger than this are not counted."""
+    raw = _env(environ).get("PROMPT_TOKENS_MAX_DOCUMENT_CHARS", "")
+    try:
+        return int(raw) if raw.strip() else 256_000_000
+    except ValueError:
+        return 256_000_000
+
+
+def expand(name: str, environ: EnvMap | None = None) -> str | None:
+    """The value of ``name`` for ``${env:NAME}`` expansion in the user's own settings."""
+    return _env(environ).get(name)
