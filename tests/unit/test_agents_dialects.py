@@ -95,7 +95,9 @@ def test_overrides_see_paths_relative_to_the_root() -> None:
 
 
 def test_parse_overrides_accepts_settings_shape() -> None:
-    got = parse_overrides([{"glob": "p/**", "dialect": "dotprompt"}, {"glob": "*.x", "dialect": "text"}])
+    got = parse_overrides(
+        [{"glob": "p/**", "dialect": "dotprompt"}, {"glob": "*.x", "dialect": "text"}]
+    )
     assert got == (DialectOverride("p/**", "dotprompt"), DialectOverride("*.x", "text"))
     assert parse_overrides(None) == ()
 
@@ -105,10 +107,16 @@ def test_parse_overrides_accepts_settings_shape() -> None:
     [
         ("*.md", "must be a list"),
         ([["*.md", "text"]], "#1 must be a {glob, dialect} table"),
-        ([{"glob": "*.md", "dialect": "klingon"}], "#1: unknown dialect 'klingon' (one of claude-memory"),
+        (
+            [{"glob": "*.md", "dialect": "klingon"}],
+            "#1: unknown dialect 'klingon' (one of claude-memory",
+        ),
         ([{"glob": "", "dialect": "text"}], "#1: glob must be non-empty text"),
         ([{"glob": 3, "dialect": "text"}], "#1: glob must be non-empty text"),
-        ([{"glob": "a", "dialect": "text"}, {"glob": "b", "dialect": "text", "x": 1}], "#2: unknown key(s) x"),
+        (
+            [{"glob": "a", "dialect": "text"}, {"glob": "b", "dialect": "text", "x": 1}],
+            "#2: unknown key(s) x",
+        ),
     ],
 )
 def test_parse_overrides_errors_are_one_line(raw: object, message: str) -> None:
@@ -129,7 +137,11 @@ def test_rules_follow_each_agents_documentation() -> None:
     assert rules_for("claude-rule").strip_front_matter is True
     copilot = rules_for("copilot")
     assert copilot.at == "participant"  # @name is a chat participant, never a file
-    assert copilot.markdown_links and copilot.hash_file and set(copilot.variables) == {"input", "vscode"}
+    assert (
+        copilot.markdown_links
+        and copilot.hash_file
+        and set(copilot.variables) == {"input", "vscode"}
+    )
     assert rules_for("skill").links_on_demand is True
     for template in ("dotprompt", "jinja", "prompty"):
         assert rules_for(template).at == "none"  # no template engine reads @paths  # type: ignore[arg-type]
@@ -138,7 +150,10 @@ def test_rules_follow_each_agents_documentation() -> None:
     assert rules_for("prompty").includes == ("prompty-file",)
     generic = rules_for("markdown")
     assert (generic.at, generic.hash_file, generic.urls, generic.markdown_links) == (
-        "file", True, True, None
+        "file",
+        True,
+        True,
+        None,
     )
 
 

@@ -31,7 +31,7 @@ NOT_PATHS = [
     "example.org",
     "SpringBootTest(...)",
     "SpringBootTest(classes=App.class)",
-    "app.on_event(\"startup\")",
+    'app.on_event("startup")',
     "Override",
     "organization/team-name",
     "octocat",
@@ -103,7 +103,9 @@ def test_scope_and_handle_shapes_are_not_paths(token: str) -> None:
     assert not looks_like_path(token)
 
 
-@given(st.from_regex(r"[a-z][a-z0-9-]{0,12}/[a-z][a-z0-9_-]{0,12}\.(md|txt|json|py)", fullmatch=True))
+@given(
+    st.from_regex(r"[a-z][a-z0-9-]{0,12}/[a-z][a-z0-9_-]{0,12}\.(md|txt|json|py)", fullmatch=True)
+)
 def test_slashed_names_with_an_extension_are_paths(token: str) -> None:
     assert looks_like_path(token)
 
@@ -118,7 +120,9 @@ def _at_file_tokens(root: Path) -> list[tuple[Path, str]]:
                 text = path.read_text(encoding="utf-8")
             except (UnicodeDecodeError, OSError):
                 continue
-            out.extend((path, o.target) for o in scan(text) if o.kind == "file" and o.syntax == "at")
+            out.extend(
+                (path, o.target) for o in scan(text) if o.kind == "file" and o.syntax == "at"
+            )
     return out
 
 

@@ -147,11 +147,18 @@ class _Loader:
             paths = () if header.lenient else as_globs(header.data.get("paths"))
             text = text[header.body_start :]
             if paths and how.loaded == "always":
-                how = attrs.evolve(how, loaded="conditional", condition="paths: " + ", ".join(paths))
+                how = attrs.evolve(
+                    how, loaded="conditional", condition="paths: " + ", ".join(paths)
+                )
         text = strip_block_comments(text)
         self.out.add(
-            path, text, how.role, how.loaded, condition=how.condition,
-            imported_by=importer, scope=how.scope,
+            path,
+            text,
+            how.role,
+            how.loaded,
+            condition=how.condition,
+            imported_by=importer,
+            scope=how.scope,
         )
         self._imports(path, text, how, depth, (*stack, path))
 
@@ -205,8 +212,10 @@ def claude_code(directory: Path, root: Path, options: ContextOptions, out: Colle
         loader.memory(home / ".claude" / "CLAUDE.md", user)
         for rule in files_under(home / ".claude" / "rules", ".md"):
             loader.memory(rule, _Load("rule", "always", "user"))
-    folders = ancestors_to_filesystem_root(directory) if options.claude_above_root else chain(
-        root, directory
+    folders = (
+        ancestors_to_filesystem_root(directory)
+        if options.claude_above_root
+        else chain(root, directory)
     )
     names = ("CLAUDE.md", ".claude/CLAUDE.md", "CLAUDE.local.md")
     if any((f / n).is_file() for f in folders for n in names):

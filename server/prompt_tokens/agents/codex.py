@@ -69,7 +69,9 @@ def codex(directory: Path, root: Path | None, options: ContextOptions, out: Coll
         return
     for path in project_files(directory, root, options):
         if remaining <= 0:
-            out.note(f"{path} not loaded: project_doc_max_bytes ({options.codex_max_bytes:,}) used up")
+            out.note(
+                f"{path} not loaded: project_doc_max_bytes ({options.codex_max_bytes:,}) used up"
+            )
             continue
         got = read(path, options.max_file_bytes)
         if got.data is None:

@@ -112,7 +112,12 @@ def context_report(
     return ContextReport(
         tuple(
             agent_context(
-                a, directory, count=count, options=options, model=model, budget=budget,
+                a,
+                directory,
+                count=count,
+                options=options,
+                model=model,
+                budget=budget,
                 exact=exact,
             )
             for a in agents

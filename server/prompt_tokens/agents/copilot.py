@@ -45,7 +45,11 @@ def _always(path: Path, scope: Scope, options: ContextOptions, out: Collector) -
 
 
 def _targeted(
-    path: Path, scope: Scope, key: str, default: tuple[str, ...], options: ContextOptions,
+    path: Path,
+    scope: Scope,
+    key: str,
+    default: tuple[str, ...],
+    options: ContextOptions,
     out: Collector,
 ) -> None:
     got = read(path, options.max_file_bytes)

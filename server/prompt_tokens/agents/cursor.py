@@ -69,8 +69,13 @@ def _rule(
 
 
 def _attachments(
-    rule: Path, body: str, root: Path, loaded: Loaded, condition: str | None,
-    options: ContextOptions, out: Collector,
+    rule: Path,
+    body: str,
+    root: Path,
+    loaded: Loaded,
+    condition: str | None,
+    options: ContextOptions,
+    out: Collector,
 ) -> None:
     for occ in scan(body, kinds=("file",)):
         if occ.syntax != "at":
@@ -108,6 +113,9 @@ def cursor(directory: Path, root: Path, options: ContextOptions, out: Collector)
         else:
             where = folder.relative_to(root).as_posix()
             out.add(
-                folder / "AGENTS.md", got.text, "instructions", "conditional",
+                folder / "AGENTS.md",
+                got.text,
+                "instructions",
+                "conditional",
                 condition=f"working in {where}/",
             )

@@ -146,7 +146,9 @@ _CLAUDE = {
 RULES: Mapping[str, DialectRules] = {
     "claude-memory": DialectRules("claude-memory", **_CLAUDE),  # type: ignore[arg-type]
     "claude-rule": DialectRules(
-        "claude-rule", strip_front_matter=True, **_CLAUDE  # type: ignore[arg-type]
+        "claude-rule",
+        strip_front_matter=True,
+        **_CLAUDE,  # type: ignore[arg-type]
     ),
     "copilot": DialectRules(
         "copilot",
@@ -173,7 +175,11 @@ RULES: Mapping[str, DialectRules] = {
         "markdown", at="file", hash_file=True, urls=True, variables=("mustache", "input")
     ),
     "text": DialectRules(
-        "text", at="file", hash_file=True, urls=True, markdown_links=False,
+        "text",
+        at="file",
+        hash_file=True,
+        urls=True,
+        markdown_links=False,
         variables=("mustache", "input"),
     ),
 }

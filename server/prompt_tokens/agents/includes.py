@@ -74,9 +74,7 @@ def _blank_comments(text: str, start: int) -> str:
     return body
 
 
-def _occurrence(
-    index: LineIndex, start: int, end: int, target: str, syntax: str
-) -> Occurrence:
+def _occurrence(index: LineIndex, start: int, end: int, target: str, syntax: str) -> Occurrence:
     return Occurrence(
         kind="file",
         target=target,

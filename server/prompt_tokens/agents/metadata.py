@@ -75,8 +75,25 @@ def as_globs(value: Any) -> tuple[str, ...]:
     Claude Code's ``paths``); empty entries dropped."""
     if value is None or value is False:
         return ()
-    items = value if isinstance(value, list) else str(value).split(",")
+    items = value if isinstance(value, list) else _split_commas(str(value))
     return tuple(s for s in (str(i).strip().strip("\"'") for i in items if i is not None) if s)
+
+
+def _split_commas(text: str) -> list[str]:
+    """Split on commas outside ``{…}``: ``src/*.{ts,tsx}, web/**`` is two globs."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(text):
+        if ch == "{":
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
 
 
 def as_text(value: Any) -> str | None:

@@ -33,6 +33,7 @@ import attrs
 from prompt_tokens.agents.entries import Collector, ContextOptions, Scope
 from prompt_tokens.agents.fs import is_inside, read, skill_files
 from prompt_tokens.agents.metadata import Header, as_text, read_header
+from prompt_tokens.agents.plausible import looks_like_path
 from prompt_tokens.references.syntax import scan
 
 CLAUDE_LISTING_CHARS = 1536
@@ -84,7 +85,11 @@ def add_skills(
 
 
 def _skill(
-    path: Path, scope: Scope, options: ContextOptions, out: Collector, style: SkillStyle,
+    path: Path,
+    scope: Scope,
+    options: ContextOptions,
+    out: Collector,
+    style: SkillStyle,
     names: set[str],
 ) -> None:
     got = read(path, options.max_file_bytes)
@@ -103,8 +108,12 @@ def _skill(
         condition = INVOKED_ONLY.format(name=name)
     else:
         out.add(
-            path, listing_text(name, header, body, style), "skill-metadata", "always",
-            scope=scope, key=f"{path}#metadata",
+            path,
+            listing_text(name, header, body, style),
+            "skill-metadata",
+            "always",
+            scope=scope,
+            key=f"{path}#metadata",
         )
         condition = ACTIVATED.format(name=name)
     out.add(path, body, "skill", "conditional", condition=condition, scope=scope)
@@ -112,7 +121,12 @@ def _skill(
 
 
 def _resources(
-    path: Path, name: str, body: str, scope: Scope, options: ContextOptions, out: Collector,
+    path: Path,
+    name: str,
+    body: str,
+    scope: Scope,
+    options: ContextOptions,
+    out: Collector,
     style: SkillStyle,
 ) -> None:
     folder = path.parent
@@ -126,7 +140,11 @@ def _resources(
         if occ.target.startswith("~"):
             continue
         target = Path(os.path.normpath(folder / occ.target))
-        if target == path or not target.is_file():
+        if target == path:
+            continue
+        if not target.is_file():
+            if looks_like_path(occ.target):
+                out.note(f"{path}: {occ.target} not found")
             continue
         got = read(target, options.max_file_bytes)
         if got.text is None or got.binary:
@@ -134,6 +152,12 @@ def _resources(
             continue
         note = None if is_inside(target, folder) else "outside the skill's folder"
         out.add(
-            target, got.text, "skill-resource", "conditional", condition=condition,
-            imported_by=path, scope=scope, note=note,
+            target,
+            got.text,
+            "skill-resource",
+            "conditional",
+            condition=condition,
+            imported_by=path,
+            scope=scope,
+            note=note,
         )
