@@ -7,6 +7,8 @@
   placeholders from becoming "file not found" warnings.
 - ``includes``: template includes (dotprompt partials, Jinja ``{% include %}``, Prompty
   ``${file:…}``) as file references.
+- ``references``: ``dialect_references`` — the scanner's findings as one dialect reads them,
+  for the engine.
 - ``context``: what Claude Code, Copilot, Codex and Cursor load at start-up in a folder, each
   file counted with the caller's tokenizer.
 

@@ -282,7 +282,9 @@ def parse_overrides(raw: Any) -> tuple[DialectOverride, ...]:
     """``[{"glob": "prompts/**/*.md", "dialect": "jinja"}, …]`` from settings.
 
     Raises ``DialectError`` with one line naming the bad entry; callers keep their previous
-    overrides (or none) and show the message.
+    overrides (or none) and show the message. Checked by hand rather than with cattrs: cattrs
+    would turn ``glob: 3`` into ``"3"`` and word a bad dialect as "unknown error (… not in
+    literal …)"; here each entry gets a sentence a user can act on.
     """
     if raw is None:
         return ()

@@ -9,27 +9,29 @@ silently dropping ``@docs/missing-guide.md`` would hide a real typo. The rule, i
 
 1. A token the caller says exists (``exists(token)``) is a path — whatever it looks like, the
    agent will load it (Claude Code imports ``@README`` when ``README`` is there).
-2. Placeholders and globs are never paths: any of ``< > { } $ % * ? | ` "`` or ``[``
-   (template or shell syntax, or a pattern naming many files).
+2. Placeholders, globs and quoted text are never paths: any of ``< > { } $ % * ? | ` " '`` or
+   ``[`` (template or shell syntax, a pattern naming many files, or a quoted path, which
+   Claude Code does not import either).
 3. Calls and annotations with arguments are never paths: a ``(``.
 4. Package specs are never paths: a second ``@`` followed by a version (``react@16+``,
-   ``sdk@^1.2``, ``pkg@latest``).
+   ``sdk@^1.2``, ``pkg@latest``) — but ``logo@2x.png`` ends in an extension and stays a file.
 5. A token ending in ``/`` names a folder (``@/`` is the usual TypeScript alias), not a file.
 6. An explicit relative or home path is a path: it starts with ``./``, ``../`` or ``~/``. Nobody
-   writes a package or a handle like that.
+   writes a package or a handle like that. So is a dotfile name (``.env``, ``docs/.notes``).
 7. An absolute path (``/…``) or a token with a ``/`` is a path only when its last segment has
    a file extension (``docs/guide.md``, ``/abs/file.md``). ``@org/team-name``,
    ``@fluentui/react`` and ``@/components/Button`` (an alias) have none. Both shapes are
    ``a/b``; the extension is what tells a file from a scope or a team.
 8. A token without ``/`` is a path only when it ends in a common file extension
-   (``notes.txt``, ``AI.MD``): ``app.post``, ``pytest.mark.asyncio`` and ``console.log`` end in
-   identifiers, not extensions. ``Name.js`` with a capital first letter (``Next.js``,
-   ``Node.js``, ``Vue.js``) is a product name, not a file. A bare word (``@README``,
-   ``@Override``) is a path only by rule 1.
+   (``notes.txt``, ``AI.MD``; ``KNOWN_EXTENSIONS``): ``app.post``, ``pytest.mark.asyncio`` and
+   ``console.log`` end in identifiers, not extensions. ``Name.js`` with a capital first letter
+   (``Next.js``, ``Node.js``, ``Vue.js``) is a product name, not a file. A bare word
+   (``@README``, ``@Override``) is a path only by rule 1.
 
-Measured on the corpus (``tests/unit/test_agents_plausible.py``): every ``@`` file token the
-scanner finds in ``/work/shared/corpus`` that does not exist is filtered except ``@AI.MD`` (a
-Cursor rule's real reference to a file its repository did not ship).
+Measured on the corpus (``tests/unit/test_agents_plausible.py``, 2026-12-02): today's scanner
+finds 31 ``@`` file references in ``/work/shared/corpus``, none naming an existing file, so 31
+"not found" warnings; the filter drops 30 (25 distinct tokens) and keeps ``@AI.MD`` (a Cursor
+rule's real reference to a file its repository did not ship).
 """
 
 from __future__ import annotations
