@@ -21,7 +21,8 @@ from typing import Literal
 
 import attrs
 
-from prompt_tokens.errors import UsageError
+from prompt_tokens.errors import PermanentError, UsageError
+from prompt_tokens.tokenizer.textio import decode_bytes
 
 GIT_TIMEOUT_S = 300
 ChangeKind = Literal["added", "deleted", "modified", "renamed", "copied", "type-changed"]
@@ -262,6 +263,29 @@ class BaseSnapshot:
             if any(p is not None and (p == "." or path.startswith(p + "/")) for p in prefixes):
                 out.append(path)
         return out
+
+
+def read_texts(
+    snapshot: BaseSnapshot, paths: Iterable[str], *, max_bytes: int | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Texts of base paths (repository-relative), decoded exactly as files are (SPEC: UTF-8,
+    BOM dropped, NUL bytes mean binary), read through one ``cat-file`` process. A blob larger
+    than ``max_bytes`` or binary is left out with a message: its file then has no base count."""
+    entries = [snapshot.files[p] for p in dict.fromkeys(paths) if p in snapshot.files]
+    problems = [
+        f"{e.path} at {snapshot.revision}: larger than {max_bytes:,} bytes, not compared"
+        for e in entries
+        if max_bytes is not None and e.size > max_bytes
+    ]
+    wanted = [e for e in entries if max_bytes is None or e.size <= max_bytes]
+    blobs = read_blobs(snapshot.repo_root, (e.blob for e in wanted))
+    texts: dict[str, str] = {}
+    for e in wanted:
+        try:
+            texts[e.path], _ = decode_bytes(blobs[e.blob], label=f"{e.path} at {snapshot.revision}")
+        except PermanentError as exc:
+            problems.append(f"{exc}; not compared")
+    return texts, problems
 
 
 def open_base(spec: str, cwd: Path) -> BaseSnapshot:
