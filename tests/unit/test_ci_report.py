@@ -222,3 +222,21 @@ def test_file_input_from_an_engine_result() -> None:
     assert f.diagnostics[0].message == "Prompt uses 120 of 100 tokens (120%)"
     assert f.delta is not None and f.delta.describe() == "100 → 120 (+20, +20%)"
     assert f.count_json["encoding"] == "o200k_base"
+
+
+def test_dollar_budget_in_json(repo: Path) -> None:
+    """``max = "$0.001"`` at $2.50 per million input tokens is 400 tokens; the JSON says both."""
+    config = {"budgets": [{"glob": "docs/guide.md", "max": "$0.001", "model": "gpt-4o"}]}
+    report = run_check(repo, config=config, price_for={"gpt-4o": 2.5}.get)
+    doc = json.loads(render(report, "json"))
+    guide = next(f for f in doc["files"] if f["path"] == "docs/guide.md")
+    tokens = now_count(repo, "docs/guide.md")
+    assert (guide["budget"], guide["budget_usd"]) == (400, "$0.001")
+    assert guide["cost_usd"] == pytest.approx(tokens * 2.5 / 1e6)
+    assert tokens > 400  # the fixture's guide is ~529 tokens
+    assert (guide["status"], doc["exit_code"]) == ("exceeded", 1)
+    (diag,) = guide["diagnostics"]
+    assert diag["message"] == (
+        f"Prompt uses {tokens} tokens (${tokens * 2.5 / 1e6:.6f}".rstrip("0")
+        + f' per call) of a $0.001 budget ({round(tokens * 2.5 / 10)}%) (budget for "docs/guide.md")'
+    )

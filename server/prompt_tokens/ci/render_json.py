@@ -32,6 +32,7 @@ def _file(f: FileReport, with_base: bool) -> dict[str, Any]:
     out["budget_glob"] = f.budget_glob
     if f.usd_limit is not None:
         out["budget_usd"] = _money(f.usd_limit)
+    out.setdefault("cost_usd", f.cost_usd)  # the count's own figure wins when it has one
     out["diagnostics"] = [
         {
             "line": d.line,
