@@ -49,3 +49,8 @@ def max_document_chars(environ: EnvMap | None = None) -> int:
 def expand(name: str, environ: EnvMap | None = None) -> str | None:
     """The value of ``name`` for ``${env:NAME}`` expansion in the user's own settings."""
     return _env(environ).get(name)
+
+
+def github_step_summary(environ: EnvMap | None = None) -> str | None:
+    """``GITHUB_STEP_SUMMARY``: the file a GitHub Actions step appends its Markdown summary to."""
+    return _env(environ).get("GITHUB_STEP_SUMMARY") or None
