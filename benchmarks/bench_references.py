@@ -255,6 +255,37 @@ def median_round(rounds: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return runs[len(runs) // 2]
 
 
+def summarize(
+    rounds: list[dict[str, Any]], expected: int, *, source: str, refs: list[str], rounds_n: int
+) -> dict[str, Any] | None:
+    """The median figures of the rounds, or None (after saying why) when a total is wrong."""
+    names = ("cold", "warm_new_process", "warm_same_process", "plain_loop")
+    for rnd in rounds:
+        for name in names:
+            run = rnd[name]
+            if run["total"] != expected or run.get("errors"):
+                print(f"MISMATCH in {name}: {run['total']} != {expected} ({run.get('errors')})")
+                return None
+    runs = {name: median_round(rounds, name) for name in names}
+    plain_proc = runs["plain_loop"]["process_seconds"]
+    return {
+        "source": source,
+        "files": len(refs),
+        "references": rounds[0]["references"],
+        "expected_total_tokens": expected,
+        **{f"{k}_ms": round(v["seconds"] * 1000, 1) for k, v in runs.items()},
+        "cold_over_warm_new_process": round(
+            runs["cold"]["seconds"] / runs["warm_new_process"]["seconds"], 1
+        ),
+        "cold_process_over_plain_process": runs["cold"]["process_seconds"] / plain_proc,
+        "warm_process_over_plain_process": runs["warm_new_process"]["process_seconds"] / plain_proc,
+        "warm_run_wrote": any(r["warm_run_wrote"] for r in rounds),
+        "rounds": rounds_n,
+        "all_ms": {n: [round(r[n]["seconds"] * 1000, 1) for r in rounds] for n in names},
+        "runs": runs,
+    }
+
+
 def report(figures: dict[str, Any], runs: dict[str, dict[str, Any]]) -> None:
     print(
         f"{figures['references']} file references ({figures['megabytes']:.1f} MB, "
@@ -331,38 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         urls = url_figures(root)
         size_mb = sum((root / r).stat().st_size for r in refs) / 1e6
         cache_kb = sum(f.stat().st_size for f in Path(tmp).glob("cache0.sqlite3*")) / 1024
-    for rnd in rounds:
-        for name in ("cold", "warm_new_process", "warm_same_process", "plain_loop"):
-            run = rnd[name]
-            if run["total"] != expected or run.get("errors"):
-                print(f"MISMATCH in {name}: {run['total']} != {expected} ({run.get('errors')})")
-                return 1
-    names = ("cold", "warm_new_process", "warm_same_process", "plain_loop")
-    runs = {name: median_round(rounds, name) for name in names}
-    plain_proc = runs["plain_loop"]["process_seconds"]
-    figures = {
-        "source": source,
-        "files": len(refs),
-        "megabytes": round(size_mb, 2),
-        "references": rounds[0]["references"],
-        "expected_total_tokens": expected,
-        **{f"{k}_ms": round(v["seconds"] * 1000, 1) for k, v in runs.items()},
-        "cold_over_warm_new_process": round(
-            runs["cold"]["seconds"] / runs["warm_new_process"]["seconds"], 1
-        ),
-        "cold_process_over_plain_process": runs["cold"]["process_seconds"] / plain_proc,
-        "warm_process_over_plain_process": runs["warm_new_process"]["process_seconds"] / plain_proc,
-        "warm_run_wrote": any(r["warm_run_wrote"] for r in rounds),
-        "rounds": args.rounds,
-        "all_ms": {n: [round(r[n]["seconds"] * 1000, 1) for r in rounds] for n in names},
-        "runs": runs,
-        "cache_file_kib": round(cache_kb, 1),
-        "urls": urls,
-    }
+    figures = summarize(rounds, expected, source=source, refs=refs, rounds_n=args.rounds)
+    if figures is None:
+        return 1
+    figures.update(megabytes=round(size_mb, 2), cache_file_kib=round(cache_kb, 1), urls=urls)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        report(figures, runs)
+        report(figures, figures["runs"])
     return 0
 
 
