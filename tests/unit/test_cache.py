@@ -167,6 +167,54 @@ def test_store_uses_wal_and_never_raises_on_reads_and_writes(db_path: Path) -> N
     assert not store.write(batch)
 
 
+# What sqlite-utils wrote for schema version 1 (releases before the stdlib-only store), as
+# read back from ``sqlite_master`` of such a file.
+V1_FILE_SCHEMA = {
+    "meta": 'CREATE TABLE "meta" (\n   "key" TEXT PRIMARY KEY,\n   "value" TEXT\n)',
+    "counts": 'CREATE TABLE "counts" (\n   "encoding" TEXT NOT NULL,\n   "sha256" TEXT NOT NULL,\n'
+    '   "tokens" INTEGER NOT NULL,\n   "size" INTEGER NOT NULL,\n   "created_at" REAL NOT NULL,\n'
+    '   "used_at" REAL NOT NULL,\n   PRIMARY KEY ("encoding", "sha256")\n)',
+    "fingerprints": 'CREATE TABLE "fingerprints" (\n   "path" TEXT PRIMARY KEY NOT NULL,\n'
+    '   "size" INTEGER NOT NULL,\n   "mtime_ns" INTEGER NOT NULL,\n   "inode" INTEGER NOT NULL,\n'
+    '   "sha256" TEXT NOT NULL,\n   "seen_at" REAL NOT NULL\n)',
+    "http": 'CREATE TABLE "http" (\n   "url" TEXT PRIMARY KEY NOT NULL,\n   "etag" TEXT,\n'
+    '   "last_modified" TEXT,\n   "sha256" TEXT NOT NULL,\n   "size" INTEGER NOT NULL,\n'
+    '   "content_type" TEXT,\n   "fetched_at" REAL NOT NULL,\n   "expires_at" REAL NOT NULL\n)',
+    "counts_used_at": "CREATE INDEX counts_used_at ON counts(used_at)",
+    "fingerprints_seen_at": "CREATE INDEX fingerprints_seen_at ON fingerprints(seen_at)",
+    "http_fetched_at": "CREATE INDEX http_fetched_at ON http(fetched_at)",
+}
+
+
+def test_schema_is_the_one_earlier_releases_wrote(db_path: Path) -> None:
+    SqliteStore(str(db_path)).close()
+    conn = sqlite3.connect(db_path)
+    got = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    conn.close()
+    assert got == V1_FILE_SCHEMA
+
+
+def test_a_file_from_an_earlier_release_is_used_as_it_is(
+    db_path: Path, make_cache: Callable[..., TieredCache]
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    with conn:
+        for sql in V1_FILE_SCHEMA.values():
+            conn.execute(sql)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        conn.execute("INSERT INTO counts VALUES (?, ?, 42, 7, 1.0, 1.0)", [ENC, sha("old")])
+    conn.close()
+    cache = make_cache(db_path)
+    assert cache.persistent and cache.lookup_count(ENC, sha("old")) == (42, "disk")
+    cache.put_count(ENC, sha("new"), 5, 1)
+    cache.close()
+    assert not [
+        p for p in db_path.parent.iterdir() if ".corrupt-" in p.name or ".incompat" in p.name
+    ]
+    assert make_cache(db_path).get_count(ENC, sha("new")) == 5
+
+
 # ---- round-trips -----------------------------------------------------------------------------
 
 
