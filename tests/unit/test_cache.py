@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prompt_tokens.cache import HttpEntry, MemoryLRU, SqliteStore, TieredCache
+from prompt_tokens.cache import HttpEntry, MemoryLRU, SqliteStore, TieredCache, failures, schema
 from prompt_tokens.cache import store as store_module
-from prompt_tokens.cache.store import WriteBatch
+from prompt_tokens.cache.rows import WriteBatch
 from prompt_tokens.errors import CacheBusyError
 from prompt_tokens.settings import CacheSettings
 
@@ -165,6 +165,54 @@ def test_store_uses_wal_and_never_raises_on_reads_and_writes(db_path: Path) -> N
     assert not store.enabled
     assert store.get_count(ENC, sha("a")) is None
     assert not store.write(batch)
+
+
+# What sqlite-utils wrote for schema version 1 (releases before the stdlib-only store), as
+# read back from ``sqlite_master`` of such a file.
+V1_FILE_SCHEMA = {
+    "meta": 'CREATE TABLE "meta" (\n   "key" TEXT PRIMARY KEY,\n   "value" TEXT\n)',
+    "counts": 'CREATE TABLE "counts" (\n   "encoding" TEXT NOT NULL,\n   "sha256" TEXT NOT NULL,\n'
+    '   "tokens" INTEGER NOT NULL,\n   "size" INTEGER NOT NULL,\n   "created_at" REAL NOT NULL,\n'
+    '   "used_at" REAL NOT NULL,\n   PRIMARY KEY ("encoding", "sha256")\n)',
+    "fingerprints": 'CREATE TABLE "fingerprints" (\n   "path" TEXT PRIMARY KEY NOT NULL,\n'
+    '   "size" INTEGER NOT NULL,\n   "mtime_ns" INTEGER NOT NULL,\n   "inode" INTEGER NOT NULL,\n'
+    '   "sha256" TEXT NOT NULL,\n   "seen_at" REAL NOT NULL\n)',
+    "http": 'CREATE TABLE "http" (\n   "url" TEXT PRIMARY KEY NOT NULL,\n   "etag" TEXT,\n'
+    '   "last_modified" TEXT,\n   "sha256" TEXT NOT NULL,\n   "size" INTEGER NOT NULL,\n'
+    '   "content_type" TEXT,\n   "fetched_at" REAL NOT NULL,\n   "expires_at" REAL NOT NULL\n)',
+    "counts_used_at": "CREATE INDEX counts_used_at ON counts(used_at)",
+    "fingerprints_seen_at": "CREATE INDEX fingerprints_seen_at ON fingerprints(seen_at)",
+    "http_fetched_at": "CREATE INDEX http_fetched_at ON http(fetched_at)",
+}
+
+
+def test_schema_is_the_one_earlier_releases_wrote(db_path: Path) -> None:
+    SqliteStore(str(db_path)).close()
+    conn = sqlite3.connect(db_path)
+    got = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    conn.close()
+    assert got == V1_FILE_SCHEMA
+
+
+def test_a_file_from_an_earlier_release_is_used_as_it_is(
+    db_path: Path, make_cache: Callable[..., TieredCache]
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    with conn:
+        for sql in V1_FILE_SCHEMA.values():
+            conn.execute(sql)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        conn.execute("INSERT INTO counts VALUES (?, ?, 42, 7, 1.0, 1.0)", [ENC, sha("old")])
+    conn.close()
+    cache = make_cache(db_path)
+    assert cache.persistent and cache.lookup_count(ENC, sha("old")) == (42, "disk")
+    cache.put_count(ENC, sha("new"), 5, 1)
+    cache.close()
+    assert not [
+        p for p in db_path.parent.iterdir() if ".corrupt-" in p.name or ".incompat" in p.name
+    ]
+    assert make_cache(db_path).get_count(ENC, sha("new")) == 5
 
 
 # ---- round-trips -----------------------------------------------------------------------------
@@ -546,7 +594,7 @@ def test_newer_schema_version_is_moved_aside_and_recreated(
     conn = sqlite3.connect(db_path)
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     conn.close()
-    assert version == (str(store_module.SCHEMA_VERSION),)
+    assert version == (str(schema.SCHEMA_VERSION),)
 
 
 def test_someone_elses_database_is_left_alone(
@@ -575,8 +623,8 @@ def test_failure_while_running_disables_the_file_once(
     cache.flush()
     store = cache._store
     assert store is not None and store._wdb is not None and store._rdb is not None
-    store._wdb.conn.close()  # simulate the file going away under us
-    store._rdb.conn.close()
+    store._wdb.close()  # simulate the file going away under us
+    store._rdb.close()
     cache.put_count(ENC, sha("b"), 2, 1)
     cache.flush()
     assert cache.get_count(ENC, sha("c")) is None
@@ -615,10 +663,175 @@ def test_busy_database_skips_writes_without_raising(
 
 
 def test_store_converts_busy_errors() -> None:
-    err = store_module._classify(sqlite3.OperationalError("database is locked"))
+    err = failures.classify(sqlite3.OperationalError("database is locked"))
     assert isinstance(err, CacheBusyError) and err.transient
-    other = store_module._classify(sqlite3.DatabaseError("file is not a database"))
-    assert isinstance(other, store_module._StoreFailure) and other.corrupt
+    other = failures.classify(sqlite3.DatabaseError("file is not a database"))
+    assert isinstance(other, failures.StoreFailure) and other.corrupt
+
+
+# ---- batched lookups and idempotent writes ----------------------------------------------------
+
+
+def fill_file(path: Path, n: int) -> None:
+    """``n`` counts (in two encodings) and ``n`` fingerprints, written and closed."""
+    with TieredCache(str(path)) as cache:
+        for i in range(n):
+            cache.put_count(ENC, sha(str(i)), i, i + 1)
+            cache.put_count("o200k_base", sha(str(i)), 2 * i, i + 1)
+            cache.put_fingerprint(f"/w/{i}.md", i + 1, 10 * i, 2**64 - 1 - i, sha(str(i)))
+
+
+def reader_selects(cache: TieredCache) -> list[str]:
+    """Every statement the cache's reader connection runs from now on."""
+    assert cache._store is not None and cache._store._rdb is not None
+    seen: list[str] = []
+    cache._store._rdb.set_trace_callback(seen.append)
+    return seen
+
+
+def test_prefetch_reads_a_whole_run_in_a_few_queries(
+    db_path: Path, make_cache: Callable[..., TieredCache]
+) -> None:
+    n = 1200  # more keys than SQLite's old 999-variable limit: chunked
+    fill_file(db_path, n)
+    cache = make_cache(db_path)
+    queries = reader_selects(cache)
+    paths = [f"/w/{i}.md" for i in range(n)] + ["/w/never-seen.md"]
+    shas = cache.prefetch_fingerprints(paths)
+    assert shas == {f"/w/{i}.md": sha(str(i)) for i in range(n)}
+    keys = [(enc, s) for s in shas.values() for enc in (ENC, "o200k_base")]
+    assert cache.prefetch_counts([*keys, (ENC, sha("unknown"))]) == 2 * n
+    fetched = len(queries)
+    assert fetched == 3 + 2 * 3  # 1,201 paths; 1,201 + 1,200 shas in two encodings; 500 a query
+    for i in range(n):  # all answered from memory now, the first use still reported as "disk"
+        assert cache.get_fingerprint(f"/w/{i}.md", i + 1, 10 * i, 2**64 - 1 - i) == sha(str(i))
+        assert cache.lookup_count(ENC, sha(str(i))) == (i, "disk")
+        assert cache.lookup_count(ENC, sha(str(i))) == (i, "memory")
+        assert cache.get_count("o200k_base", sha(str(i))) == 2 * i
+    # Rows the file lacked are known to be absent: no query for them either.
+    assert cache.get_fingerprint("/w/never-seen.md", 1, 1, 1) is None
+    assert cache.lookup_count(ENC, sha("unknown")) == (None, "miss")
+    assert len(queries) == fetched
+    # Asking again costs nothing: everything is in memory.
+    assert cache.prefetch_files(paths, [ENC, "o200k_base"]) == 2 * n
+    assert len(queries) == fetched + 1  # the one absent path is asked for again, nothing else
+    lookups = cache.stats()["lookups"]
+    assert lookups["counts"] == {"memory_hits": n, "disk_hits": 2 * n, "misses": 1}
+    assert lookups["fingerprints"] == {"memory_hits": 0, "disk_hits": n, "misses": 1}
+
+
+def test_prefetched_values_are_memory_hits_even_if_the_file_changes_later(
+    db_path: Path, make_cache: Callable[..., TieredCache]
+) -> None:
+    fill_file(db_path, 3)
+    cache = make_cache(db_path)
+    assert cache.prefetch_files(["/w/0.md", "/w/1.md", "/w/new.md"], [ENC]) == 2
+    other = sqlite3.connect(db_path)
+    with other:  # another process changes the file after the prefetch
+        other.execute("DELETE FROM counts")
+        other.execute(
+            "INSERT INTO fingerprints VALUES ('/w/new.md', 5, 5, 5, ?, 1.0)", [sha("new")]
+        )
+    other.close()
+    assert cache.get_count(ENC, sha("0")) == 0  # prefetched: memory
+    assert cache.get_fingerprint("/w/new.md", 5, 5, 5) is None  # absent at prefetch time...
+    assert cache.get_fingerprint("/w/new.md", 5, 5, 5) == sha("new")  # ...once; then the file
+    # A stale fingerprint (the file changed on disk since) is not trusted: the file is asked.
+    assert cache.get_fingerprint("/w/1.md", 2, 11, 2**64 - 2) is None
+
+
+def test_prefetch_without_a_file_or_memory(make_cache: Callable[..., TieredCache]) -> None:
+    memory_only = make_cache(None)
+    memory_only.put_count(ENC, sha("a"), 1, 1)
+    memory_only.put_fingerprint("/w/a", 1, 1, 1, sha("a"))
+    assert memory_only.prefetch_fingerprints(["/w/a", "/w/b"]) == {"/w/a": sha("a")}
+    assert memory_only.prefetch_counts([(ENC, sha("a")), (ENC, sha("b"))]) == 1
+    assert memory_only.lookup_count(ENC, sha("b")) == (None, "miss")
+
+
+def test_prefetch_with_memory_tier_off_still_answers_from_the_file(
+    db_path: Path, make_cache: Callable[..., TieredCache]
+) -> None:
+    fill_file(db_path, 3)
+    cache = make_cache(db_path, memory_entries=0)
+    assert cache.prefetch_files(["/w/0.md", "/w/2.md"], [ENC]) == 2
+    assert cache.lookup_count(ENC, sha("2")) == (2, "disk")
+    assert cache.get_fingerprint("/w/2.md", 3, 20, 2**64 - 3) == sha("2")
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+@pytest.mark.parametrize("memory_entries", [10_000, 0])
+def test_warm_run_that_learns_nothing_writes_nothing(
+    db_path: Path, make_cache: Callable[..., TieredCache], memory_entries: int
+) -> None:
+    """What a warm run does, lookups and the puts of values it recomputed: no commit reaches
+    the file (``data_version`` changes when another connection commits), not a byte changes.
+    With the memory tier off, the statements themselves leave equal rows alone."""
+    fill_file(db_path, 50)
+    with TieredCache(str(db_path)) as cache:
+        cache.put_http(http_entry())
+    before = db_path.read_bytes()
+    watcher = sqlite3.connect(db_path)
+    version = data_version(watcher)
+    cache = make_cache(db_path, memory_entries=memory_entries)
+    cache.prefetch_files([f"/w/{i}.md" for i in range(50)], [ENC, "o200k_base"])
+    for i in range(50):
+        path, size, mtime, inode = f"/w/{i}.md", i + 1, 10 * i, 2**64 - 1 - i
+        assert cache.get_fingerprint(path, size, mtime, inode) == sha(str(i))
+        assert cache.get_count(ENC, sha(str(i))) == i
+        cache.put_fingerprint(path, size, mtime, inode, sha(str(i)))  # re-read, same content
+        cache.put_count(ENC, sha(str(i)), i, i + 1)
+        cache.put_count("o200k_base", sha(str(i)), 2 * i, i + 1)
+    entry = cache.get_http(http_entry().url)
+    assert entry is not None
+    cache.put_http(entry)
+    if memory_entries:
+        assert len(cache._pending) == 0  # nothing was even queued (stats() would flush first)
+    cache.close()
+    assert data_version(watcher) == version
+    watcher.close()
+    assert db_path.read_bytes() == before
+    # A real change still lands.
+    with TieredCache(str(db_path), memory_entries) as changed:
+        changed.put_count(ENC, sha("0"), 99, 1)
+    with TieredCache(str(db_path)) as check:
+        assert check.get_count(ENC, sha("0")) == 99
+
+
+def test_touches_wait_a_day(db_path: Path, make_cache: Callable[..., TieredCache]) -> None:
+    """Last-use times are refreshed for pruning, but at most once a day per row."""
+    clock = Clock()
+    writer = make_cache(db_path, clock=clock)
+    writer.put_count(ENC, sha("a"), 1, 1)
+    writer.close()
+    watcher = sqlite3.connect(db_path)
+    version = data_version(watcher)
+    clock.now += 3600 * 23
+    cache = make_cache(db_path, clock=clock)
+    assert cache.get_count(ENC, sha("a")) == 1
+    cache.flush()
+    assert data_version(watcher) == version
+    clock.now += 3600 * 2
+    assert cache.get_count(ENC, sha("a")) == 1
+    cache.flush()
+    assert data_version(watcher) != version
+    used_at = watcher.execute("SELECT used_at FROM counts").fetchone()[0]
+    assert used_at == clock.now
+    watcher.close()
+
+
+def test_opening_the_cache_imports_no_sqlite_helper_library(db_path: Path) -> None:
+    code = """
+        import sys
+        import prompt_tokens.runtime
+        from prompt_tokens.cache import TieredCache
+        TieredCache(sys.argv[1]).close()
+        print(sorted(m for m in ("sqlite_utils", "numpy") if m in sys.modules))
+    """
+    assert wait_ok(run_python(code, str(db_path))).strip() == "[]"
 
 
 # ---- maintenance -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Plus the whole engine on a workspace: totals equal plain tiktoken, computed inde
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
@@ -142,3 +143,41 @@ async def test_new_process_skips_reading_files_without_references(workspace: Pat
     assert r2.files.reads == 1  # parent.md only: it has a reference to follow
     assert r2.files.tokenized == 0
     cache.close()
+
+
+async def test_warm_resolution_asks_the_file_in_batches_and_writes_nothing(
+    workspace: Path,
+) -> None:
+    """A new process resolving 120 unchanged file references: a few batched queries instead of
+    two per file, no file read, no tokenizing, and not one write to the cache file."""
+    texts = {
+        f"docs/f{i:03d}.md": f"File {i}: notes on item {i}.\n" * (i % 7 + 1) for i in range(120)
+    }
+    texts["docs/f000.md"] += "See @f001.md too.\n"  # one nested reference: that file is read
+    for name, text in texts.items():
+        (workspace / name).parent.mkdir(exist_ok=True)
+        (workspace / name).write_text(text)
+    doc_text = "".join(f"- @{name}\n" for name in texts)
+    db = workspace / "cache.sqlite3"
+    settings, _ = parse_settings({})
+    cold_cache = TieredCache(str(db))
+    cold = ReferenceResolver(settings, cold_cache, roots=[workspace])
+    first = await cold.resolve(workspace / "doc.md", scan(doc_text), encoding=ENC, variables={})
+    cold_cache.close()
+    assert sum(x.tokens for x in first) == sum(plain_count(ENC, t) for t in texts.values())
+
+    watcher = sqlite3.connect(db)
+    version = watcher.execute("PRAGMA data_version").fetchone()[0]
+    cache = TieredCache(str(db))  # as a new process would open it
+    assert cache._store is not None and cache._store._rdb is not None
+    queries: list[str] = []
+    cache._store._rdb.set_trace_callback(queries.append)
+    r = ReferenceResolver(settings, cache, roots=[workspace])
+    second = await r.resolve(workspace / "doc.md", scan(doc_text), encoding=ENC, variables={})
+    assert [(x.target, x.tokens) for x in second] == [(x.target, x.tokens) for x in first]
+    assert {x.cache for x in second} == {"disk"}
+    assert r.files.reads == 1 and r.files.tokenized == 0  # f000.md: its reference is followed
+    assert len(queries) <= 6, queries  # fingerprints, counts, scan facts: a query per 500 keys
+    cache.close()
+    assert watcher.execute("PRAGMA data_version").fetchone()[0] == version
+    watcher.close()

@@ -6,10 +6,13 @@ that reach the server but never the logs, and coalescing across documents."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import shutil
 import ssl
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +26,8 @@ from werkzeug import Request, Response
 
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.errors import FetchError
+from prompt_tokens.references.addresses import blocked_by, parse_networks
+from prompt_tokens.references.charset import BodyDecoder
 from prompt_tokens.references.graph import url_key
 from prompt_tokens.references.http import HttpFetcher, parse_retry_after
 from prompt_tokens.references.resolver import ReferenceResolver
@@ -280,28 +285,76 @@ async def test_connection_refused_is_transient(workspace: Path) -> None:
 # ---- safety -----------------------------------------------------------------------------
 
 
-async def test_redirect_to_metadata_address_is_blocked_before_connecting(
-    server: HTTPServer, workspace: Path
+@pytest.fixture
+def trap() -> Iterator[HTTPServer]:
+    """A server on 127.0.0.2 that must never be reached (the tests block 127.0.0.2/32)."""
+    srv = HTTPServer(host="127.0.0.2", port=0)
+    srv.expect_request("/", method="GET").respond_with_data("reached")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.clear()
+        srv.stop()
+
+
+BLOCK_TRAP = {"blockedNetworks": ["127.0.0.2/32"]}
+
+
+async def test_redirect_into_a_blocked_network_is_refused_before_connecting(
+    server: HTTPServer, trap: HTTPServer, workspace: Path
 ) -> None:
     server.expect_request("/go").respond_with_data(
-        "", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
+        "", status=302, headers={"Location": f"http://127.0.0.2:{trap.port}/"}
     )
-    r = make_resolver(workspace)
+    r = make_resolver(workspace, http=BLOCK_TRAP)
     res = await fetch_one(r, workspace, server.url_for("/go"))
     assert res.code == "reference-fetch-failed"
-    assert "blocked network" in (res.error or "") and "169.254.0.0/16" in (res.error or "")
+    assert "blocked network" in (res.error or "") and "127.0.0.2/32" in (res.error or "")
     assert r.http.requests_made == 1  # the first hop only: the blocked hop was never sent
+    assert len(trap.log) == 0
+    # The same server is reachable when nothing blocks it: the refusal above was the check.
+    open_r = make_resolver(workspace)
+    assert (await fetch_one(open_r, workspace, f"http://127.0.0.2:{trap.port}/")).status == "ok"
+    assert len(trap.log) == 1
 
 
-async def test_host_resolving_into_blocked_network(workspace: Path) -> None:
+async def test_host_resolving_into_blocked_network(trap: HTTPServer, workspace: Path) -> None:
     async def fake_dns(host: str, port: int) -> list[str]:
-        return {"meta.test": ["169.254.169.254"], "mapped.test": ["::ffff:169.254.1.1"]}[host]
+        return {
+            "trap.test": ["127.0.0.2"],
+            "mapped.test": ["::ffff:127.0.0.2"],
+            "mixed.test": ["127.0.0.1", "127.0.0.2"],  # one blocked address blocks the name
+        }[host]
 
-    r = make_resolver(workspace, http_options={"resolve_host": fake_dns})
-    for url in ("http://meta.test/x", "http://mapped.test/x", "http://[fe80::1]/x"):
-        res = await fetch_one(r, workspace, url)
+    r = make_resolver(workspace, http=BLOCK_TRAP, http_options={"resolve_host": fake_dns})
+    for host in ("trap.test", "mapped.test", "mixed.test", "[::ffff:127.0.0.2]"):
+        res = await fetch_one(r, workspace, f"http://{host}:{trap.port}/")
         assert res.code == "reference-fetch-failed" and "blocked network" in (res.error or "")
-    assert r.http.requests_made == 0
+    assert r.http.requests_made == 0 and len(trap.log) == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("169.254.169.254", "169.254.0.0/16"),  # cloud metadata (AWS, GCP, Azure)
+        ("169.254.0.1", "169.254.0.0/16"),
+        ("::ffff:169.254.169.254", "169.254.0.0/16"),  # IPv4-mapped: checked as IPv4
+        ("fe80::1", "fe80::/10"),
+        ("fe80::1%eth0", "fe80::/10"),  # zone index ignored
+        ("fd00:ec2::254", "fd00:ec2::254/128"),  # AWS metadata over IPv6
+        ("127.0.0.1", None),
+        ("10.1.2.3", None),
+        ("8.8.8.8", None),
+        ("2001:db8::1", None),
+        ("::ffff:8.8.8.8", None),
+    ],
+)
+def test_default_blocked_networks(address: str, network: str | None) -> None:
+    """The default list, checked by the address check alone: nothing connects anywhere."""
+    settings, _ = parse_settings({})
+    hit = blocked_by(address, parse_networks(settings.http.blocked_networks))
+    assert (None if hit is None else str(hit[1])) == network
 
 
 async def test_custom_blocked_networks(server: HTTPServer, workspace: Path) -> None:
@@ -366,20 +419,131 @@ async def test_binary_bodies(server: HTTPServer, workspace: Path) -> None:
     assert nul.code == png.code == "reference-binary"
 
 
-async def test_charsets_bom_and_invalid_bytes(server: HTTPServer, workspace: Path) -> None:
-    server.expect_request("/latin").respond_with_data(
-        "café crème".encode("latin-1"), content_type="text/plain; charset=ISO-8859-1"
+TEXT = "Prompt: café crème, naïve — 😀 and <|endoftext|> stay text.\r\nLine two.\n"
+LATIN = "café crème, déjà vu: £5 ¥3 ±1 ½\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type", "expected"),
+    [
+        (
+            "utf16-le-bom",
+            codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"),
+            "text/plain; charset=utf-16",
+            TEXT,
+        ),
+        (
+            "utf16-be-bom",
+            codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"),
+            "text/plain; charset=UTF-16",
+            TEXT,
+        ),
+        (
+            "utf16-no-bom",
+            TEXT.encode("utf-16-le"),
+            "text/plain; charset=utf-16",
+            TEXT,
+        ),  # WHATWG: LE
+        ("utf16be-no-bom", TEXT.encode("utf-16-be"), 'text/markdown; charset="utf-16be"', TEXT),
+        (
+            "utf16-bom-no-charset",
+            codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"),
+            "text/plain",
+            TEXT,
+        ),
+        (
+            "bom-beats-charset",
+            codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"),
+            "text/plain; charset=iso-8859-1",
+            TEXT,
+        ),
+        (
+            "utf8-bom-beats-charset",
+            codecs.BOM_UTF8 + TEXT.encode(),
+            "text/plain; charset=latin-1",
+            TEXT,
+        ),
+        ("utf32", TEXT.encode("utf-32"), "text/plain; charset=utf-32", TEXT),
+        ("latin-1", LATIN.encode("latin-1"), "text/plain; charset=ISO-8859-1", LATIN),
+        (
+            "cp1252",
+            "“quoted” – €5\n".encode("cp1252"),
+            "text/plain; charset=windows-1252",
+            "“quoted” – €5\n",
+        ),
+        ("ascii-label-utf8-body", TEXT.encode(), "text/plain; charset=us-ascii", TEXT),
+        ("utf8-bom", codecs.BOM_UTF8 + TEXT.encode(), "text/plain; charset=utf-8", TEXT),
+    ],
+)
+async def test_body_decoded_by_bom_then_charset(
+    server: HTTPServer, workspace: Path, name: str, body: bytes, content_type: str, expected: str
+) -> None:
+    server.expect_request(f"/{name}").respond_with_data(body, content_type=content_type)
+    r = make_resolver(workspace)
+    res = await fetch_one(r, workspace, server.url_for(f"/{name}"))
+    assert (res.status, res.error, res.warning) == ("ok", None, None)
+    assert res.tokens == plain_count(ENC, expected) > 0
+    assert res.bytes == len(body)
+
+
+@pytest.mark.parametrize("charset", ["x-bogus-charset", "zlib", "rot13", "base64"])
+async def test_unknown_or_non_text_charset_reads_utf8_and_warns(
+    server: HTTPServer, workspace: Path, charset: str, tmp_path: Path
+) -> None:
+    body = TEXT.encode() + b" and \xff invalid"
+    server.expect_request("/odd").respond_with_data(
+        body, content_type=f"text/plain; charset={charset}"
     )
+    cache = TieredCache(str(tmp_path / "c.sqlite3"))
+    r = make_resolver(workspace, cache)
+    res = await fetch_one(r, workspace, server.url_for("/odd"))
+    assert res.status == "ok"
+    assert res.tokens == plain_count(ENC, body.decode("utf-8", "replace"))
+    assert res.warning_code == "reference-encoding"
+    assert f"unknown charset '{charset}'" in (res.warning or "") and "U+FFFD" in (res.warning or "")
+    again = await fetch_one(r, workspace, server.url_for("/odd"))  # fresh in the cache
+    assert again.cache == "memory" and again.tokens == res.tokens
+    assert again.warning_code == "reference-encoding"
+    cache.close()
+
+
+async def test_charsets_bom_and_invalid_bytes(server: HTTPServer, workspace: Path) -> None:
     server.expect_request("/bom").respond_with_data(b"\xef\xbb\xbf" + BODY.encode())
     server.expect_request("/bad").respond_with_data(b"ok \xff\xfe bytes")
+    server.expect_request("/odd16").respond_with_data(
+        b"\xff\xfe" + "ab".encode("utf-16-le") + b"\x00", content_type="text/plain; charset=utf-16"
+    )
+    server.expect_request("/nul16").respond_with_data(
+        "a\x00b".encode("utf-16"), content_type="text/plain; charset=utf-16"
+    )
     r = make_resolver(workspace)
-    latin = await fetch_one(r, workspace, server.url_for("/latin"))
     bom = await fetch_one(r, workspace, server.url_for("/bom"))
     bad = await fetch_one(r, workspace, server.url_for("/bad"))
-    assert latin.tokens == plain_count(ENC, "café crème")
+    odd = await fetch_one(r, workspace, server.url_for("/odd16"))
+    nul = await fetch_one(r, workspace, server.url_for("/nul16"))
     assert bom.tokens == plain_count(ENC, BODY)
     assert bad.tokens == plain_count(ENC, b"ok \xff\xfe bytes".decode("utf-8", "replace"))
     assert bad.warning_code == "reference-encoding"
+    assert odd.tokens == plain_count(ENC, "ab\ufffd") and odd.warning_code == "reference-encoding"
+    assert nul.code == "reference-binary"  # U+0000 in UTF-16 text: binary, like NUL bytes
+
+
+def test_body_decoder_sees_a_bom_split_across_chunks() -> None:
+    body = codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be")
+    for size in (1, 2, 3, 7):
+        dec = BodyDecoder("text/plain", 10_000, "x")
+        for k in range(0, len(body), size):
+            dec.feed(body[k : k + size])
+        out = dec.finish()
+        assert (out.text, out.charset, out.invalid, out.size) == (
+            TEXT,
+            "utf-16-be",
+            False,
+            len(body),
+        )
+    tiny = BodyDecoder(None, 10, "x")
+    tiny.feed(b"ok")  # shorter than any BOM: decided at the end
+    assert tiny.finish().text == "ok"
 
 
 async def test_headers_with_env_sent_but_never_logged(
@@ -450,6 +614,18 @@ def test_parse_retry_after() -> None:
 # ---- sharing ----------------------------------------------------------------------------
 
 
+Item = tuple[Path, Sequence[Any], str, dict[str, str]]
+
+
+async def resolve_all(r: ReferenceResolver, items: Sequence[Item]) -> list[list[ReferenceResult]]:
+    """Every document at once, as the language server does after a settings change."""
+    return list(
+        await asyncio.gather(
+            *(r.resolve(doc, occ, encoding=enc, variables=v) for doc, occ, enc, v in items)
+        )
+    )
+
+
 async def test_ten_documents_three_urls_three_requests(server: HTTPServer, workspace: Path) -> None:
     def handler(request: Request) -> Response:
         time.sleep(0.05)  # keep the fetches in flight while the other documents ask
@@ -459,13 +635,13 @@ async def test_ten_documents_three_urls_three_requests(server: HTTPServer, works
         server.expect_request(p).respond_with_handler(handler)
     urls = [server.url_for(p) for p in ("/u1", "/u2", "/u3")]
     r = make_resolver(workspace)
-    items: list[tuple[Path | None, Sequence[Any], str, dict[str, str]]] = []
+    items: list[Item] = []
     for i in range(10):
         text = (
             f"Doc {i}: " + " ".join(f"@{u}" for u in urls[: 1 + i % 3]) + f" and again @{urls[0]}"
         )
         items.append((workspace / f"d{i}.md", scan(text), ENC, {}))
-    batches = await r.resolve_many(items, limit=10)
+    batches = await resolve_all(r, items)
     assert r.http.requests_made == 3 and len(server.log) == 3
     for i, results in enumerate(batches):
         n = 1 + i % 3
@@ -474,7 +650,7 @@ async def test_ten_documents_three_urls_three_requests(server: HTTPServer, works
         assert results[-1].duplicate  # the second @u1 in the same document
     assert r.graph.dependents(url_key(urls[0])) == {str(workspace / f"d{i}.md") for i in range(10)}
     # Within the TTL: zero requests.
-    again = await r.resolve_many(items, limit=10)
+    again = await resolve_all(r, items)
     assert r.http.requests_made == 3
     assert [sum(x.tokens for x in b) for b in again] == [sum(x.tokens for x in b) for b in batches]
 
@@ -531,3 +707,38 @@ async def test_https_pinned_address_keeps_sni_and_certificate_check(
         await client.aclose()
         tls.clear()
         tls.stop()
+
+
+def test_http_library_loads_only_when_a_url_is_fetched(workspace: Path) -> None:
+    """Start-up of a run without URLs does not pay for httpx; the first URL loads it."""
+    (workspace / "a.md").write_text("plain file\n")
+    code = textwrap.dedent(
+        """
+        import asyncio, sys
+        from pathlib import Path
+        from prompt_tokens.runtime import Runtime
+        from prompt_tokens.settings import parse_settings
+        from prompt_tokens.references.syntax import scan
+
+        root = Path(sys.argv[1])
+        settings, _ = parse_settings({"cache": {"path": None}, "http": {"enabled": False}})
+
+        async def main() -> None:
+            rt = Runtime(settings, roots=[root])
+            before = "httpx" in sys.modules
+            await rt.resolver.resolve(root / "d.md", scan("@a.md"), encoding="cl100k_base", variables={})
+            files_only = "httpx" in sys.modules
+            (res,) = await rt.resolver.resolve(
+                root / "d.md", scan("@https://example.invalid/x"), encoding="cl100k_base", variables={}
+            )
+            print(before, files_only, "httpx" in sys.modules, res.code)
+            await rt.aclose()
+
+        asyncio.run(main())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(workspace)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "True", "reference-fetch-failed"]

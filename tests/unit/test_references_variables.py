@@ -12,7 +12,6 @@ from prompt_tokens.references.resolver import ReferenceResolver
 from prompt_tokens.references.syntax import scan
 from prompt_tokens.references.variables import (
     changed_variables,
-    merge_variables,
     reference_in_value,
     value_hash,
     value_to_text,
@@ -42,18 +41,12 @@ def test_reference_in_value() -> None:
     assert reference_in_value("") is None
 
 
-def test_changed_variables_and_merge() -> None:
+def test_changed_variables() -> None:
     old = {"a": "1", "b": "2", "c": "3"}
     new = {"a": "1", "b": "two", "d": "4"}
     assert changed_variables(old, new) == {"b", "c", "d"}
     assert changed_variables(old, dict(old)) == set()
     assert value_hash("x") == value_hash("x") != value_hash("y")
-    # highest priority first: front matter, .prompt-tokens.toml, settings
-    assert merge_variables({"a": "fm"}, {"a": "toml", "b": "toml"}, {"b": "s", "c": "s"}, None) == {
-        "a": "fm",
-        "b": "toml",
-        "c": "s",
-    }
 
 
 def test_graph_reverse_index() -> None:
@@ -68,7 +61,6 @@ def test_graph_reverse_index() -> None:
     g.remove("/d2")
     assert g.dependents("file:/a") == set() and g.documents() == {"/d1"}
     assert len(g) == 1
-    assert g.documents_for_variables(["x", "zzz"]) == {"/d1"}
 
 
 async def test_changed_value_recounts_exactly_its_users(workspace: Path) -> None:
@@ -104,7 +96,7 @@ async def test_changed_value_recounts_exactly_its_users(workspace: Path) -> None
     assert names(g.documents_to_recount(shared, {**shared, "later": "now defined"})) == {
         "uses_undefined.md"
     }
-    assert names(g.documents_for_variables({"product"})) == {
+    assert names(g.dependents(var_key("product"))) == {
         "uses_product.md",
         "uses_both.md",
         "shadows_product.md",

@@ -52,12 +52,17 @@ class MemoryLRU(Generic[K, V]):
             return
         self._data[key] = value
 
+    def pop(self, key: K) -> None:
+        """Forget ``key`` if present."""
+        self._data.pop(key, None)
+
     def clear(self) -> None:
         self._data.clear()
 
-    def keys(self) -> list[K]:
-        """A snapshot of the keys, oldest first (for per-table stats)."""
-        return list(self._data.keys())
+    def items(self) -> list[tuple[K, V]]:
+        """A snapshot of the entries, oldest first (for per-table stats). Reading them in that
+        order leaves the recency order as it was."""
+        return [(k, self._data[k]) for k in list(self._data.keys())]
 
     def __len__(self) -> int:
         return len(self._data)

@@ -1,11 +1,6 @@
-"""Local files: where a reference points, whether it may be read, and its exact count.
+"""Local files: whether a referenced file may be read, and its exact count.
 
-Locating (``locate``): ``~`` expanded; relative to the referencing file's folder (the current
-folder for stdin); absolute paths as they are; then ``realpath`` (symlinks resolved) and the
-workspace check on the real path, so a symlink that escapes the workspace is refused like the
-path it points to (``reference-outside-workspace``; checked before existence, so the refusal
-says nothing about what exists outside). The trailing-punctuation rule: the trimmed token is
-used unless a file with the untrimmed name exists.
+Where a reference points, and whether it is inside the workspace, is :mod:`.locate`'s job.
 
 Counting (``FileCounter.count``, run in a worker thread):
 
@@ -35,8 +30,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Collection, Iterator, Sequence
 
 import attrs
 from cachetools import LRUCache
@@ -44,7 +38,6 @@ from cachetools import LRUCache
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.errors import (
     NotFoundError,
-    OutsideWorkspaceError,
     PromptTokensError,
     TooLargeError,
 )
@@ -70,56 +63,6 @@ def scan_key(md: bool, scanned: bool) -> str:
 
 def scannable(path: str) -> bool:
     return path.lower().endswith(NESTED_SUFFIXES)
-
-
-@attrs.define
-class Located:
-    """Where a file reference points. ``error`` set: refused before any I/O on the target."""
-
-    raw: str  # the path as used (trimmed, or untrimmed when that file exists)
-    path: str  # absolute, ``~`` expanded, not yet symlink-resolved
-    real: str  # realpath
-    extra: int = 0  # characters of trailing punctuation taken back (untrimmed chosen)
-    error: PromptTokensError | None = None
-
-
-def roots_contain(real: str, roots: Sequence[str]) -> bool:
-    for root in roots:
-        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-            return True
-    return False
-
-
-def locate(
-    target: str,
-    untrimmed: str | None,
-    base_dir: str,
-    roots: Sequence[str],
-    *,
-    allow_outside: bool,
-    overlay: Mapping[str, str] | None = None,
-) -> Located:
-    def absolute(raw: str) -> str:
-        p = os.path.expanduser(raw)
-        return os.path.normpath(os.path.join(base_dir, p))
-
-    raw = target
-    extra = 0
-    if untrimmed is not None and untrimmed != target:
-        cand = absolute(untrimmed)
-        if os.path.isfile(cand) or (overlay is not None and os.path.realpath(cand) in overlay):
-            raw, extra = untrimmed, len(untrimmed) - len(target)
-    path = absolute(raw)
-    real = os.path.realpath(path)
-    loc = Located(raw=raw, path=path, real=real, extra=extra)
-    if not allow_outside and not roots_contain(real, roots):
-        via = f" (it resolves to {real})" if real != path else ""
-        where = ", ".join(roots) if roots else "no workspace folder"
-        loc.error = OutsideWorkspaceError(
-            f"{raw} is outside the workspace ({where}){via}; "
-            "set references.allowOutsideWorkspace to allow it"
-        )
-    return loc
 
 
 @attrs.define
@@ -197,11 +140,54 @@ class FileCounter:
 
     # -- counting ----------------------------------------------------------------------------
 
+    def prefetch(self, reals: Sequence[str], encoding: str, want_nested: bool) -> dict[str, str]:
+        """Fetch what counting ``reals`` will look up, in a few batched queries: their
+        fingerprints, then each content's count and scan facts (``scan_key``). Returns the
+        fingerprinted ones (realpath → sha256). Nothing is read or checked here: counting
+        still compares every fingerprint with the file's ``stat``."""
+        shas = self.cache.prefetch_fingerprints(reals)
+        keys: list[tuple[str, str]] = []
+        for real, sha in shas.items():
+            md = markdown_links_enabled(self.markdown_links, real)
+            keys.append((encoding, sha))
+            keys.append((scan_key(md, want_nested and scannable(real)), sha))
+        self.cache.prefetch_counts(keys)
+        return shas
+
+    def count_cached(
+        self, reals: Sequence[str], encoding: str, *, want_nested: bool
+    ) -> dict[str, FileInfo]:
+        """The files among ``reals`` whose count the cache knows for their current ``stat``,
+        after one batched prefetch; the others (unknown, changed, missing, refused) are left
+        to :meth:`count`, which reads them or says why not."""
+        out: dict[str, FileInfo] = {}
+        for real in self.prefetch(reals, encoding, want_nested):
+            md = markdown_links_enabled(self.markdown_links, real)
+            try:
+                st = self._stat(real, real)
+            except PromptTokensError:
+                continue
+            hit = self._from_cache(real, st, encoding, md, want_nested and scannable(real))
+            if hit is not None:
+                out[real] = hit
+        return out
+
     def count(self, real: str, encoding: str, *, want_nested: bool, display: str = "") -> FileInfo:
         """Count the file at ``real`` (a realpath). Raises a ``PromptTokensError`` subclass."""
         label = display or real
         md = markdown_links_enabled(self.markdown_links, real)
         want_nested = want_nested and scannable(real)
+        st = self._stat(real, label)
+        hit = self._from_cache(real, st, encoding, md, want_nested)
+        if hit is not None:
+            return hit
+        try:
+            return self._read_and_count(real, encoding, label, md, want_nested)
+        except OSError as exc:  # e.g. permissions changed or the disk failed mid-read
+            raise NotFoundError(f"Cannot read {label}: {exc.strerror or exc}") from None
+
+    def _stat(self, real: str, label: str) -> os.stat_result:
+        """``stat`` of a file that may be read: anything else raises, naming the reason."""
         try:
             st = os.stat(real)
         except (FileNotFoundError, NotADirectoryError):
@@ -218,25 +204,30 @@ class FileCounter:
             raise TooLargeError(
                 f"{label} is larger than references.maxBytes ({st.st_size:,} > {self.max_bytes:,} bytes)"
             )
+        return st
+
+    def _from_cache(
+        self, real: str, st: os.stat_result, encoding: str, md: bool, want_nested: bool
+    ) -> FileInfo | None:
+        """The file's figures when the cache knows all of them (no read), else None."""
         sha = self.cache.get_fingerprint(real, st.st_size, st.st_mtime_ns, st.st_ino)
-        if sha is not None:
-            meta = self._get_meta(sha) or self._persisted_meta(sha, md, want_nested)
-            if meta is not None and (not want_nested or md in meta.nested):
-                n, state = self.cache.lookup_count(encoding, sha)
-                if n is not None:
-                    return FileInfo(
-                        path=real,
-                        sha256=sha,
-                        size=st.st_size,
-                        tokens=n,
-                        cache=state,
-                        invalid_utf8=meta.invalid_utf8,
-                        nested=meta.nested.get(md) if want_nested else None,
-                    )
-        try:
-            return self._read_and_count(real, encoding, label, md, want_nested)
-        except OSError as exc:  # e.g. permissions changed or the disk failed mid-read
-            raise NotFoundError(f"Cannot read {label}: {exc.strerror or exc}") from None
+        if sha is None:
+            return None
+        meta = self._get_meta(sha) or self._persisted_meta(sha, md, want_nested)
+        if meta is None or (want_nested and md not in meta.nested):
+            return None
+        n, state = self.cache.lookup_count(encoding, sha)
+        if n is None:
+            return None
+        return FileInfo(
+            path=real,
+            sha256=sha,
+            size=st.st_size,
+            tokens=n,
+            cache=state,
+            invalid_utf8=meta.invalid_utf8,
+            nested=meta.nested.get(md) if want_nested else None,
+        )
 
     def _persisted_meta(self, sha: str, md: bool, want_nested: bool) -> _Meta | None:
         """What an earlier process learned when it read this content, from the cache file.
@@ -342,10 +333,3 @@ class FileCounter:
         return FileInfo(
             path=real, sha256=sha, size=len(data), tokens=n, cache="open-buffer", nested=nested
         )
-
-
-def normalize_overlay(overlay: Mapping[str, str] | None) -> dict[str, str]:
-    """Overlay keys as realpaths (an editor may name a file through a symlink)."""
-    if not overlay:
-        return {}
-    return {os.path.realpath(os.fspath(Path(k).expanduser())): v for k, v in overlay.items()}

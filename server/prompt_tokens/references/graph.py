@@ -80,10 +80,6 @@ class DependencyGraph:
     def documents(self) -> set[str]:
         return set(self._targets)
 
-    def documents_for_variables(self, names: Iterable[str]) -> set[str]:
-        """Exactly the documents that use one of ``names``."""
-        return self.dependents_of(var_key(n) for n in names)
-
     def documents_to_recount(self, old: Mapping[str, str], new: Mapping[str, str]) -> set[str]:
         """Documents to recount when a shared variable map (settings or ``.prompt-tokens.toml``)
         changes from ``old`` to ``new``: those that use a changed name, except those that were

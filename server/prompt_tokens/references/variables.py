@@ -2,8 +2,8 @@
 
 Sources, highest priority first (SPEC "Variables"): the document's front matter (``variables:``,
 then Prompty ``sample:``, then dotprompt ``input.default``; see ``frontmatter``), the workspace
-file ``.prompt-tokens.toml`` ``[variables]``, the ``variables`` setting. ``merge_variables``
-applies that order; the engine passes the merged map to the resolver.
+file ``.prompt-tokens.toml`` ``[variables]``, the ``variables`` setting; the engine passes the
+merged map to the resolver.
 
 A value is text. A value that is exactly one reference (``@docs/a.md``, ``#file:x``,
 ``@https://…``, ``#fetch:https://…``, surrounding whitespace ignored) is resolved as that
@@ -71,12 +71,3 @@ def changed_variables(old: Mapping[str, str], new: Mapping[str, str]) -> set[str
         for n in names
         if (n in old) != (n in new) or (n in old and value_hash(old[n]) != value_hash(new[n]))
     }
-
-
-def merge_variables(*sources: Mapping[str, str] | None) -> dict[str, str]:
-    """Merge variable maps given highest priority FIRST (front matter, toml, settings)."""
-    out: dict[str, str] = {}
-    for src in reversed(sources):
-        if src:
-            out.update(src)
-    return out
