@@ -1,4 +1,5 @@
-"""Helpers shared by the editor tests: expected counts, the server command, finding Neovim."""
+"""Helpers shared by the editor tests: expected counts, the server command, finding Neovim,
+the agent file kinds the clients attach to, and skipping (or, in CI, failing) for a missing part."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 from tests.conftest import plain_count
 
@@ -16,6 +20,45 @@ from tests.conftest import plain_count
 TOOLS = Path(
     os.environ.get("PROMPT_TOKENS_EDITOR_TOOLS", Path.home() / ".cache" / "prompt-tokens-editors")
 )
+
+
+# One example path (relative to a workspace) of every file kind the clients must attach to
+# (SPEC "Agent dialects"; issue: the extension and the plugin attach to all of these kinds).
+AGENT_FILES: dict[str, str] = {
+    "Cursor rule (.mdc)": ".cursor/rules/style.mdc",
+    "Cursor rule (.mdc anywhere)": "docs/rules/api.mdc",
+    "Cursor rule (.cursor/rules, other name)": ".cursor/rules/legacy-rule",
+    "Cursor legacy rules": ".cursorrules",
+    "Agent Skill": "skills/pdf/SKILL.md",
+    "AGENTS.md": "AGENTS.md",
+    "AGENTS.md (nested)": "services/api/AGENTS.md",
+    "Claude Code memory": "CLAUDE.md",
+    "Claude Code local memory": "CLAUDE.local.md",
+    "Claude Code memory (.claude)": ".claude/CLAUDE.md",
+    "Claude Code rule": ".claude/rules/testing/pytest.md",
+    "Claude Code command": ".claude/commands/review.md",
+    "Copilot prompt file": ".github/prompts/review.prompt.md",
+    "Copilot instructions file": ".github/instructions/python.instructions.md",
+    "Copilot custom agent": ".github/agents/planner.agent.md",
+    "Copilot chat mode": ".github/chatmodes/plan.chatmode.md",
+    "Copilot repository instructions": ".github/copilot-instructions.md",
+    "Prompty": "prompts/summary.prompty",
+    "dotprompt": "prompts/greet.prompt",
+    "Jinja (.jinja)": "templates/mail.jinja",
+    "Jinja (.j2)": "templates/mail.j2",
+}
+
+
+def in_ci() -> bool:
+    """CI=true (as CI sets it): a part an editor test needs must be there."""
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def missing_part(reason: str) -> NoReturn:
+    """Skip with the reason; under CI=true fail with it instead (a skip must never hide in CI)."""
+    if in_ci():
+        pytest.fail(f"CI=true and an editor test part is missing: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def count(text: str) -> int:
