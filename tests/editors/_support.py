@@ -3,6 +3,7 @@ the agent file kinds the clients attach to, and skipping (or, in CI, failing) fo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -10,9 +11,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
+from lsprotocol import types
+from pytest_lsp import client_capabilities
+from pytest_lsp.client import make_test_lsp_client
 
 from tests.conftest import plain_count
 
@@ -106,3 +110,74 @@ def find_nvims() -> dict[str, str]:
         if os.environ.get("NVIM") and found:
             break  # an explicit choice: that one only
     return found
+
+
+def _plain(obj: Any) -> Any:
+    """pygls delivers unknown notifications as namedtuples: turn them back into JSON values."""
+    if hasattr(obj, "_asdict"):
+        return {k: _plain(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+async def _ready_statuses(
+    ws: Path, docs: dict[str, str], settings: dict[str, Any], env: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    client = make_test_lsp_client()
+    uris = {(ws / rel).as_uri(): rel for rel in docs}
+    got: dict[str, dict[str, Any]] = {}
+    done = asyncio.Event()
+
+    @client.feature("promptTokens/status")
+    def _status(params: Any) -> None:
+        s = _plain(params)
+        if s.get("uri") in uris and s.get("state") in ("ready", "error"):
+            got[uris[s["uri"]]] = s
+            if len(got) == len(docs):
+                done.set()
+
+    client.set_configuration({"promptTokens": settings})
+    cmd = server_cmd()
+    await client.start_io(cmd[0], *cmd[1:], cwd=str(ws), env=env)
+    try:
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("neovim"),
+                workspace_folders=[types.WorkspaceFolder(uri=ws.as_uri(), name=ws.name)],
+                initialization_options=settings,
+            )
+        )
+        for uri, rel in uris.items():
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=uri, language_id="markdown", version=1, text=docs[rel]
+                    )
+                )
+            )
+        await asyncio.wait_for(done.wait(), 60)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+    return got
+
+
+def server_statuses(
+    ws: Path, docs: dict[str, str], settings: dict[str, Any], env: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The final ``promptTokens/status`` the server sends for each document (path relative to
+    ws -> text, opened as given; references resolve beside it), over stdio with a real LSP
+    client. The editors only display the verdict (``status``), ``percent`` and ``exact`` the
+    server computes, so an editor test builds the text it expects from these, whichever server
+    version runs (older ones send none of them: then the editors show neither)."""
+    return asyncio.run(_ready_statuses(ws, docs, settings, env))
+
+
+def budget_text(status: dict[str, Any], *, unit: str = "") -> str:
+    """How the editors show a status's total against its budget: "≈ " for an estimate, then
+    "1,234 / 8,192", the unit (Neovim: " tokens"), and " (15%)" when the server sent a percent."""
+    total = status["tokens"]["total"]
+    text = f"{'≈ ' if status.get('exact') is False else ''}{total:,} / {status['budget']:,}{unit}"
+    percent = status.get("percent")
+    return text if percent is None else f"{text} ({percent}%)"
