@@ -34,7 +34,7 @@ from tests.editors._support import (
     server_statuses,
 )
 
-pytestmark = pytest.mark.editor
+pytestmark = [pytest.mark.editor, pytest.mark.timeout(600)]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -166,7 +166,10 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -
             "message": f"Prompt uses {over:,} of 40 tokens ({pct(over, 40)}%)",
             "statusline": _statusline(st["meeting.md"]),
         },
-        "rule": {"file": ".cursor/rules/style.mdc", "statusline": _statusline(st[".cursor/rules/style.mdc"])},
+        "rule": {
+            "file": ".cursor/rules/style.mdc",
+            "statusline": _statusline(st[".cursor/rules/style.mdc"]),
+        },
     }
     result = tmp_path / "result.json"
     env.update(
@@ -220,7 +223,6 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -
             "Cursor rule statusline",
         ]
     assert data["inlay_hints_enabled"] is True
-
 
 
 @pytest.mark.parametrize("nvim", NVIM_PARAMS)
@@ -299,7 +301,9 @@ def test_neovim_checkhealth(tmp_path: Path, nvim: str | None) -> None:
     assert "OK" in _line(report, "server command:"), report
     assert "OK" in _line(report, f"version: prompt-tokens {__version__}"), report
     sample = _line(report, "encoding o200k_base: counts")
-    assert "OK" in sample and f"= {plain_count('o200k_base', 'hello world')} tokens" in sample, report
+    assert "OK" in sample and f"= {plain_count('o200k_base', 'hello world')} tokens" in sample, (
+        report
+    )
     cache = _line(report, "cache: ")
     assert "OK" in cache and str(tmp_path / "pt-cache") in cache, report
     assert "ERROR" not in report, report
