@@ -542,3 +542,68 @@ def test_vscode_default_server_command(tmp_path: Path) -> None:
     assert (
         f"starting {exe} lsp (from workspace-venv;" in channel or " lsp (from path;" in channel
     ), channel[:3000]
+
+
+CRASHING = """# A server that dies after a while: counts its launches, runs the real server, kills it.
+import subprocess, sys
+counter, life, cmd = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+try:
+    n = int(open(counter).read() or 0)
+except OSError:
+    n = 0
+open(counter, "w").write(str(n + 1))
+proc = subprocess.Popen(cmd)
+try:
+    proc.wait(timeout=life)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    proc.wait()
+sys.exit(1)
+"""
+
+
+def test_vscode_server_crashes_restart_then_give_up(tmp_path: Path) -> None:
+    """The language client's own restart policy: a crashed server is started again (the status
+    bar comes back); after 3 restarts within 3 minutes it stops, with the extension's
+    notification (the fix) and the status bar saying so — exactly 4 launches."""
+    _require_parts()
+    _ensure_vsix()
+    ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
+    script = tmp_path / "crashing_server.py"
+    script.write_text(CRASHING, encoding="utf-8")
+    counter = tmp_path / "launches"
+    user = {
+        **USER_SETTINGS,
+        "promptTokens.server.command": [
+            sys.executable,
+            str(script),
+            str(counter),
+            "8",
+            *server_cmd(),
+        ],
+    }
+    spec = {
+        **_expected(ws),
+        "mode": "crash",
+        "crash": {
+            "counter": str(counter),
+            "message": "stopped repeatedly and is not restarted",
+        },
+    }
+    data, _ = _run(tmp_path, ws, user, spec)
+    assert [s["name"] for s in data["steps"]] == [
+        "load workbench",
+        "open review.prompt",
+        "status bar item (first server)",
+        "server restarted by the client after a crash",
+        "status bar item (restarted server)",
+        "notification: the server keeps crashing",
+        "status bar says the server is not running",
+    ]
+    toasts = data["steps"][5]["data"]  # ours only, not the client's own as well
+    assert len(toasts) == 1 and "stopped repeatedly" in toasts[0], toasts
+    assert "promptTokens.server.command" in toasts[0], toasts
+    time.sleep(2)  # a fifth launch would come within this
+    assert counter.read_text() == "4", counter.read_text()
+    channel = _output_channel(tmp_path)
+    assert channel.count("server stopped unexpectedly; restarting") == 3, channel[-3000:]

@@ -130,6 +130,35 @@ async function step(name, fn) {
     const n = spec.normal;
     await step(`open ${n.file}`, () => openFile(n.file, n.firstLine));
 
+    if (spec.mode === 'crash') {
+      // every server process dies after a while (spec.crash.counter counts the launches): the
+      // language client restarts it, and after its limit gives up with our notification
+      const launches = () => { try { return Number(fs.readFileSync(spec.crash.counter, 'utf8')) || 0; } catch { return 0; } };
+      const waitLaunches = async (n) => {
+        const end = Date.now() + 4 * T;
+        while (launches() < n) {
+          if (Date.now() > end) throw new Error(`${launches()} launches, want ${n}`);
+          await page.waitForTimeout(100);
+        }
+        return launches();
+      };
+      await step('status bar item (first server)', () => waitItem(n.status));
+      await step('server restarted by the client after a crash', () => waitLaunches(2));
+      await step('status bar item (restarted server)', () => waitItem(n.status));
+      await step('notification: the server keeps crashing', async () => {
+        await page.waitForFunction((w) => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+          .some((t) => t.textContent.includes(w)), spec.crash.message, { timeout: 6 * T });
+        return page.evaluate(() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+          .map((t) => t.textContent.replace(/[\s\u00a0]+/g, ' ')));
+      });
+      await step('status bar says the server is not running', () => waitStatus('server not running'));
+      await page.screenshot({ path: path.join(OUT, 'crash.png') });
+      result.launches = launches();
+      result.ok = true;
+      code = 0;
+      return;
+    }
+
     if (spec.mode === 'broken') {
       // the server command does not exist: a clear notification with the fix and a restart action
       const toast = await step('notification: server cannot start', async () => {
