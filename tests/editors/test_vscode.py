@@ -5,7 +5,11 @@ installed from the built .vsix and the real language server (`python -m prompt_t
 Prerequisites (scripts/ci_editors.sh installs them all): apt chromium; code-server in
 $PROMPT_TOKENS_EDITOR_TOOLS (default ~/.cache/prompt-tokens-editors); npm deps of
 editors/vscode and tests/editors/vscode_e2e; editors/vscode/prompt-tokens.vsix. Without them
-the test is skipped and says what is missing.
+the test is skipped and says what is missing; with CI=true it fails instead.
+
+The status bar item shows the server's verdict (colour), percent and exactness: the texts
+expected are built from what the running server sends for the same documents
+(`server_statuses`), the counts in them checked against plain tiktoken.
 
 Environment: CODE_SERVER, CHROMIUM, PROMPT_TOKENS_VSIX override the paths;
 PROMPT_TOKENS_EDITOR_ARTIFACTS=DIR copies the screenshots and result.json there;
@@ -27,9 +31,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.editors._support import TOOLS, count, pct, server_cmd
+from tests.editors._support import (
+    TOOLS,
+    budget_text,
+    count,
+    missing_part,
+    pct,
+    server_cmd,
+    server_statuses,
+)
 
-pytestmark = pytest.mark.editor
+pytestmark = [pytest.mark.editor, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXT_DIR = ROOT / "editors" / "vscode"
@@ -44,12 +56,24 @@ VSIX = Path(os.environ.get("PROMPT_TOKENS_VSIX", EXT_DIR / "prompt-tokens.vsix")
 NODE = shutil.which("node")
 
 
+def _runs(binary: Path) -> bool:
+    try:
+        proc = subprocess.run(
+            [str(binary), "--version"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
 def _missing() -> list[str]:
     out = []
     if NODE is None:
         out.append("node (apt nodejs)")
     if not CHROMIUM.exists():
         out.append(f"{CHROMIUM} (apt chromium)")
+    elif not _runs(CHROMIUM):
+        out.append(f"a {CHROMIUM} that runs ('{CHROMIUM} --version' fails)")
     if not CODE_SERVER.exists():
         out.append(f"{CODE_SERVER} (code-server 4.100.3)")
     if not (E2E_DIR / "node_modules" / "playwright-core").exists():
@@ -65,11 +89,16 @@ SKIP_REASON = (
 )
 
 
+def _require_parts() -> None:
+    if MISSING:
+        missing_part(SKIP_REASON)
+
+
 def _ensure_vsix() -> None:
     """Rebuild the .vsix when the extension's sources are newer (or it is missing)."""
     if "PROMPT_TOKENS_VSIX" in os.environ:
         return
-    sources = [*EXT_DIR.glob("src/*.ts"), EXT_DIR / "package.json"]
+    sources = [*EXT_DIR.glob("src/**/*.*"), EXT_DIR / "package.json"]
     if VSIX.exists() and VSIX.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
         return
     subprocess.run(
@@ -111,6 +140,14 @@ The notes cover hiring, the Q3 roadmap, the office move and the vendor contract 
 
 TYPED = "Add a table of mitigations."
 
+RULE = """---
+description: API style
+globs: src/api/**
+alwaysApply: false
+---
+Use plural resource names and RFC 9457 problem details for errors.
+"""
+
 
 USER_SETTINGS = {
     "security.workspace.trust.enabled": False,
@@ -140,6 +177,8 @@ def _workspace(tmp_path: Path, workspace_settings: dict[str, object]) -> Path:
     (ws / "docs" / "spec.md").write_text(SPEC_MD, encoding="utf-8")
     (ws / "review.prompt").write_text(NORMAL, encoding="utf-8")
     (ws / "meeting.md").write_text(OVER, encoding="utf-8")
+    (ws / ".cursor" / "rules").mkdir(parents=True)
+    (ws / ".cursor" / "rules" / "style.mdc").write_text(RULE, encoding="utf-8")
     (ws / ".vscode" / "settings.json").write_text(json.dumps(workspace_settings), encoding="utf-8")
     return ws
 
@@ -275,12 +314,33 @@ def _output_channel(tmp_path: Path) -> str:
     return text
 
 
-def _expected(budget: int = 8192) -> dict[str, dict[str, str]]:
+LEVEL = {"warning": "warning", "exceeded": "error"}  # the server's verdict -> the item's colour
+
+
+def _expected(ws: Path, budget: int = 8192) -> dict[str, dict[str, str]]:
     ref = count(SPEC_MD)
     total = count(NORMAL) + ref
     total_after = count(NORMAL + TYPED) + ref
     over_total = count(OVER)
     assert over_total > 50
+    st = server_statuses(
+        ws,
+        {
+            "review.prompt": NORMAL,
+            "review.after.prompt": NORMAL + TYPED,
+            "meeting.md": OVER,
+            ".cursor/rules/style.mdc": RULE,
+        },
+        {"cache": {"path": None}},
+        dict(os.environ),
+    )
+    for rel, want in [
+        ("review.prompt", (total, budget)),
+        ("review.after.prompt", (total_after, budget)),
+        ("meeting.md", (over_total, 50)),
+        (".cursor/rules/style.mdc", (count(RULE), budget)),
+    ]:
+        assert (st[rel]["tokens"]["total"], st[rel]["budget"]) == want, (rel, st[rel])
     return {
         "normal": {
             "file": "review.prompt",
@@ -288,29 +348,39 @@ def _expected(budget: int = 8192) -> dict[str, dict[str, str]]:
             "totalHint": f"{total:,} tokens · {pct(total, budget)}% of {budget:,}",
             "refLine": "@docs/spec.md",
             "refHint": f"+{ref:,}",
-            "status": f"{total:,} / {budget:,} ({pct(total, budget)}%)",
+            "status": budget_text(st["review.prompt"]),
             "statsRow": "docs/spec.md",
             "statsDescription": f"+{ref:,} tokens",
             "typed": TYPED,
             "totalHintAfter": f"{total_after:,} tokens · {pct(total_after, budget)}% of {budget:,}",
-            "statusAfter": f"{total_after:,} / {budget:,} ({pct(total_after, budget)}%)",
+            "statusAfter": budget_text(st["review.after.prompt"]),
         },
         "over": {
             "file": "meeting.md",
             "firstLine": "max_tokens",
             "problem": f"Prompt uses {over_total:,} of 50 tokens ({pct(over_total, 50)}%)",
-            "status": f"{over_total:,} / 50 ({pct(over_total, 50)}%)",
+            "status": budget_text(st["meeting.md"]),
+            "level": LEVEL.get(str(st["meeting.md"].get("status")), "none"),
+        },
+        "rule": {
+            "file": "style.mdc",
+            "firstLine": "Use plural resource names",
+            "status": budget_text(st[".cursor/rules/style.mdc"]),
         },
     }
 
 
-@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
-    """Total hint, reference hint, status bar, quick pick, Problems panel, live edit."""
+    """Total hint, reference hint, status bar, quick pick, Problems panel, live edit, commands,
+    a Cursor rule (a file kind VS Code calls plain text)."""
+    _require_parts()
     _ensure_vsix()
     ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
     data, _ = _run(
-        tmp_path, ws, {**USER_SETTINGS, "promptTokens.server.command": server_cmd()}, _expected()
+        tmp_path,
+        ws,
+        {**USER_SETTINGS, "promptTokens.server.command": server_cmd()},
+        _expected(ws),
     )
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
@@ -320,11 +390,13 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
         "status bar item",
         "status bar click -> per-reference quick pick",
         "open meeting.md (over budget)",
-        "over-budget status bar item is red",
+        "over-budget status bar item: the server's verdict's colour",
         "Problems panel shows the budget error",
         "live edit in review.prompt",
         "command: Show Server Jobs -> JSON output channel",
         "command: Clear the Token Count Cache -> notification",
+        "open style.mdc (Cursor rule)",
+        "Cursor rule status bar item",
     ]
     assert (tmp_path / "out" / "1_prompt.png").exists() and (
         tmp_path / "out" / "4_after_edit.png"
@@ -332,6 +404,8 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
     channel = _output_channel(tmp_path)
     assert "server running" in channel, channel[-3000:]
     assert "invalid settings" not in channel and "unknown setting" not in channel, channel[-3000:]
+    # the language client registered the server's commands beside the extension's own
+    assert "already exists" not in channel, channel[-3000:]
 
 
 def _traced_params(channel: str, what: str) -> list[dict]:
@@ -357,10 +431,10 @@ def _sent_settings(channel: str) -> list[dict]:
     return init + pushed
 
 
-@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     """SPEC "Trust": in Restricted Mode the extension still counts, sends http.enabled=false and
     references.allowOutsideWorkspace=false, and ignores the workspace's own server command."""
+    _require_parts()
     _ensure_vsix()
     ws = _workspace(
         tmp_path,
@@ -381,7 +455,7 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
         "promptTokens.trace.server": "verbose",
     }
     user["promptTokens.server.command"] = server_cmd()
-    data, _ = _run(tmp_path, ws, user, {**_expected(), "mode": "quick"}, trusted=False)
+    data, _ = _run(tmp_path, ws, user, {**_expected(ws), "mode": "quick"}, trusted=False)
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
         "open review.prompt",
@@ -418,9 +492,9 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     assert "invalid settings" not in channel and "unknown setting" not in channel, channel[-3000:]
 
 
-@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 def test_vscode_server_not_found(tmp_path: Path) -> None:
     """A server command that does not exist: notification with the fix + "Restart server"."""
+    _require_parts()
     _ensure_vsix()
     ws = _workspace(tmp_path, {})
     user = {
@@ -428,7 +502,7 @@ def test_vscode_server_not_found(tmp_path: Path) -> None:
         "promptTokens.server.command": [str(tmp_path / "nowhere" / "prompt-tokens"), "lsp"],
     }
     spec = {
-        **_expected(),
+        **_expected(ws),
         "mode": "broken",
         "broken": {"message": "Prompt Tokens: could not start the language server"},
     }
@@ -446,18 +520,18 @@ def test_vscode_server_not_found(tmp_path: Path) -> None:
     assert len(toasts) == 1, toasts  # one clear notification, not the client's generic one as well
 
 
-@pytest.mark.skipif(bool(MISSING), reason=SKIP_REASON)
 def test_vscode_default_server_command(tmp_path: Path) -> None:
     """No promptTokens.server.command: the extension finds the server by itself — `prompt-tokens`
     on the extension host's PATH, else the trusted workspace's .venv/bin/prompt-tokens (here a
     wrapper around this Python; VS Code's server takes PATH from the login shell, not from us)."""
+    _require_parts()
     _ensure_vsix()
     ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
     exe = ws / ".venv" / "bin" / "prompt-tokens"
     exe.parent.mkdir(parents=True)
     exe.write_text(f'#!/bin/sh\nexec {sys.executable} -m prompt_tokens "$@"\n', encoding="utf-8")
     exe.chmod(0o755)
-    data, _ = _run(tmp_path, ws, dict(USER_SETTINGS), {**_expected(), "mode": "quick"})
+    data, _ = _run(tmp_path, ws, dict(USER_SETTINGS), {**_expected(ws), "mode": "quick"})
     assert [s["name"] for s in data["steps"]][:4] == [
         "load workbench",
         "open review.prompt",
@@ -468,3 +542,68 @@ def test_vscode_default_server_command(tmp_path: Path) -> None:
     assert (
         f"starting {exe} lsp (from workspace-venv;" in channel or " lsp (from path;" in channel
     ), channel[:3000]
+
+
+CRASHING = """# A server that dies after a while: counts its launches, runs the real server, kills it.
+import subprocess, sys
+counter, life, cmd = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+try:
+    n = int(open(counter).read() or 0)
+except OSError:
+    n = 0
+open(counter, "w").write(str(n + 1))
+proc = subprocess.Popen(cmd)
+try:
+    proc.wait(timeout=life)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    proc.wait()
+sys.exit(1)
+"""
+
+
+def test_vscode_server_crashes_restart_then_give_up(tmp_path: Path) -> None:
+    """The language client's own restart policy: a crashed server is started again (the status
+    bar comes back); after 3 restarts within 3 minutes it stops, with the extension's
+    notification (the fix) and the status bar saying so — exactly 4 launches."""
+    _require_parts()
+    _ensure_vsix()
+    ws = _workspace(tmp_path, {"promptTokens.cache.path": None})
+    script = tmp_path / "crashing_server.py"
+    script.write_text(CRASHING, encoding="utf-8")
+    counter = tmp_path / "launches"
+    user = {
+        **USER_SETTINGS,
+        "promptTokens.server.command": [
+            sys.executable,
+            str(script),
+            str(counter),
+            "8",
+            *server_cmd(),
+        ],
+    }
+    spec = {
+        **_expected(ws),
+        "mode": "crash",
+        "crash": {
+            "counter": str(counter),
+            "message": "stopped repeatedly and is not restarted",
+        },
+    }
+    data, _ = _run(tmp_path, ws, user, spec)
+    assert [s["name"] for s in data["steps"]] == [
+        "load workbench",
+        "open review.prompt",
+        "status bar item (first server)",
+        "server restarted by the client after a crash",
+        "status bar item (restarted server)",
+        "notification: the server keeps crashing",
+        "status bar says the server is not running",
+    ]
+    toasts = data["steps"][5]["data"]  # ours only, not the client's own as well
+    assert len(toasts) == 1 and "stopped repeatedly" in toasts[0], toasts
+    assert "promptTokens.server.command" in toasts[0], toasts
+    time.sleep(2)  # a fifth launch would come within this
+    assert counter.read_text() == "4", counter.read_text()
+    channel = _output_channel(tmp_path)
+    assert channel.count("server stopped unexpectedly; restarting") == 3, channel[-3000:]

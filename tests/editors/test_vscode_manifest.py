@@ -8,11 +8,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pathspec
+import pytest
+
 from prompt_tokens.settings import Settings, parse_settings, settings_to_json
 from prompt_tokens.tokenizer.encodings import ENCODINGS
+from tests.editors._support import AGENT_FILES
 
-MANIFEST = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "package.json"
+EXT = Path(__file__).resolve().parents[2] / "editors" / "vscode"
+MANIFEST = EXT / "package.json"
 PKG = json.loads(MANIFEST.read_text(encoding="utf-8"))
+# the extension's document selector: language ids + glob patterns (src/core/documents.ts reads it)
+DOCUMENTS = json.loads((EXT / "src" / "core" / "documents.json").read_text(encoding="utf-8"))
+# SPEC "LSP": the server's workspace/executeCommand ids, registered by the language client
+SERVER_COMMANDS = {"promptTokens.documentStats", "promptTokens.jobs", "promptTokens.clearCache"}
 PROPS: dict[str, dict[str, Any]] = PKG["contributes"]["configuration"]["properties"]
 CLIENT_ONLY = {"promptTokens.server.command", "promptTokens.trace.server"}
 # defaults the extension expresses differently: "unset" values it does not send
@@ -101,10 +110,42 @@ def test_activation_covers_the_prompt_files() -> None:
     assert {".prompt", ".prompty", ".jinja", ".j2"} <= langs
     events = set(PKG["activationEvents"])
     assert {"onLanguage:markdown", "onLanguage:plaintext", "onLanguage:prompt-template"} <= events
+    for lang in DOCUMENTS["languages"]:
+        assert f"onLanguage:{lang}" in events, lang
+
+
+def test_palette_commands_do_not_clash_with_the_server_commands() -> None:
     commands = {c["command"] for c in PKG["contributes"]["commands"]}
     assert commands == {
         "promptTokens.showStats",
         "promptTokens.showJobs",
-        "promptTokens.clearCache",
+        "promptTokens.clearTokenCache",
         "promptTokens.restartServer",
     }
+    assert not commands & SERVER_COMMANDS
+
+
+def _selected(rel: str) -> bool:
+    """Whether a file at /home/me/ws/<rel> matches one of the selector's glob patterns (VS Code
+    matches them against the whole path; every pattern starts with **/, read here as .gitignore globs)."""
+    spec = pathspec.GitIgnoreSpec.from_lines(DOCUMENTS["patterns"])
+    return spec.match_file(f"home/me/ws/{rel}")
+
+
+@pytest.mark.parametrize("kind", sorted(AGENT_FILES))
+def test_the_selector_covers_every_agent_file_kind(kind: str) -> None:
+    """By pattern, whatever language VS Code or another extension gives the file."""
+    assert _selected(AGENT_FILES[kind]), (kind, AGENT_FILES[kind])
+
+
+def test_the_selector_is_not_everything() -> None:
+    for rel in ("src/app.py", "README.rst", "docs/rules/api.mdc.bak", "notes/claude.txt"):
+        assert not _selected(rel), rel
+    assert all(p.startswith("**/") for p in DOCUMENTS["patterns"])
+
+
+def test_vsce_package_builds_the_bundle_first() -> None:
+    """A plain `vsce package` runs vscode:prepublish: the entry point exists when it packs."""
+    assert PKG["main"] == "./dist/extension.js"
+    assert "build" in PKG["scripts"]["vscode:prepublish"]
+    assert "!dist/extension.js" in (EXT / ".vscodeignore").read_text(encoding="utf-8").split()

@@ -5,7 +5,7 @@
 ---@type vim.lsp.Config
 return {
   cmd = { 'prompt-tokens', 'lsp' },
-  filetypes = { 'markdown', 'text', 'prompt', 'jinja' },
+  filetypes = vim.deepcopy(require('prompt_tokens.filetypes').filetypes),
   root_markers = { '.prompt-tokens.toml', '.git' },
   -- answered to workspace/configuration (section "promptTokens") and sent on start
   settings = { promptTokens = vim.empty_dict() },

@@ -5,7 +5,4 @@ if vim.g.loaded_prompt_tokens or vim.fn.has('nvim-0.11') == 0 then
 end
 vim.g.loaded_prompt_tokens = 1
 
-local pt = require('prompt_tokens')
-pt.register_filetypes()
-pt.create_user_command()
-pt.create_autocmds()
+require('prompt_tokens.register').register()

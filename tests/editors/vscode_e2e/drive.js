@@ -7,7 +7,9 @@
 //   { url, out, timeoutMs, chromium,
 //     normal: { file, firstLine, totalHint, refLine, refHint, status, typed, totalHintAfter, statusAfter,
 //               statsRow, statsDescription },
-//     over:   { file, firstLine, problem, status } }
+//     over:   { file, firstLine, problem, status, level: "error"|"warning"|"none" },
+//     rule:   { file, firstLine, status } }
+// A `status` is the exact text of the extension's status bar item (after its icon).
 // Writes OUT/result.json ({ok, steps: [{name, ok, ms, data|error}], ...}) and screenshots.
 // Exit 0 = every check passed.
 'use strict';
@@ -74,6 +76,18 @@ async function step(name, fn) {
     const el = [...document.querySelectorAll('.statusbar-item')].find((e) => (e.id || '').includes('promptTokens.status'));
     return el ? { id: el.id, className: el.className, text: el.innerText } : null;
   });
+  // wait until the item's text (its icon aside) is exactly `want`
+  const waitItem = async (want) => {
+    try {
+      await page.waitForFunction((w) => {
+        const el = [...document.querySelectorAll('.statusbar-item')].find((e) => (e.id || '').includes('promptTokens.status'));
+        return !!el && el.innerText.replace(/[\s\u00a0\u200a\u200b]+/g, ' ').trim() === w;
+      }, want, { timeout: T });
+    } catch (e) {
+      throw new Error(`status item is ${JSON.stringify(await ourItemClass())}, want ${JSON.stringify(want)}`);
+    }
+    return ourItemClass();
+  };
   const openFile = async (file, firstLine) => {
     await page.keyboard.press('Control+P');
     await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: T });
@@ -116,6 +130,35 @@ async function step(name, fn) {
     const n = spec.normal;
     await step(`open ${n.file}`, () => openFile(n.file, n.firstLine));
 
+    if (spec.mode === 'crash') {
+      // every server process dies after a while (spec.crash.counter counts the launches): the
+      // language client restarts it, and after its limit gives up with our notification
+      const launches = () => { try { return Number(fs.readFileSync(spec.crash.counter, 'utf8')) || 0; } catch { return 0; } };
+      const waitLaunches = async (n) => {
+        const end = Date.now() + 4 * T;
+        while (launches() < n) {
+          if (Date.now() > end) throw new Error(`${launches()} launches, want ${n}`);
+          await page.waitForTimeout(100);
+        }
+        return launches();
+      };
+      await step('status bar item (first server)', () => waitItem(n.status));
+      await step('server restarted by the client after a crash', () => waitLaunches(2));
+      await step('status bar item (restarted server)', () => waitItem(n.status));
+      await step('notification: the server keeps crashing', async () => {
+        await page.waitForFunction((w) => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+          .some((t) => t.textContent.includes(w)), spec.crash.message, { timeout: 6 * T });
+        return page.evaluate(() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+          .map((t) => t.textContent.replace(/[\s\u00a0]+/g, ' ')));
+      });
+      await step('status bar says the server is not running', () => waitStatus('server not running'));
+      await page.screenshot({ path: path.join(OUT, 'crash.png') });
+      result.launches = launches();
+      result.ok = true;
+      code = 0;
+      return;
+    }
+
     if (spec.mode === 'broken') {
       // the server command does not exist: a clear notification with the fix and a restart action
       const toast = await step('notification: server cannot start', async () => {
@@ -143,8 +186,8 @@ async function step(name, fn) {
       // from the user's settings (the workspace's own is a restricted setting and ignored).
       await step('quick: total inlay hint', () => waitEditorText(n.totalHint));
       await step('quick: status bar item', async () => {
-        await waitStatus(n.status);
-        return { statusbar: await statusbarText(), item: await ourItemClass() };
+        const item = await waitItem(n.status);
+        return { statusbar: await statusbarText(), item };
       });
       await page.mouse.move(5, 5);
       await page.screenshot({ path: path.join(OUT, 'quick.png') });
@@ -184,8 +227,9 @@ async function step(name, fn) {
     });
 
     await step('status bar item', async () => {
-      await waitStatus(n.status);
-      return { statusbar: await statusbarText(), item: await ourItemClass() };
+      const item = await waitItem(n.status);
+      if (/(error|warning)-kind/.test(item.className)) throw new Error(`coloured: ${JSON.stringify(item)}`);
+      return { statusbar: await statusbarText(), item };
     });
     await page.mouse.move(5, 5);
     await page.screenshot({ path: path.join(OUT, '1_prompt.png') });
@@ -220,10 +264,10 @@ async function step(name, fn) {
 
     const o = spec.over;
     await step(`open ${o.file} (over budget)`, () => openFile(o.file, o.firstLine));
-    await step('over-budget status bar item is red', async () => {
-      await waitStatus(o.status);
-      const item = await ourItemClass();
-      if (!item || !/error-kind/.test(item.className)) throw new Error(`status item: ${JSON.stringify(item)}`);
+    await step("over-budget status bar item: the server's verdict's colour", async () => {
+      const item = await waitItem(o.status);
+      const kind = (/(error|warning)-kind/.exec(item.className) || [null, 'none'])[1];
+      if (kind !== o.level) throw new Error(`colour ${kind}, want ${o.level}: ${JSON.stringify(item)}`);
       return item;
     });
     await step('Problems panel shows the budget error', async () => {
@@ -251,7 +295,7 @@ async function step(name, fn) {
       await page.keyboard.press('Control+End');
       await page.keyboard.type(n.typed, { delay: 15 });
       await waitEditorText(n.totalHintAfter);
-      await waitStatus(n.statusAfter);
+      await waitItem(n.statusAfter);
       return { lines: await editorLines(), statusbar: await statusbarText() };
     });
     await page.mouse.move(5, 5);
@@ -273,6 +317,13 @@ async function step(name, fn) {
       return page.evaluate(() => [...document.querySelectorAll('.notifications-toasts .notification-toast')]
         .map((t) => t.textContent));
     });
+
+    // a Cursor rule: plain text to VS Code, selected by the extension's file patterns
+    const r = spec.rule;
+    await step(`open ${r.file} (Cursor rule)`, () => openFile(r.file, r.firstLine));
+    await step('Cursor rule status bar item', () => waitItem(r.status));
+    await page.mouse.move(5, 5);
+    await page.screenshot({ path: path.join(OUT, '5_cursor_rule.png') });
     result.ok = true;
     code = 0;
   } catch (e) {

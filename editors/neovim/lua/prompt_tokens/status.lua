@@ -1,4 +1,7 @@
 -- Per-buffer state from the server's `promptTokens/status` notifications + the statusline text.
+-- The server decides the budget verdict (`status`) and the rounded `percent` with the document's
+-- effective settings; this module only displays them (an older server that omits them gets the
+-- counts without a verdict or percent). `exact == false` marks an estimate: `≈` before numbers.
 local M = {}
 
 ---@class prompt_tokens.Status
@@ -9,20 +12,24 @@ local M = {}
 ---@field budget integer?
 ---@field tokens {text: integer, references: integer, total: integer}?
 ---@field pendingReferences integer?
+---@field status "ok"|"warning"|"exceeded"? the server's verdict
+---@field percent integer? whole percent of the budget, as the server rounded it
+---@field exact boolean? false: an estimate
+---@field method string? how an estimate was made
 
 ---@type table<integer, prompt_tokens.Status>
 M.by_buf = {}
-
---- warningRatio used for the statusline level (kept in sync by setup()/set_settings())
-M.warning_ratio = 0.8
 
 M.format = {
   counting = '⟳ ',
   warning = '⚠ ',
   exceeded = '✗ ',
+  estimate = '≈ ',
   error = 'tokens: error',
   pending = '⟳ counting…',
 }
+
+local VERDICTS = { ok = true, warning = true, exceeded = true }
 
 local function null(v)
   return v == nil or v == vim.NIL
@@ -38,35 +45,57 @@ function M.int(n)
   return (n < 0 and '-' or '') .. out
 end
 
---- whole percent, rounded half up (7012 of 8192 -> 86)
-function M.percent(total, budget)
-  if null(budget) or budget <= 0 then
-    return nil
-  end
-  return math.floor(total * 100 / budget + 0.5)
+--- The server's verdict "ok" | "warning" | "exceeded", or nil when it sent none.
+function M.verdict(s)
+  return (type(s) == 'table' and VERDICTS[s.status]) and s.status or nil
 end
 
---- "ok" | "warning" | "exceeded"
-function M.level(total, budget, ratio)
-  if null(budget) or budget <= 0 then
-    return 'ok'
-  end
-  if total > budget then
-    return 'exceeded'
-  end
-  if total >= (ratio or M.warning_ratio) * budget then
-    return 'warning'
-  end
-  return 'ok'
+--- The server's percent, or nil when it sent none (shown as is: rounding is the server's job).
+function M.percent(s)
+  return (type(s) == 'table' and type(s.percent) == 'number') and s.percent or nil
 end
 
---- "1,234 / 8,192 tokens (15%)" or "1,234 tokens"
-function M.total_text(tokens, budget)
-  local pct = M.percent(tokens.total, budget)
+--- "≈ " for an estimate, else "".
+function M.approx(s)
+  return (type(s) == 'table' and s.exact == false) and M.format.estimate or ''
+end
+
+--- "1,234 / 8,192 tokens (15%)", "1,234 / 8,192 tokens" (no percent sent) or "1,234 tokens" (no budget);
+--- s: the status (or documentStats) table, for its budget, percent and exactness.
+function M.total_text(tokens, s)
+  local total = M.approx(s) .. M.int(tokens.total)
+  local budget = s.budget
+  if null(budget) or budget <= 0 then
+    return total .. ' tokens'
+  end
+  local pct = M.percent(s)
   if not pct then
-    return M.int(tokens.total) .. ' tokens'
+    return string.format('%s / %s tokens', total, M.int(budget))
   end
-  return string.format('%s / %s tokens (%d%%)', M.int(tokens.total), M.int(budget), pct)
+  return string.format('%s / %s tokens (%s%%)', total, M.int(budget), tostring(pct))
+end
+
+--- A first "counting" notification carries zeros and budget 0: no numbers yet.
+local function has_numbers(s)
+  return s ~= nil
+    and not null(s.tokens)
+    and not (s.state == 'counting' and (null(s.budget) or s.budget <= 0))
+end
+
+local KEPT = { 'tokens', 'budget', 'status', 'percent', 'exact', 'method' }
+
+--- The status kept for a buffer: while a new count has no numbers, the last ones (and the
+--- server's verdict on them) stay — or none, when there were none.
+function M.merge(prev, next)
+  if not has_numbers(next) then
+    for _, k in ipairs(KEPT) do
+      next[k] = prev and prev[k] or nil
+    end
+  end
+  if null(next.budget) or next.budget <= 0 then
+    next.budget = nil
+  end
+  return next
 end
 
 function M.on_status(err, result, ctx)
@@ -77,17 +106,7 @@ function M.on_status(err, result, ctx)
   if not ok then
     return
   end
-  local prev = M.by_buf[bufnr]
-  -- a first "counting" notification carries zeros and budget 0: keep the last numbers, if any
-  local no_numbers = null(result.tokens)
-    or (result.state == 'counting' and (null(result.budget) or result.budget <= 0))
-  if no_numbers then
-    result.tokens = prev and prev.tokens or nil
-    result.budget = prev and prev.budget or nil
-  end
-  if null(result.budget) or result.budget <= 0 then
-    result.budget = nil
-  end
+  result = M.merge(M.by_buf[bufnr], result)
   result.client_id = ctx and ctx.client_id
   M.by_buf[bufnr] = result
   vim.schedule(function()
@@ -109,6 +128,26 @@ function M.get(bufnr)
   return M.by_buf[bufnr]
 end
 
+--- A wiped-out buffer's status goes with it.
+function M.forget(bufnr)
+  M.by_buf[bufnr] = nil
+end
+
+--- The statusline text of one status table.
+function M.text(s)
+  if s.state == 'error' then
+    return M.format.error
+  end
+  if not s.tokens then
+    return M.format.pending
+  end
+  local verdict = M.verdict(s)
+  local prefix = s.state == 'counting' and M.format.counting
+    or ((verdict == 'warning' or verdict == 'exceeded') and M.format[verdict])
+    or ''
+  return prefix .. M.total_text(s.tokens, s)
+end
+
 --- Statusline text of a buffer ("" when the server has said nothing about it).
 ---@param opts? {buf?: integer, escape?: boolean}
 function M.statusline(opts)
@@ -123,29 +162,11 @@ function M.statusline(opts)
   if not s then
     return ''
   end
-  local text
-  if s.state == 'error' then
-    text = M.format.error
-  elseif not s.tokens then
-    text = M.format.pending
-  else
-    local lvl = M.level(s.tokens.total, s.budget)
-    local prefix = s.state == 'counting' and M.format.counting
-      or (lvl ~= 'ok' and M.format[lvl])
-      or ''
-    text = prefix .. M.total_text(s.tokens, s.budget)
-  end
+  local text = M.text(s)
   if opts.escape then
     text = text:gsub('%%', '%%%%')
   end
   return text
 end
-
-vim.api.nvim_create_autocmd('BufWipeout', {
-  group = vim.api.nvim_create_augroup('prompt_tokens.status', { clear = true }),
-  callback = function(a)
-    M.by_buf[a.buf] = nil
-  end,
-})
 
 return M
