@@ -4,7 +4,8 @@ debouncing.
 asyncio only, no pygls: the language server and the CLI share it. Modules: ``queue`` (the
 scheduler), ``ready`` (start order), ``handles`` (a job as the caller and the function see it),
 ``records`` (priorities, states, errors, records), ``status`` (counters and percentiles),
-``threads`` (the thread pool), ``debounce`` (per-key delayed calls).
+``threads`` (the thread pool), ``progress`` (reports to the loop thread), ``batch`` (many jobs,
+outcomes in order), ``debounce`` (per-key delayed calls).
 """
 
 from __future__ import annotations
