@@ -1,223 +1,127 @@
 """Settings: one attrs tree shared by the CLI (``.prompt-tokens.toml`` + flags) and the LSP.
 
-Keys are camelCase in JSON/TOML (``warningRatio``) and snake_case here. ``parse_settings``
-never raises on user input: every bad value becomes one readable message and the field keeps
-its default, so a typo in a settings file can't stop counting.
+Keys are camelCase in JSON/TOML (``warningRatio``) and snake_case here; the snake_case spelling
+is accepted too. :func:`parse_settings` never raises on user input: every bad value becomes one
+readable message and that field keeps its default while the others keep their values, so a typo
+in a settings file can't stop counting. The checking and the camelCase mapping are cattrs'
+(:mod:`prompt_tokens.settings_schema`); this module holds the tree and the merge rules.
 """
 
 from __future__ import annotations
 
 import copy
 import fnmatch
-import ipaddress
-import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import attrs
+import platformdirs
 
+from prompt_tokens import environment
 from prompt_tokens.models import DEFAULT_ENCODING
+from prompt_tokens.settings_schema import (
+    REFERENCE_KINDS,
+    OneOf,
+    Parse,
+    Range,
+    SettingsSchema,
+    cache_path,
+    markdown_links,
+    network,
+    stripped,
+    to_camel,
+    unique,
+)
 from prompt_tokens.tokenizer.encodings import ENCODINGS
 
-REFERENCE_KINDS = ("file", "url", "variable")
-MEMORY_CACHE = ":memory:"
+__all__ = [
+    "REFERENCE_KINDS",
+    "CacheRule",
+    "CacheSettings",
+    "HeaderRule",
+    "HttpSettings",
+    "InlayHintSettings",
+    "ReferenceSettings",
+    "Settings",
+    "deep_merge",
+    "default_cache_path",
+    "merge_workspace",
+    "parse_settings",
+    "restrict_workspace",
+    "settings_to_json",
+    "to_camel",
+]
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def default_cache_path() -> str:
     """``$PROMPT_TOKENS_CACHE_DIR/cache.sqlite3``, else the platform's user cache folder."""
-    base = os.environ.get("PROMPT_TOKENS_CACHE_DIR")
-    if not base:
-        import platformdirs
-
-        base = platformdirs.user_cache_dir("prompt-tokens", appauthor=False)
+    base = environment.cache_dir() or platformdirs.user_cache_dir("prompt-tokens", appauthor=False)
     return str(Path(base) / "cache.sqlite3")
-
-
-Check = Callable[[Any], Any]
-
-
-def _field(
-    default: Any = attrs.NOTHING, *, check: Check | None = None, doc: str = "", factory: Any = None
-) -> Any:
-    meta = {"check": check, "doc": doc}
-    if factory is not None:
-        return attrs.field(factory=factory, metadata=meta)
-    return attrs.field(default=default, metadata=meta)
-
-
-# ---- value checks: return the converted value or raise ValueError(reason) -------------------
-
-
-def _bool(v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    raise ValueError("must be true or false")
-
-
-def _int(lo: int = 0, hi: int | None = None) -> Check:
-    def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
-            raise ValueError("must be a whole number")
-        if v < lo or (hi is not None and v > hi):
-            raise ValueError(
-                f"must be between {lo} and {hi}" if hi is not None else f"must be ≥ {lo}"
-            )
-        return int(v)
-
-    return check
-
-
-def _number(lo: float, hi: float | None = None, *, open_lo: bool = False) -> Check:
-    def check(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError("must be a number")
-        if (v <= lo if open_lo else v < lo) or (hi is not None and v > hi):
-            bound = f"> {lo}" if open_lo else f"≥ {lo}"
-            raise ValueError(f"must be {bound}" + (f" and ≤ {hi}" if hi is not None else ""))
-        return float(v)
-
-    return check
-
-
-def _opt_str(v: Any) -> str | None:
-    if v is None or (isinstance(v, str) and v.strip()):
-        return v.strip() if isinstance(v, str) else None
-    raise ValueError("must be a non-empty string or null")
-
-
-def _encoding(v: Any) -> str:
-    if v in ENCODINGS:
-        return str(v)
-    raise ValueError(f"must be one of {', '.join(ENCODINGS)}")
-
-
-def _opt_budget(v: Any) -> int | None:
-    return None if v is None else _int(1)(v)
-
-
-def _kinds(v: Any) -> list[str]:
-    if not isinstance(v, list) or any(k not in REFERENCE_KINDS for k in v):
-        raise ValueError(f"must be a list drawn from {list(REFERENCE_KINDS)}")
-    return list(dict.fromkeys(v))
-
-
-def _markdown_links(v: Any) -> str | bool:
-    if v in ("auto", True, False):
-        return v
-    if v in ("true", "false"):
-        return v == "true"
-    raise ValueError('must be "auto", true or false')
-
-
-def _str_map(v: Any) -> dict[str, str]:
-    if not isinstance(v, Mapping):
-        raise ValueError("must be an object of name → text")
-    out: dict[str, str] = {}
-    for k, val in v.items():
-        if isinstance(val, (str, int, float, bool)):
-            out[str(k)] = val if isinstance(val, str) else str(val)
-        else:
-            raise ValueError(f"value of '{k}' must be text")
-    return out
-
-
-def _cache_path(v: Any) -> str | None:
-    if v is None or v == MEMORY_CACHE:
-        return None
-    if isinstance(v, str) and v.strip():
-        return os.path.expanduser(v.strip())
-    raise ValueError('must be a file path, ":memory:" or null')
-
-
-def _networks(v: Any) -> list[str]:
-    if not isinstance(v, list):
-        raise ValueError("must be a list of CIDR networks")
-    for net in v:
-        try:
-            ipaddress.ip_network(str(net), strict=False)
-        except ValueError:
-            raise ValueError(f"'{net}' is not a network (e.g. 169.254.0.0/16)") from None
-    return [str(n) for n in v]
 
 
 @attrs.define
 class CacheRule:
     pattern: str
-    ttl_s: float
-
-
-def _cache_rules(v: Any) -> list[CacheRule]:
-    if not isinstance(v, list):
-        raise ValueError('must be a list of {"pattern", "ttlS"} objects')
-    rules = []
-    for item in v:
-        if not isinstance(item, Mapping) or not isinstance(item.get("pattern"), str):
-            raise ValueError('each entry needs a "pattern" string and a "ttlS" number')
-        ttl = _number(0)(item.get("ttlS", item.get("ttl_s", 3600)))
-        rules.append(CacheRule(item["pattern"], ttl))
-    return rules
+    """URL glob (``fnmatch``), e.g. ``https://api.example.com/*``."""
+    ttl_s: Annotated[float, Range(0)] = 3600.0
+    """Seconds a fetched body counts as fresh (then it is revalidated)."""
 
 
 @attrs.define
 class HeaderRule:
     pattern: str
-    headers: dict[str, str]
-
-
-def _header_rules(v: Any) -> list[HeaderRule]:
-    if not isinstance(v, list):
-        raise ValueError('must be a list of {"pattern", "headers"} objects')
-    rules = []
-    for item in v:
-        if not isinstance(item, Mapping) or not isinstance(item.get("pattern"), str):
-            raise ValueError('each entry needs a "pattern" string and a "headers" object')
-        rules.append(HeaderRule(item["pattern"], _str_map(item.get("headers", {}))))
-    return rules
-
-
-# ---- the tree ---------------------------------------------------------------------------------
+    """URL glob (``fnmatch``) the headers are sent to."""
+    headers: dict[str, str] = attrs.field(factory=dict)
+    """Header name → value; values may use ``${env:NAME}``."""
 
 
 @attrs.define
 class InlayHintSettings:
-    total: bool = _field(True, check=_bool, doc="Total at the end of line 0.")
-    references: bool = _field(True, check=_bool, doc="`+N` after each reference.")
-    sections: bool = _field(True, check=_bool, doc="Section counts on Markdown headings.")
+    total: bool = True
+    """Total at the end of line 0."""
+    references: bool = True
+    """``+N`` after each reference."""
+    sections: bool = True
+    """Section counts on Markdown headings."""
 
 
 @attrs.define
 class ReferenceSettings:
-    enabled: list[str] = _field(
-        factory=lambda: list(REFERENCE_KINDS), check=_kinds, doc="Reference kinds resolved."
+    enabled: Annotated[list[Annotated[str, OneOf(REFERENCE_KINDS)]], unique] = attrs.field(
+        factory=lambda: list(REFERENCE_KINDS)
     )
-    markdown_links: str | bool = _field(
-        "auto", check=_markdown_links, doc='"auto": only in VS Code prompt files; true; false.'
-    )
-    max_depth: int = _field(5, check=_int(0, 100), doc="Recursion limit for file references.")
-    allow_outside_workspace: bool = _field(
-        False, check=_bool, doc="Allow files outside the workspace folders (untrusted repos!)."
-    )
-    max_bytes: int = _field(50_000_000, check=_int(1), doc="Larger files/responses are refused.")
+    """Reference kinds resolved: ``file``, ``url``, ``variable``."""
+    markdown_links: Annotated[str | bool, Parse(markdown_links)] = "auto"
+    """``"auto"``: only in VS Code prompt files; true; false."""
+    max_depth: Annotated[int, Range(0, 100)] = 5
+    """Recursion limit for file references."""
+    allow_outside_workspace: bool = False
+    """Allow files outside the workspace folders (untrusted repositories!)."""
+    max_bytes: Annotated[int, Range(1)] = 50_000_000
+    """Larger files and responses are refused with a diagnostic."""
 
 
 @attrs.define
 class HttpSettings:
-    enabled: bool = _field(True, check=_bool, doc="Fetch URL references at all.")
-    timeout_s: float = _field(10.0, check=_number(0, open_lo=True), doc="Per request.")
-    retries: int = _field(3, check=_int(0, 10), doc="Retries on timeouts, 429 and 5xx only.")
-    cache: list[CacheRule] = _field(
-        factory=lambda: [CacheRule("*", 3600.0)], check=_cache_rules, doc="TTL by URL glob."
+    enabled: bool = True
+    """Fetch URL references at all."""
+    timeout_s: Annotated[float, Range(0, open_lo=True)] = 10.0
+    """Per request, in seconds."""
+    retries: Annotated[int, Range(0, 10)] = 3
+    """Retries on timeouts, 429 and 5xx only."""
+    cache: list[CacheRule] = attrs.field(factory=lambda: [CacheRule("*", 3600.0)])
+    """Freshness by URL glob; the first matching rule wins."""
+    blocked_networks: list[Annotated[str, network]] = attrs.field(
+        factory=lambda: ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"]
     )
-    blocked_networks: list[str] = _field(
-        factory=lambda: ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"],
-        check=_networks,
-        doc="Never fetched, after DNS resolution and on every redirect.",
-    )
-    headers: list[HeaderRule] = _field(
-        factory=list, check=_header_rules, doc="Headers by URL glob."
-    )
+    """Never fetched, checked after DNS resolution and on every redirect."""
+    headers: list[HeaderRule] = attrs.field(factory=list)
+    """Headers by URL glob. Only the user's own settings may set them (see
+    :func:`restrict_workspace`)."""
 
     def ttl_for(self, url: str) -> float:
         for rule in self.cache:
@@ -225,87 +129,58 @@ class HttpSettings:
                 return rule.ttl_s
         return 0.0
 
-    def headers_for(self, url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Headers of every rule whose pattern matches, ``${env:NAME}`` expanded."""
-        env = os.environ if environ is None else environ
+    def headers_for(self, url: str, environ: environment.EnvMap | None = None) -> dict[str, str]:
+        """Headers of every rule whose pattern matches, ``${env:NAME}`` expanded ('' if unset).
+
+        Expanding is safe because a workspace file cannot contribute header rules: they are
+        dropped when such a file is loaded, so every rule here is the user's own.
+        """
         out: dict[str, str] = {}
         for rule in self.headers:
             if fnmatch.fnmatchcase(url, rule.pattern):
-                for k, v in rule.headers.items():
-                    out[k] = re.sub(
-                        r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env.get(m.group(1), ""), v
+                for name, value in rule.headers.items():
+                    out[name] = _ENV_REF.sub(
+                        lambda m: environment.expand(m.group(1), environ) or "", value
                     )
         return out
 
 
 @attrs.define
 class CacheSettings:
-    path: str | None = _field(
-        factory=default_cache_path, check=_cache_path, doc='SQLite file; ":memory:"/null: none.'
-    )
-    memory_entries: int = _field(10_000, check=_int(0), doc="In-memory LRU size.")
+    path: Annotated[str | None, Parse(cache_path)] = attrs.field(factory=default_cache_path)
+    """SQLite file; ``":memory:"`` or null: no file (memory only)."""
+    memory_entries: Annotated[int, Range(0)] = 10_000
+    """In-memory LRU size."""
 
 
 @attrs.define
 class Settings:
-    model: str | None = _field(None, check=_opt_str, doc="Sets encoding and default budget.")
-    encoding: str = _field(DEFAULT_ENCODING, check=_encoding, doc="Used when no model is set.")
-    budget: int | None = _field(None, check=_opt_budget, doc="Tokens allowed for the total.")
-    warning_ratio: float = _field(0.8, check=_number(0, 1, open_lo=True), doc="Warning threshold.")
-    debounce_ms: int = _field(150, check=_int(0, 60_000), doc="Delay before recounting.")
+    model: Annotated[str, stripped] | None = None
+    """Sets the encoding and the default budget from the model table."""
+    encoding: Annotated[str, OneOf(tuple(ENCODINGS))] = DEFAULT_ENCODING
+    """Used when no model is set."""
+    budget: Annotated[int, Range(1)] | None = None
+    """Tokens allowed for the total (default: the model's maximum input, else 8192)."""
+    warning_ratio: Annotated[float, Range(0, 1, open_lo=True)] = 0.8
+    """A warning diagnostic when ``total >= warning_ratio * budget``."""
+    debounce_ms: Annotated[int, Range(0, 60_000)] = 150
+    """Delay after the last change before recounting."""
     inlay_hints: InlayHintSettings = attrs.field(factory=InlayHintSettings)
+    """Which inlay hints to show."""
     references: ReferenceSettings = attrs.field(factory=ReferenceSettings)
+    """Which references are followed, and how far."""
     http: HttpSettings = attrs.field(factory=HttpSettings)
-    variables: dict[str, str] = _field(factory=dict, check=_str_map, doc="name → value.")
+    """How URL references are fetched."""
+    variables: dict[str, str] = attrs.field(factory=dict)
+    """Variable name → value (numbers and booleans are taken as their text)."""
     cache: CacheSettings = attrs.field(factory=CacheSettings)
+    """Where counts are cached."""
 
 
-def to_camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p[:1].upper() + p[1:] for p in rest)
-
-
-def _build(cls: type, raw: Mapping[str, Any], prefix: str, problems: list[str]) -> Any:
-    kwargs: dict[str, Any] = {}
-    known = set()
-    for f in attrs.fields(cls):
-        camel = to_camel(f.name)
-        known.update({camel, f.name})
-        key = camel if camel in raw else f.name if f.name in raw else None
-        if key is None:
-            continue
-        value = raw[key]
-        path = f"{prefix}.{camel}"
-        sub = _NESTED.get(str(f.type))
-        if sub is not None:
-            if isinstance(value, Mapping):
-                kwargs[f.name] = _build(sub, value, path, problems)
-            else:
-                problems.append(f"{path}: must be an object; using defaults")
-            continue
-        check = f.metadata.get("check")
-        try:
-            kwargs[f.name] = check(value) if check else value
-        except ValueError as exc:
-            factory = getattr(f.default, "factory", None)
-            default = factory() if callable(factory) else f.default
-            problems.append(f"{path}: {exc}; using the default ({_show(default)})")
-    for key in raw:
-        if key not in known:
-            problems.append(f"{prefix}.{key}: unknown setting, ignored")
-    return cls(**kwargs)
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, list) and v and attrs.has(type(v[0])):
-        return "[" + ", ".join(str(attrs.asdict(x)) for x in v) + "]"
-    return repr(v)
-
-
-# Field annotations are strings under ``from __future__ import annotations``.
-_NESTED: dict[str, type] = {
-    c.__name__: c for c in (InlayHintSettings, ReferenceSettings, HttpSettings, CacheSettings)
-}
+_SCHEMA = SettingsSchema(
+    Settings,
+    sections=(Settings, InlayHintSettings, ReferenceSettings, HttpSettings, CacheSettings),
+)
 
 
 def parse_settings(
@@ -313,14 +188,20 @@ def parse_settings(
 ) -> tuple[Settings, list[str]]:
     """Settings from camelCase JSON/TOML; problems are messages like
     ``promptTokens.warningRatio: must be > 0 and ≤ 1; using the default (0.8)``."""
-    problems: list[str] = []
     if raw is None:
-        return Settings(), problems
+        return Settings(), []
     if not isinstance(raw, Mapping):
         return Settings(), [f"{section}: settings must be an object; using defaults"]
     if section in raw and isinstance(raw[section], Mapping) and len(raw) == 1:
         raw = raw[section]
-    return _build(Settings, raw, section, problems), problems
+    settings, problems = _SCHEMA.structure(raw, section)
+    assert isinstance(settings, Settings)
+    return settings, problems
+
+
+def settings_to_json(settings: Settings) -> dict[str, Any]:
+    """camelCase JSON form, e.g. for documentation or the VS Code package.json generator."""
+    return _SCHEMA.unstructure(settings)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -334,20 +215,21 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def settings_to_json(settings: Settings) -> dict[str, Any]:
-    """camelCase JSON form, e.g. for documentation or the VS Code package.json generator."""
+def restrict_workspace(raw: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[str]]:
+    """A workspace file's table without what only the user's own settings may set.
 
-    def conv(v: Any) -> Any:
-        if attrs.has(type(v)):
-            return {to_camel(f.name): conv(getattr(v, f.name)) for f in attrs.fields(type(v))}
-        if isinstance(v, list):
-            return [conv(x) for x in v]
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
-        return v
-
-    out: dict[str, Any] = conv(settings)
-    return out
+    That is ``http.headers``: a cloned repository could otherwise send the user's secrets
+    (``${env:…}`` is expanded in header values) or credentials to any URL its prompts name
+    (SPEC "Trust"). The CLI applies the same rule as the editor: the file is the same
+    untrusted input whether an editor or a CI job reads it, and in CI it comes with the pull
+    request under test. ``source`` names the file in the warning.
+    """
+    http = raw.get("http")
+    if not isinstance(http, Mapping) or "headers" not in http:
+        return dict(raw), []
+    out = dict(raw)
+    out["http"] = {k: v for k, v in http.items() if k != "headers"}
+    return out, [f"{source}: http.headers ignored: a workspace file cannot send headers"]
 
 
 # Keys a workspace's own ``.prompt-tokens.toml`` may tighten but never loosen: a cloned
@@ -358,7 +240,12 @@ _TIGHTEN_ONLY_BOOLS = (("http", "enabled"), ("references", "allowOutsideWorkspac
 
 def merge_workspace(client: Mapping[str, Any], workspace: Mapping[str, Any]) -> dict[str, Any]:
     """Client (editor) settings overlaid by the workspace file, with trust-sensitive keys
-    taken from whichever side is stricter and blocked networks united."""
+    taken from whichever side is stricter and blocked networks united.
+
+    The workspace side never adds ``http.headers``, whoever built the table
+    (:func:`restrict_workspace`; ``workspace.load_config`` already dropped them and warned).
+    """
+    workspace, _ = restrict_workspace(workspace, "workspace settings")
     merged = deep_merge(client, workspace)
     defaults = settings_to_json(Settings())
     for table, key in _TIGHTEN_ONLY_BOOLS:

@@ -1,8 +1,7 @@
-"""JobQueue: ordering, coalescing, supersede, retries, cancellation, shutdown, status.
+"""JobQueue: ordering, bounded workers and threads, supersede, cancellation, shutdown, status.
 
-Deterministic: jobs wait on ``asyncio.Event``/``threading.Event`` gates the test opens, backoff
-goes through an injected ``sleep`` that records delays, jitter comes from an injected ``rng``
-and timings from an injected ``clock``. Nothing waits for wall-clock time to pass.
+Deterministic: jobs wait on ``asyncio.Event``/``threading.Event`` gates the test opens and
+timings come from an injected ``clock``. Nothing waits for wall-clock time to pass.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from prompt_tokens.errors import PermanentError, TransientError, TransientFetchError
+from prompt_tokens.errors import PermanentError, TransientError
 from prompt_tokens.jobs import (
     JobCancelled,
     JobContext,
@@ -28,22 +27,9 @@ from prompt_tokens.jobs import (
     QueueClosed,
     Superseded,
 )
+from prompt_tokens.jobs.ready import ReadyQueue
 
 MakeQueue = Callable[..., JobQueue]
-
-
-class FakeSleep:
-    """Records backoff delays and returns at once (after one loop turn)."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-        self.hook: Callable[[float], None] | None = None
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-        if self.hook is not None:
-            self.hook(delay)
-        await asyncio.sleep(0)
 
 
 class FakeClock:
@@ -67,7 +53,6 @@ async def make_queue() -> AsyncIterator[MakeQueue]:
     queues: list[JobQueue] = []
 
     def make(workers: int = 1, **kwargs: Any) -> JobQueue:
-        kwargs.setdefault("sleep", FakeSleep())
         queue = JobQueue(workers, **kwargs)
         queues.append(queue)
         return queue
@@ -189,123 +174,6 @@ async def test_worker_pool_is_bounded(make_queue: MakeQueue) -> None:
     assert peak == 3
 
 
-# -- coalescing ----------------------------------------------------------------------------
-
-
-async def test_coalescing_runs_once_for_every_waiter(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=2)
-    started = asyncio.Event()
-    gate = asyncio.Event()
-    runs = 0
-
-    async def fetch(ctx: JobContext) -> str:
-        nonlocal runs
-        runs += 1
-        started.set()
-        await gate.wait()
-        return "body"
-
-    handles = [queue.submit(fetch, key="url:https://x", priority=Priority.REFERENCE)]
-    handles.append(queue.submit(fetch, key="url:https://x"))  # joins a queued job
-    await started.wait()  # the rest join a running one
-    handles += [queue.submit(fetch, key="url:https://x") for _ in range(8)]
-    assert [h.coalesced for h in handles] == [False] + [True] * 9
-    assert len({h.id for h in handles}) == 1
-    assert handles[0].record.waiters == 10
-    gate.set()
-    assert [await h for h in handles] == ["body"] * 10
-    assert runs == 1
-    counters = queue.snapshot()["counters"]
-    assert (counters["submitted"], counters["coalesced"], counters["done"]) == (10, 9, 1)
-
-
-async def test_coalesced_waiters_all_get_the_error(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    runs = 0
-
-    async def broken(ctx: JobContext) -> None:
-        nonlocal runs
-        runs += 1
-        raise PermanentError("nope")
-
-    handles = [queue.submit(broken, key="k") for _ in range(4)]
-    for h in handles:
-        with pytest.raises(PermanentError, match="nope"):
-            await h
-    assert runs == 1
-
-
-async def test_a_finished_key_runs_again(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    runs = 0
-
-    async def job(ctx: JobContext) -> int:
-        nonlocal runs
-        runs += 1
-        return runs
-
-    assert await queue.submit(job, key="k") == 1
-    assert await queue.submit(job, key="k") == 2
-
-
-async def test_coalescing_promotes_the_queued_job(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    blocker = await occupy(queue)
-    order: list[str] = []
-    prefetch = queue.submit(recorder(order, "x"), key="x", priority=Priority.BACKGROUND)
-    other = queue.submit(recorder(order, "open"), priority=Priority.OPEN)
-    urgent = queue.submit(recorder(order, "never runs"), key="x", priority=Priority.ACTIVE)
-    assert urgent.coalesced and prefetch.record.priority is Priority.ACTIVE
-    blocker.gate.set()
-    assert (await prefetch, await urgent, await other) == ("x", "x", "open")
-    assert order == ["x", "open"]
-    assert queue.counters["promoted"] == 1
-
-
-async def test_a_promoted_job_runs_once(make_queue: MakeQueue) -> None:
-    """Promotion leaves the old heap item behind; it must not start the job a second time."""
-    queue = make_queue(workers=2)
-    first, second = Blocker(), Blocker()
-    queue.submit(first)
-    queue.submit(second)
-    await first.started.wait()
-    await second.started.wait()
-    runs = 0
-    x_started = asyncio.Event()
-    x_gate = asyncio.Event()
-
-    async def x(ctx: JobContext) -> str:
-        nonlocal runs
-        runs += 1
-        x_started.set()
-        await x_gate.wait()
-        return "x"
-
-    job = queue.submit(x, key="x", priority=Priority.BACKGROUND)
-    queue.submit(x, key="x", priority=Priority.ACTIVE)
-    first.gate.set()
-    await x_started.wait()
-    second.gate.set()
-    await queue.submit(recorder([], "after"), priority=Priority.BACKGROUND)
-    x_gate.set()
-    assert await job == "x"
-    assert runs == 1
-
-
-async def test_coalescing_never_demotes(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    blocker = await occupy(queue)
-    order: list[str] = []
-    first = queue.submit(recorder(order, "x"), key="x", priority=Priority.ACTIVE)
-    other = queue.submit(recorder(order, "open"), priority=Priority.OPEN)
-    queue.submit(recorder(order, "x2"), key="x", priority=Priority.BACKGROUND)
-    blocker.gate.set()
-    await first
-    await other
-    assert order == ["x", "open"]
-    assert first.record.priority is Priority.ACTIVE
-
-
 # -- supersede -----------------------------------------------------------------------------
 
 
@@ -323,7 +191,7 @@ async def test_supersede_cancels_the_queued_older_job(make_queue: MakeQueue) -> 
     blocker.gate.set()
     assert (await new, await other_doc) == ("v2", "b")
     assert order == ["v2", "b"]
-    counters = queue.counters
+    counters = queue.snapshot()["counters"]
     assert (counters["superseded"], counters["cancelled"]) == (1, 1)
 
 
@@ -377,102 +245,15 @@ async def test_superseded_thread_job_never_delivers_its_result(make_queue: MakeQ
     assert old.record.state is JobState.CANCELLED
 
 
-async def test_coalescing_wins_over_supersede_for_the_same_key(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    order: list[str] = []
-    a = queue.submit(recorder(order, "v1"), key="doc:a@1", supersede="doc:a")
-    b = queue.submit(recorder(order, "again"), key="doc:a@1", supersede="doc:a")
-    assert (await a, await b) == ("v1", "v1")
-    assert order == ["v1"]
+# -- failures ------------------------------------------------------------------------------
 
 
-# -- retries -------------------------------------------------------------------------------
-
-
-async def test_transient_errors_retry_with_exponential_backoff_and_jitter(
-    make_queue: MakeQueue,
+@pytest.mark.parametrize("error", [PermanentError("404"), TransientError("503"), ValueError("bug")])
+async def test_a_failed_job_is_recorded_and_not_retried(
+    make_queue: MakeQueue, error: Exception
 ) -> None:
-    sleep = FakeSleep()
-    queue = make_queue(max_attempts=4, base_delay=0.2, max_delay=10.0, sleep=sleep, rng=lambda: 0.5)
-    attempts: list[int] = []
-    states: list[JobState] = []
-
-    async def flaky(ctx: JobContext) -> str:
-        attempts.append(ctx.attempt)
-        if ctx.attempt < 4:
-            raise TransientFetchError("503")
-        return "ok"
-
-    job = queue.submit(flaky, label="fetch")
-    sleep.hook = lambda _d: states.append(job.record.state)
-    assert await job == "ok"
-    assert attempts == [1, 2, 3, 4]
-    assert sleep.delays == pytest.approx([0.1, 0.2, 0.4])
-    assert states == [JobState.RETRYING] * 3
-    assert job.record.attempts == 4 and job.record.state is JobState.DONE
-    assert "503" in job.record.last_error
-    assert queue.counters["retried"] == 3
-
-
-async def test_backoff_is_capped_and_gives_up_after_max_attempts(make_queue: MakeQueue) -> None:
-    sleep = FakeSleep()
-    queue = make_queue(max_attempts=5, base_delay=1.0, max_delay=3.0, sleep=sleep, rng=lambda: 1.0)
-
-    async def down(ctx: JobContext) -> None:
-        raise TransientError(f"timeout {ctx.attempt}")
-
-    job = queue.submit(down)
-    with pytest.raises(TransientError, match="timeout 5"):
-        await job
-    assert sleep.delays == [1.0, 2.0, 3.0, 3.0]
-    assert job.record.state is JobState.FAILED and job.record.attempts == 5
-    assert queue.counters["failed"] == 1
-
-
-async def test_jitter_uses_the_injected_rng(make_queue: MakeQueue) -> None:
-    sleep = FakeSleep()
-    draws = iter([0.0, 0.25, 0.9])
-    queue = make_queue(max_attempts=4, base_delay=1.0, sleep=sleep, rng=lambda: next(draws))
-
-    async def flaky(ctx: JobContext) -> int:
-        if ctx.attempt < 4:
-            raise TransientError("busy")
-        return ctx.attempt
-
-    assert await queue.submit(flaky) == 4
-    assert sleep.delays == pytest.approx([0.0, 0.5, 3.6])
-
-
-async def test_retry_after_is_honoured(make_queue: MakeQueue) -> None:
-    sleep = FakeSleep()
-    queue = make_queue(max_attempts=3, base_delay=0.2, max_delay=10.0, sleep=sleep, rng=lambda: 0.5)
-
-    async def limited(ctx: JobContext) -> str:
-        if ctx.attempt == 1:
-            raise TransientFetchError("429", retry_after=3.0)
-        return "ok"
-
-    assert await queue.submit(limited) == "ok"
-    assert sleep.delays == [3.0]
-
-
-async def test_retry_after_beyond_max_delay_fails_now(make_queue: MakeQueue) -> None:
-    sleep = FakeSleep()
-    queue = make_queue(max_attempts=3, max_delay=10.0, sleep=sleep)
-
-    async def limited(ctx: JobContext) -> str:
-        raise TransientFetchError("429", retry_after=3600)
-
-    job = queue.submit(limited)
-    with pytest.raises(TransientFetchError):
-        await job
-    assert sleep.delays == [] and job.record.attempts == 1
-
-
-@pytest.mark.parametrize("error", [PermanentError("404"), ValueError("bug")])
-async def test_permanent_errors_are_not_retried(make_queue: MakeQueue, error: Exception) -> None:
-    sleep = FakeSleep()
-    queue = make_queue(sleep=sleep)
+    """Retrying is the fetcher's business (it knows why a request failed), not the queue's."""
+    queue = make_queue()
     runs = 0
 
     async def broken(ctx: JobContext) -> None:
@@ -483,36 +264,9 @@ async def test_permanent_errors_are_not_retried(make_queue: MakeQueue, error: Ex
     job = queue.submit(broken)
     with pytest.raises(type(error)):
         await job
-    assert runs == 1 and sleep.delays == []
+    assert runs == 1
     assert job.record.state is JobState.FAILED
     assert job.record.last_error == f"{type(error).__name__}: {error}"
-
-
-async def test_retry_waits_without_holding_a_worker(make_queue: MakeQueue) -> None:
-    """During backoff the worker runs other jobs; the retry then keeps its place in line."""
-    backoff_gate = asyncio.Event()
-    order: list[str] = []
-
-    async def gated_sleep(delay: float) -> None:
-        await backoff_gate.wait()
-
-    queue = make_queue(workers=1, sleep=gated_sleep)
-
-    async def flaky(ctx: JobContext) -> str:
-        order.append(f"flaky{ctx.attempt}")
-        if ctx.attempt == 1:
-            raise TransientError("busy")
-        return "ok"
-
-    async def other(ctx: JobContext) -> str:
-        order.append("other")
-        backoff_gate.set()
-        return "other"
-
-    job = queue.submit(flaky)
-    side = queue.submit(other)
-    assert (await side, await job) == ("other", "ok")
-    assert order == ["flaky1", "other", "flaky2"]
 
 
 async def test_worker_survives_failing_jobs(make_queue: MakeQueue) -> None:
@@ -530,7 +284,7 @@ async def test_worker_survives_failing_jobs(make_queue: MakeQueue) -> None:
         with pytest.raises(RuntimeError):
             await job
     assert [await j for j in successes] == ["fine"] * 5
-    counters = queue.counters
+    counters = queue.snapshot()["counters"]
     assert (counters["failed"], counters["done"]) == (5, 5)
 
 
@@ -562,6 +316,11 @@ def test_in_thread_rejects_coroutine_functions() -> None:
 # -- cancellation --------------------------------------------------------------------------
 
 
+async def after_everything_queued(queue: JobQueue) -> None:
+    """With one worker: return once every job queued so far has had its turn."""
+    await queue.submit(recorder([], "last"), priority=Priority.BACKGROUND, label="last")
+
+
 async def test_cancel_a_queued_job(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
     blocker = await occupy(queue)
@@ -572,77 +331,83 @@ async def test_cancel_a_queued_job(make_queue: MakeQueue) -> None:
     with pytest.raises(JobCancelled):
         await job
     blocker.gate.set()
-    await queue.join()
+    await after_everything_queued(queue)
     assert order == [] and job.record.state is JobState.CANCELLED
 
 
-async def test_cancelling_one_coalesced_waiter_keeps_the_run_for_the_others(
-    make_queue: MakeQueue,
-) -> None:
+async def test_cancelling_the_awaiting_task_cancels_the_job(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
-    blocker = Blocker()
-    a = queue.submit(blocker, key="shared")
-    b = queue.submit(blocker, key="shared")
-    await blocker.started.wait()
-    a.cancel()
-    assert b.record.state is JobState.RUNNING and b.record.waiters == 1
-    blocker.gate.set()
-    assert await b == "blocker"
-    with pytest.raises(JobCancelled):
-        await a
+    started = asyncio.Event()
+    interrupted = asyncio.Event()
 
+    async def slow(ctx: JobContext) -> str:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            interrupted.set()
+        return "never"
 
-async def test_cancelling_the_last_waiter_cancels_the_run(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    blocker = Blocker()
-    a = queue.submit(blocker, key="shared")
-    b = queue.submit(blocker, key="shared")
-    await blocker.started.wait()
-    a.cancel()
-    b.cancel()
-    await queue.join()
-    assert a.record.state is JobState.CANCELLED
-    assert not blocker.gate.is_set()
-
-
-async def test_cancelling_the_awaiting_task_detaches_its_handle(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    blocker = Blocker()
-    job = queue.submit(blocker)
-    await blocker.started.wait()
-
-    waiting = asyncio.Event()
+    job = queue.submit(slow)
+    await started.wait()
 
     async def waiter() -> str:
-        waiting.set()
         return await job
 
     task = asyncio.create_task(waiter())
-    await waiting.wait()
+    await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await queue.join()
+    await interrupted.wait()
     assert job.cancelled() and job.record.state is JobState.CANCELLED
+    await after_everything_queued(queue)  # the worker is free again
 
 
-async def test_cancel_by_key_and_by_group(make_queue: MakeQueue) -> None:
+async def test_cancel_group(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
     blocker = await occupy(queue)
     order: list[str] = []
-    by_key = queue.submit(recorder(order, "k"), key="k")
-    by_group = queue.submit(recorder(order, "g"), supersede="doc:g")
-    assert queue.cancel("k") and queue.cancel_group("doc:g")
-    assert not queue.cancel("k") and not queue.cancel_group("missing")
-    for job in (by_key, by_group):
-        with pytest.raises(JobCancelled):
-            await job
+    job = queue.submit(recorder(order, "g"), supersede="doc:g")
+    kept = queue.submit(recorder(order, "h"), supersede="doc:h")
+    assert queue.cancel_group("doc:g", reason="closed")
+    assert not queue.cancel_group("doc:g") and not queue.cancel_group("missing")
+    with pytest.raises(JobCancelled) as info:
+        await job
+    assert info.value.reason == "closed"
     blocker.gate.set()
-    await queue.join()
-    assert order == []
+    assert await kept == "h"
+    assert order == ["h"]
 
 
-async def test_a_job_can_stop_itself_cooperatively(make_queue: MakeQueue) -> None:
+async def test_a_job_cancelled_before_its_first_step_frees_its_worker(
+    make_queue: MakeQueue,
+) -> None:
+    """Found by the property test: the task never entered its coroutine, so only the
+    cancellation itself can give the worker back."""
+    queue = make_queue(workers=1)
+    order: list[str] = []
+    job = queue.submit(recorder(order, "never"))
+    await asyncio.sleep(0)  # dispatched: its task exists but has not run a step
+    assert job.record.state is JobState.RUNNING
+    job.cancel()
+    assert await queue.submit(recorder(order, "next")) == "next"
+    assert order == ["next"] and queue.snapshot()["running"] == 0
+
+
+async def test_a_cancelled_thread_job_that_had_not_started_never_runs(
+    make_queue: MakeQueue,
+) -> None:
+    queue = make_queue(workers=1)
+    ran: list[str] = []
+    job = queue.submit(lambda ctx: ran.append("ran"), in_thread=True)
+    await asyncio.sleep(0)
+    job.cancel()
+    await after_everything_queued(queue)
+    assert ran == []
+
+
+async def test_a_thread_job_can_stop_itself_cooperatively(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=1)
     started = threading.Event()
     gate = threading.Event()
@@ -653,7 +418,8 @@ async def test_a_job_can_stop_itself_cooperatively(make_queue: MakeQueue) -> Non
             if i == 1:
                 started.set()
                 gate.wait(timeout=10)
-            ctx.raise_if_cancelled()
+            if ctx.cancelled:
+                break
             chunks.append(i)
         return len(chunks)
 
@@ -661,7 +427,7 @@ async def test_a_job_can_stop_itself_cooperatively(make_queue: MakeQueue) -> Non
     await asyncio.to_thread(started.wait, 10)
     job.cancel()
     gate.set()
-    await queue.join()
+    await after_everything_queued(queue)
     assert chunks == [0]
 
 
@@ -677,7 +443,8 @@ async def test_a_job_raising_job_cancelled_ends_cancelled_not_failed(
     with pytest.raises(JobCancelled, match="stale version"):
         await job
     assert job.record.state is JobState.CANCELLED
-    assert (queue.counters["cancelled"], queue.counters["failed"]) == (1, 0)
+    counters = queue.snapshot()["counters"]
+    assert (counters["cancelled"], counters["failed"]) == (1, 0)
 
 
 # -- shutdown ------------------------------------------------------------------------------
@@ -686,13 +453,7 @@ async def test_a_job_raising_job_cancelled_ends_cancelled_not_failed(
 async def test_shutdown_refuses_new_jobs_finishes_running_and_cancels_queued(
     make_queue: MakeQueue,
 ) -> None:
-    flushed: list[str] = []
-
-    async def flush_async() -> None:
-        flushed.append("async")
-
-    queue = make_queue(workers=1, on_shutdown=[lambda: flushed.append("sync")])
-    queue.add_shutdown_callback(flush_async)
+    queue = make_queue(workers=1)
     started = asyncio.Event()
 
     async def finishing(ctx: JobContext) -> str:
@@ -710,10 +471,9 @@ async def test_shutdown_refuses_new_jobs_finishes_running_and_cancels_queued(
     assert info.value.reason == "shutdown"
     with pytest.raises(QueueClosed):
         queue.submit(finishing)
-    assert flushed == ["sync", "async"]
+    assert queue.snapshot()["closed"] is True
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
-    await queue.shutdown()  # idempotent
-    assert flushed == ["sync", "async"]
+    await queue.shutdown()  # a second call returns at once
 
 
 async def test_shutdown_cancels_jobs_that_outlive_the_timeout(make_queue: MakeQueue) -> None:
@@ -750,36 +510,17 @@ async def test_shutdown_cancels_jobs_that_outlive_the_timeout(make_queue: MakeQu
         thread_gate.set()
 
 
-async def test_shutdown_with_drain_runs_queued_jobs(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1)
-    order: list[str] = []
-    jobs = [queue.submit(recorder(order, str(i))) for i in range(3)]
-    await queue.shutdown(timeout=5.0, drain=True)
-    assert [await j for j in jobs] == ["0", "1", "2"]
-
-
 async def test_shutdown_of_a_queue_that_never_started() -> None:
-    flushed: list[bool] = []
-    queue = JobQueue(on_shutdown=[lambda: flushed.append(True)])
+    queue = JobQueue()
     await queue.shutdown()
-    assert flushed == [True] and queue.closed
+    with pytest.raises(QueueClosed):
+        queue.submit(recorder([], "x"))
 
 
 async def test_async_context_manager() -> None:
     async with JobQueue(workers=2) as queue:
         assert await queue.submit(recorder([], "x")) == "x"
-    assert queue.closed
-
-
-async def test_a_failing_shutdown_hook_is_logged_not_raised(
-    make_queue: MakeQueue, caplog: pytest.LogCaptureFixture
-) -> None:
-    def bad() -> None:
-        raise OSError("disk full")
-
-    queue = make_queue(on_shutdown=[bad])
-    await queue.shutdown()
-    assert "shutdown callback" in caplog.text
+    assert queue.snapshot()["closed"] is True
 
 
 # -- threads and progress ------------------------------------------------------------------
@@ -912,8 +653,7 @@ async def test_snapshot_shape_counters_and_percentiles(make_queue: MakeQueue) ->
         clock.now += 0.5
         raise PermanentError("bad")
 
-    jobs = [queue.submit(timed(0.01 * (i + 1)), label=f"job{i}", key=f"k{i}") for i in range(4)]
-    queue.submit(timed(1), key="k0")  # coalesced
+    jobs = [queue.submit(timed(0.01 * (i + 1)), label=f"job{i}") for i in range(4)]
     failed = queue.submit(broken, label="broken", priority=Priority.BACKGROUND)
     for job in jobs:
         await job
@@ -922,13 +662,12 @@ async def test_snapshot_shape_counters_and_percentiles(make_queue: MakeQueue) ->
     snap = queue.snapshot()
     json.dumps(snap)  # JSON-serialisable as the LSP command returns it
     assert set(snap) == {
-        "workers", "threads", "queued", "running", "retrying", "closed", "counters", "waitMs",
-        "runMs", "jobs",
+        "workers", "threads", "queued", "running", "closed", "counters", "waitMs", "runMs", "jobs",
     }  # fmt: skip
     assert snap["workers"] == 1 and snap["queued"] == 0 and snap["running"] == 0
     assert snap["counters"] == {
-        "submitted": 6, "coalesced": 1, "promoted": 0, "done": 4, "failed": 1, "retried": 0,
-        "cancelled": 0, "superseded": 0, "queued": 0, "running": 0, "retrying": 0,
+        "submitted": 5, "done": 4, "failed": 1, "cancelled": 0, "superseded": 0, "queued": 0,
+        "running": 0,
     }  # fmt: skip
     # Run times 10, 20, 30, 40, 500 ms; waits grow as each job waits for the ones before it.
     assert snap["runMs"] == {"p50": 30.0, "p95": 500.0, "max": 500.0}
@@ -937,8 +676,8 @@ async def test_snapshot_shape_counters_and_percentiles(make_queue: MakeQueue) ->
     assert newest["label"] == "broken" and newest["state"] == "failed"
     assert newest["lastError"] == "PermanentError: bad" and newest["priority"] == "background"
     assert set(newest) >= {
-        "id", "key", "label", "priority", "state", "attempts", "enqueuedAt", "startedAt",
-        "endedAt", "lastError", "waitMs", "runMs",
+        "id", "label", "group", "priority", "state", "inThread", "enqueuedAt", "startedAt",
+        "endedAt", "lastError", "waitMs", "runMs", "progress", "message",
     }  # fmt: skip
     assert [j["label"] for j in snap["jobs"]] == ["broken", "job3", "job2", "job1", "job0"]
 
@@ -960,7 +699,7 @@ async def test_snapshot_lists_live_jobs_first(make_queue: MakeQueue) -> None:
     ]
     assert queue.snapshot(limit=1)["jobs"][0]["label"] == "running"
     blocker.gate.set()
-    await queue.join()
+    await after_everything_queued(queue)
 
 
 async def test_history_is_bounded(make_queue: MakeQueue) -> None:
@@ -1006,27 +745,6 @@ async def test_batch_limit_bounds_concurrency(make_queue: MakeQueue) -> None:
     assert peak == 2
 
 
-async def test_batch_keys_coalesce_across_batches(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=4)
-    runs: list[str] = []
-
-    def fetch(url: str) -> Callable[[JobContext], Any]:
-        async def fn(ctx: JobContext) -> str:
-            runs.append(url)
-            await asyncio.sleep(0)
-            return url.upper()
-
-        return fn
-
-    urls = ["a", "b", "a"]
-    first, second = await asyncio.gather(
-        queue.batch([fetch(u) for u in urls], keys=[f"url:{u}" for u in urls]),
-        queue.batch([fetch(u) for u in urls], keys=[f"url:{u}" for u in urls]),
-    )
-    assert first == second == ["A", "B", "A"]
-    assert sorted(runs) == ["a", "b"]
-
-
 async def test_batch_in_threads(make_queue: MakeQueue) -> None:
     queue = make_queue(workers=2)
 
@@ -1050,47 +768,34 @@ async def test_abandoned_batch_cancels_its_jobs(make_queue: MakeQueue) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await queue.join()
-    counters = queue.counters
-    assert (counters["submitted"], counters["cancelled"]) == (3, 3)
+    await after_everything_queued(queue)
+    counters = queue.snapshot()["counters"]
+    assert (counters["submitted"], counters["cancelled"], counters["done"]) == (4, 3, 1)
 
 
-async def test_map_groups_items_per_thread_hop(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=2)
-    threads: set[int] = set()
-
-    def square(x: int) -> int:
-        threads.add(threading.get_ident())
-        if x == 5:
-            raise PermanentError("five")
-        return x * x
-
-    results = await queue.map(square, range(10), chunk_size=4)
-    assert results[:5] == [0, 1, 4, 9, 16] and results[6:] == [36, 49, 64, 81]
-    assert isinstance(results[5], PermanentError)
-    assert queue.counters["submitted"] == 3  # ceil(10 / 4) thread hops
-    assert threading.get_ident() not in threads
-
-
-async def test_map_retries_only_the_items_that_failed_transiently(make_queue: MakeQueue) -> None:
-    queue = make_queue(workers=1, max_attempts=3)
-    calls: list[int] = []
-
-    def fetch(x: int) -> int:
-        calls.append(x)
-        if x == 1 and calls.count(1) < 3:
-            raise TransientError("busy")
-        if x == 2:
-            raise PermanentError("gone")
-        return x
-
-    results = await queue.map(fetch, [0, 1, 2, 3], chunk_size=4)
-    assert results[0] == 0 and results[1] == 1 and results[3] == 3
-    assert isinstance(results[2], PermanentError)
-    assert calls == [0, 1, 2, 3, 1, 1]
-    assert queue.counters["retried"] == 2
-
-
-async def test_map_of_nothing(make_queue: MakeQueue) -> None:
+async def test_batch_after_shutdown_returns_queue_closed_per_item(make_queue: MakeQueue) -> None:
     queue = make_queue()
-    assert await queue.map(str, []) == []
+    await queue.shutdown()
+    results = await queue.batch([recorder([], "x")] * 2)
+    assert [type(r) for r in results] == [QueueClosed, QueueClosed]
+
+
+async def test_batch_of_nothing(make_queue: MakeQueue) -> None:
+    assert await make_queue().batch([]) == []
+
+
+# -- start order ---------------------------------------------------------------------------
+
+
+def test_ready_queue_skips_and_sheds_cancelled_items() -> None:
+    cancelled: set[int] = set()
+    ready: ReadyQueue[int] = ReadyQueue(lambda n: n in cancelled)
+    for n in range(200):
+        ready.push(n, priority=n % 2, in_thread=False)
+    cancelled.update(range(190))
+    ready.push(1000, priority=0, in_thread=True)
+    assert ready.pop(thread_slot_free=False) == 190
+    assert [ready.pop(thread_slot_free=False) for _ in range(4)] == [192, 194, 196, 198]
+    assert ready.pop(thread_slot_free=False) == 191  # the thread lane is closed...
+    assert ready.pop(thread_slot_free=True) == 1000  # ...and then open: priority 0 goes first
+    assert [ready.pop(thread_slot_free=True) for _ in range(5)] == [193, 195, 197, 199, None]
