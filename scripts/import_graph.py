@@ -42,7 +42,9 @@ def is_type_checking(test: ast.expr) -> bool:
 def imports(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
     """Every import statement that can run, with whether it sits inside a function."""
 
-    def walk(node: ast.AST, in_function: bool) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    def walk(
+        node: ast.AST, in_function: bool
+    ) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and is_type_checking(child.test):
                 for sub in child.orelse:
@@ -50,7 +52,9 @@ def imports(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.ImportFrom, boo
                 continue
             yield from walk_one(child, in_function)
 
-    def walk_one(node: ast.AST, in_function: bool) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    def walk_one(
+        node: ast.AST, in_function: bool
+    ) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node, in_function
             return
@@ -183,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{len(groups)} import cycle(s):", file=sys.stderr)
     for group in groups:
-        print(f"  {' -> '.join(one_cycle(graph, group))}   (group: {', '.join(group)})", file=sys.stderr)
+        print(
+            f"  {' -> '.join(one_cycle(graph, group))}   (group: {', '.join(group)})",
+            file=sys.stderr,
+        )
     return 1
 
 
