@@ -58,16 +58,9 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
     path = ls.uri_path(uri)
     if path is None or not await asyncio.to_thread(os.path.isfile, path):
         raise ValueError(f"{uri} is neither open nor a readable file")
-    from prompt_tokens.tokenizer.textio import decode_bytes
-
     root = ls.root_for(path)
-    ws = ls.workspace_for(root)
-    from prompt_tokens.lsp.lifecycle import ensure_runtime
-
-    rt = ensure_runtime(ls, ws)
-    data = await asyncio.to_thread(lambda: open(path, "rb").read())
-    text, _ = decode_bytes(data, label=path)
-    result = await rt.engine.count_document(path, text, overlay=ls.overlay())
+    ls.workspace_for(root)
+    result = await ls.runtime.count_file(root, path, sections=True, overlay=ls.overlay())
     return {
         "uri": uri,
         "version": None,
@@ -90,14 +83,12 @@ def register(server: PromptTokensServer) -> None:
 
     @server.command(JOBS)
     def cmd_jobs(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        cache = None
-        if ls.cache is not None:
-            try:
-                cache = ls.cache.stats()
-            except Exception as exc:
-                cache = {"error": str(exc)}
+        try:
+            cache = ls.runtime.cache_stats()
+        except Exception as exc:
+            cache = {"error": str(exc)}
         return {
-            "queue": ls.queue.snapshot(),
+            "queue": ls.runtime.job_stats(),
             "cache": cache,
             "debounce": dict(ls.debouncer.counters),
             "documents": len(ls.docs),
@@ -106,8 +97,6 @@ def register(server: PromptTokensServer) -> None:
 
     @server.command(CLEAR_CACHE)
     def cmd_clear_cache(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        if ls.cache is None:
-            return {"cleared": 0}
-        cleared = ls.cache.clear()
+        cleared = ls.runtime.clear_cache()
         log.info("cache cleared: %s entries", cleared)
         return {"cleared": cleared}

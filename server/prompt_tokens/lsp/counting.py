@@ -29,13 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from prompt_tokens.jobs.queue import JobCancelled, JobContext, Priority, QueueClosed
 from prompt_tokens.lsp import diagnostics, hints, status
 from prompt_tokens.results import Occurrence, ReferenceResult, Section, Span
+from prompt_tokens.runtime import STOPPED, describe_error
 
 if TYPE_CHECKING:
     from prompt_tokens.document import DocumentState
-    from prompt_tokens.engine import PromptEngine
     from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
 
 log = logging.getLogger(__name__)
@@ -46,10 +45,6 @@ long; then they are resolved again (and always after a dependency or settings ch
 INTERIM_AFTER_S = 0.15
 """How long reference resolution may take before an interim status is published."""
 SETTINGS_WAIT_S = 10.0
-INLINE_MAX_CHARS = 32 * 1024
-INLINE_MAX_DOCUMENT = 2_000_000
-"""A count with at most this much new text, in a document up to this size, runs on the event
-loop (well under a millisecond or two of work: a thread hop would cost as much)."""
 HEAD_CHARS = 4096
 MAX_DOCUMENT_CHARS = int(os.environ.get("PROMPT_TOKENS_MAX_DOCUMENT_CHARS", 256_000_000))
 """Larger open documents are not counted (a clear error instead of minutes of CPU and GBs)."""
@@ -72,16 +67,14 @@ def schedule(ls: PromptTokensServer, uri: str, *, delay_s: float) -> None:
 
 def cancel(ls: PromptTokensServer, uri: str) -> None:
     ls.debouncer.cancel(uri)
-    ls.queue.cancel_group(f"doc:{uri}", reason="closed")
+    ls.runtime.cancel(f"doc:{uri}")
 
 
 def schedule_dependents(
     ls: PromptTokensServer, path: str, *, delay_s: float, exclude: str | None = None
 ) -> set[str]:
     """Recount the open documents whose last count used the file at ``path``."""
-    from prompt_tokens.references.graph import file_key
-
-    uris = ls.dependents([file_key(path)])
+    uris = ls.dependents([path])
     uris.discard(exclude or "")
     for uri in uris:
         invalidate_references(ls, uri)
@@ -163,21 +156,6 @@ class RefMemo:
     """``time.time()`` when resolution started (files changed after it are newer)."""
 
 
-def scanner_for(engine: PromptEngine, path: str | None) -> tuple[Any, object]:
-    from prompt_tokens.references.syntax import markdown_links_enabled
-
-    refs = engine.settings.references
-    links = markdown_links_enabled(refs.markdown_links, path or "")
-    key = (tuple(refs.enabled), links)
-
-    def scan(text: str) -> list[Occurrence]:
-        from prompt_tokens.references.syntax import scan as syntax_scan
-
-        return syntax_scan(text, kinds=refs.enabled, markdown_links=links)
-
-    return scan, key
-
-
 def config_text(state: DocumentState) -> str:
     """What the engine needs to configure the document: its first line and front matter."""
     end = state.front_matter_end()
@@ -212,54 +190,35 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
     started = time.monotonic()
     name = os.path.basename(doc.path) if doc.path else uri
     try:
-        rt = ls.runtime_for(doc)
-        engine = rt.engine
-        cfg = engine.configure(config_text(doc.state))
+        rt = ls.runtime
+        root = doc.root
+        ls.workspace_for(root)
+        cfg = rt.configure(root, config_text(doc.state))
         if doc.state.set_encoding(cfg.encoding):
             log.info("%s: encoding is now %s", name, cfg.encoding)
         snap = doc.state.snapshot()
-        scan, scan_key = scanner_for(engine, doc.path)
-        want_refs = bool(engine.settings.references.enabled)
+        scanner = rt.scanner(root, doc.path)
+        want_refs = scanner is not None
         pending_chars = snap.pending_chars()
         doc.status = "counting"
         status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
-
-        def count(ctx: JobContext) -> tuple[int, list[Occurrence]]:
-            def progress(done: int, total: int) -> None:
-                ctx.report(
-                    done / total if total else None, f"{name}: {done:,} of {total:,} characters"
-                )
-
-            if not snap.count_pending(cancelled=lambda: ctx.cancelled, progress=progress):
-                raise JobCancelled("superseded while counting")
-            occ = snap.occurrences(scan, scan_key) if want_refs else []
-            tokens = snap.text_tokens
-            assert tokens is not None
-            return tokens, occ
 
         def on_cancel() -> None:
             user_cancelled.append(True)
             if task is not None:
                 task.cancel()
 
-        async def count_on_loop(ctx: JobContext) -> tuple[int, list[Occurrence]]:
-            return count(ctx)
-
-        inline = pending_chars <= INLINE_MAX_CHARS and len(snap) <= INLINE_MAX_DOCUMENT
         async with ls.work_progress.watch(f"Counting tokens: {name}", on_cancel) as watch:
-            job = ls.queue.submit(
-                count_on_loop if inline else count,
-                priority=Priority.ACTIVE if uri == ls.active_uri else Priority.OPEN,
-                supersede=f"doc:{uri}",
+            text_tokens, occ = await rt.count_buffer(
+                snap,
+                scanner,
+                name=name,
                 label=f"count {name} v{version}"
                 + (f" ({pending_chars:,} chars)" if pending_chars else ""),
-                in_thread=not inline,
+                group=f"doc:{uri}",
+                active=uri == ls.active_uri,
+                progress=watch.report,
             )
-            ls.work_progress.bind_job(job.id, watch)
-            try:
-                text_tokens, occ = await job
-            finally:
-                ls.work_progress.unbind_job(job.id)
             if not _current(ls, doc, version):
                 return
             doc.state.adopt(snap)
@@ -275,7 +234,8 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             overlay = ls.overlay(exclude=uri) if occ and not reuse else {}
             resolve_started = time.time()
             resolving = asyncio.ensure_future(
-                engine.count_document(
+                rt.count_document(
+                    root,
                     doc.path or "",
                     config_text(doc.state),
                     text_tokens=text_tokens,
@@ -329,7 +289,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             text_tokens,
             1000 * (time.monotonic() - started),
         )
-    except (JobCancelled, QueueClosed):
+    except STOPPED:
         return  # a newer version (or shutdown) took over
     except asyncio.CancelledError:
         # a newer recount replaced this one, or the user cancelled the progress
@@ -337,8 +297,6 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             _failed(ls, doc, "counting was cancelled")
         raise
     except Exception as exc:
-        from prompt_tokens.engine import describe_error
-
         log.exception("counting %s failed", uri)
         if ls.docs.get(uri) is doc:
             _failed(ls, doc, describe_error(exc))

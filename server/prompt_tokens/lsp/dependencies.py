@@ -57,15 +57,8 @@ def _stamps(paths: set[str]) -> dict[str, Stamp]:
 
 
 def _watched_files(ls: PromptTokensServer) -> set[str]:
-    out: set[str] = set()
-    for ws in ls.workspaces.values():
-        if ws.runtime is None:
-            continue
-        graph = ws.runtime.resolver.graph
-        for doc in graph.documents():
-            out.update(t[5:] for t in graph.targets(doc) if t.startswith("file:"))
-        out.add(os.path.join(ws.root, CONFIG_FILE))
-    return out
+    configs = {os.path.join(root, CONFIG_FILE) for root in ls.workspaces}
+    return ls.runtime.referenced_files() | configs
 
 
 async def poll(ls: PromptTokensServer) -> None:
@@ -73,8 +66,6 @@ async def poll(ls: PromptTokensServer) -> None:
 
     A file seen for the first time counts as changed when it is newer than the resolution
     of a document using it (it may have changed between that count and this first look)."""
-    from prompt_tokens.references.graph import file_key
-
     stamps: dict[str, Stamp] = {}
     while not ls.shutting_down:
         await asyncio.sleep(POLL_INTERVAL_S)
@@ -86,17 +77,17 @@ async def poll(ls: PromptTokensServer) -> None:
             if path in stamps:
                 changed = stamps[path] != stamp
             else:
-                changed = stamp is not None and _newer_than_its_counts(ls, file_key(path), stamp)
+                changed = stamp is not None and _newer_than_its_counts(ls, path, stamp)
             if changed:
                 log.info("%s changed on disk", path)
                 file_changed(ls, path)
         stamps = now
 
 
-def _newer_than_its_counts(ls: PromptTokensServer, target: str, stamp: Stamp) -> bool:
+def _newer_than_its_counts(ls: PromptTokensServer, path: str, stamp: Stamp) -> bool:
     assert stamp is not None
     mtime = stamp[1] / 1e9
-    for uri in ls.dependents([target]):
+    for uri in ls.dependents([path]):
         memo = ls.docs[uri].ref_memo
         if memo is not None and mtime >= memo.wall - 0.01:
             return True

@@ -89,12 +89,12 @@ def current_references(
         return [(res, res.span or occ.span) for res, occ in zip(results, counted, strict=False)]
     if len(doc.state) > ALIGN_MAX_CHARS:
         return [(res, res.span or occ.span) for res, occ in zip(results, counted, strict=False)]
-    from prompt_tokens.lsp.counting import scanner_for, widen
+    from prompt_tokens.lsp.counting import widen
 
     try:
-        engine = ls.runtime_for(doc).engine
-        scan, key = scanner_for(engine, doc.path)
-        now = doc.state.occurrences(scan, key) if engine.settings.references.enabled else []
+        ls.workspace_for(doc.root)
+        scanner = ls.runtime.scanner(doc.root, doc.path)
+        now = doc.state.occurrences(scanner.scan, scanner.key) if scanner is not None else []
     except Exception:
         log.exception("re-scanning references for hints failed")
         return []
@@ -124,7 +124,7 @@ def _position(doc: OpenDocument, span: Span) -> types.Position:
 def compute(
     ls: PromptTokensServer, doc: OpenDocument, first: int, last: int
 ) -> list[types.InlayHint]:
-    settings = ls.workspace_for(doc.root).settings.inlay_hints
+    settings = ls.settings_for(doc.root).inlay_hints
     out: list[types.InlayHint] = []
     if settings.total and first <= 0 <= last:
         out.append(

@@ -27,7 +27,6 @@ from prompt_tokens.workspace import CONFIG_FILE, load_config
 
 if TYPE_CHECKING:
     from prompt_tokens.lsp.server import PromptTokensServer, WorkspaceState
-    from prompt_tokens.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def _folders(params: types.InitializeParams, ls: PromptTokensServer) -> list[str
     return list(dict.fromkeys(out))
 
 
-# ---- workspaces, cache, runtime --------------------------------------------------------------
+# ---- workspaces ------------------------------------------------------------------------------
 
 
 def new_workspace(ls: PromptTokensServer, root: str) -> WorkspaceState:
@@ -68,8 +67,9 @@ def new_workspace(ls: PromptTokensServer, root: str) -> WorkspaceState:
 
     ws = WorkspaceState(root=root)
     ws.toml_raw, ws.toml_problems = load_config(Path(root))
-    ws.settings = _merged(ls, ws)
     ls.workspaces[root] = ws
+    ls.runtime.set_settings(root, _merged(ls, ws), folders=_folders_for(ls, ws))
+    _share_cache(ls, root)
     if ws.toml_problems or _toml_problems(ws):
         report_problems(ls)
     return ws
@@ -86,37 +86,18 @@ def _toml_problems(ws: WorkspaceState) -> list[str]:
     return problems
 
 
-def ensure_cache(ls: PromptTokensServer, settings: Settings) -> None:
-    from prompt_tokens.cache.tiered import TieredCache
-
-    key = (settings.cache.path, settings.cache.memory_entries)
-    if ls.cache is not None and ls.cache_key == key:
-        return
-    old = ls.cache
-    ls.cache = TieredCache.from_settings(settings.cache)
-    ls.cache_key = key
-    if old is not None:
-        log.info("cache settings changed: now %s", settings.cache.path or "memory only")
-        for ws in ls.workspaces.values():
-            if ws.runtime is not None:
-                ls.spawn(ws.runtime.aclose(), name="close runtime")
-                ws.runtime = None
-        old.close()
+def _folders_for(ls: PromptTokensServer, ws: WorkspaceState) -> list[str]:
+    """What references of this root's documents may reach: every workspace folder, and the
+    root itself (a project root found for a file outside the folders)."""
+    return list(dict.fromkeys([*ls.roots, ws.root]))
 
 
-def ensure_runtime(ls: PromptTokensServer, ws: WorkspaceState) -> Runtime:
-    if ws.runtime is None:
-        from prompt_tokens.runtime import Runtime
-
-        first = ls.workspaces.get(ls.roots[0]) if ls.roots else None
-        ensure_cache(ls, first.settings if first is not None else ws.settings)
-        assert ls.cache is not None
-        ws.runtime = Runtime(ws.settings, _roots(ls, ws), cache=ls.cache, queue=ls.queue)
-    return ws.runtime
-
-
-def _roots(ls: PromptTokensServer, ws: WorkspaceState) -> list[Path]:
-    return [Path(r) for r in dict.fromkeys([*ls.roots, ws.root])]
+def _share_cache(ls: PromptTokensServer, root: str) -> None:
+    """The server keeps one cache for every root: the first workspace folder's settings choose
+    it (without folders, those of the root just set up)."""
+    first = ls.roots[0] if ls.roots else None
+    chosen = first if first is not None and first in ls.workspaces else root
+    ls.runtime.use_cache(ls.runtime.settings(chosen).cache)
 
 
 # ---- settings --------------------------------------------------------------------------------
@@ -169,40 +150,18 @@ def apply_settings(
     for ws in targets:
         if reload_toml:
             ws.toml_raw, ws.toml_problems = load_config(Path(ws.root))
-        old = ws.settings
-        new = _merged(ls, ws)
-        ws.settings = new
-        if ws.runtime is not None:
-            rt = ws.runtime
-            rt.settings = new
-            rt.engine.settings = new
-            rt.resolver.update_settings(new, _roots(ls, ws))
-        if new == old:
-            continue
+        change = ls.runtime.set_settings(ws.root, _merged(ls, ws), folders=_folders_for(ls, ws))
         docs = {uri for uri, d in ls.docs.items() if d.root == ws.root}
-        old_rest = _without_variables(old)
-        new_rest = _without_variables(new)
-        if old_rest != new_rest:
+        if change.everything:
             recount |= docs
-        elif ws.runtime is not None:
-            changed = ws.runtime.resolver.graph.documents_to_recount(old.variables, new.variables)
-            recount |= {u for u in docs if ls.docs[u].path in changed}
         else:
-            recount |= docs
-    if ls.roots:
-        first = ls.workspaces.get(ls.roots[0])
-        if first is not None and ls.cache is not None:
-            ensure_cache(ls, first.settings)
+            recount |= {u for u in docs if ls.docs[u].path in change.paths}
+    if ls.roots and ls.roots[0] in ls.workspaces:
+        _share_cache(ls, ls.roots[0])
     report_problems(ls)
     for uri in recount:
         counting.invalidate_references(ls, uri)
         counting.schedule(ls, uri, delay_s=0.0)
-
-
-def _without_variables(s: Settings) -> Settings:
-    import attrs
-
-    return attrs.evolve(s, variables={})
 
 
 async def pull_settings(ls: PromptTokensServer) -> bool:
@@ -258,14 +217,6 @@ async def register_dynamic(ls: PromptTokensServer) -> None:
         log.warning("client/registerCapability failed: %s", exc)
 
 
-def _warm_up(encoding: str) -> None:
-    """Import the engine and load the encoding off the event loop (first count is faster)."""
-    import prompt_tokens.runtime  # noqa: F401
-    from prompt_tokens.tokenizer.encodings import get_encoding
-
-    get_encoding(encoding)
-
-
 def register(server: PromptTokensServer) -> None:
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: PromptTokensServer, params: types.InitializeParams) -> None:
@@ -289,11 +240,12 @@ def register(server: PromptTokensServer) -> None:
             for root in ls.roots:
                 ls.workspace_for(root)
             apply_settings(ls)
-            warm = ls.workspaces[ls.roots[0]].settings if ls.roots else Settings()
-            # imports take ~0.3 s: do them before counting starts, off the loop
-            await asyncio.to_thread(_warm_up_imports)
+            warm = ls.runtime.settings(ls.roots[0]) if ls.roots else Settings()
             tune_gc()
-            ls.spawn(asyncio.to_thread(_warm_up, warm.encoding), name="load encoding")
+            # the first count should not wait for the encoding's ranks: load them off the loop
+            ls.spawn(
+                asyncio.to_thread(ls.runtime.load_encoding, warm.encoding), name="load encoding"
+            )
         finally:
             ls.settings_ready.set()
             report_problems(ls)
@@ -332,12 +284,7 @@ def register(server: PromptTokensServer) -> None:
 
     @server.feature(types.EXIT)
     def on_exit(ls: PromptTokensServer, params: None) -> None:
-        ls.shutting_down = True
-        if ls.cache is not None:
-            try:
-                ls.cache.close()
-            except Exception:
-                log.debug("cache close failed", exc_info=True)
+        ls.shutting_down = True  # the cache was closed by shutdown (or is at interpreter exit)
 
 
 def tune_gc() -> None:
@@ -351,10 +298,6 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def _warm_up_imports() -> None:
-    import prompt_tokens.runtime  # noqa: F401
-
-
 async def shutdown(ls: PromptTokensServer) -> None:
     """Cancel timers, jobs and tasks; flush and close the cache. Never raises."""
     if ls.shutting_down:
@@ -362,16 +305,11 @@ async def shutdown(ls: PromptTokensServer) -> None:
     ls.shutting_down = True
     try:
         await ls.debouncer.aclose()
-        await ls.queue.shutdown(timeout=2.0)
-        for ws in ls.workspaces.values():
-            if ws.runtime is not None:
-                await ws.runtime.aclose()
+        await ls.runtime.aclose(timeout=2.0)
         tasks = [t for t in ls.tasks if t is not asyncio.current_task()]
         for t in tasks:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
-        if ls.cache is not None:
-            ls.cache.flush()
     except Exception:
         log.exception("error during shutdown")

@@ -51,24 +51,11 @@ class ProgressReporter:
     def __init__(self, server: PromptTokensServer) -> None:
         self.server = server
         self.watches: set[Watch] = set()
-        self._jobs: dict[int, Watch] = {}
         self.started = 0
         """Progress tokens created so far (for tests and ``promptTokens.jobs``)."""
 
     def supported(self) -> bool:
         return self.server.supports("window.work_done_progress")
-
-    def on_job_progress(self, record: Any, fraction: float | None, message: str) -> None:
-        """JobQueue hook: forward a job's progress to the watch it runs under."""
-        watch = self._jobs.get(getattr(record, "id", -1))
-        if watch is not None:
-            watch.report(fraction, message or None)
-
-    def bind_job(self, job_id: int, watch: Watch) -> None:
-        self._jobs[job_id] = watch
-
-    def unbind_job(self, job_id: int) -> None:
-        self._jobs.pop(job_id, None)
 
     @contextlib.asynccontextmanager
     async def watch(

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from lsprotocol import types
@@ -28,15 +28,11 @@ from pygls.uris import to_fs_path
 from prompt_tokens import __version__
 from prompt_tokens.document import DocumentState, PositionEncoding
 from prompt_tokens.jobs.debounce import Debouncer
-from prompt_tokens.jobs.queue import JobQueue
 from prompt_tokens.lsp.bootstrap import choose_position_encoding
 from prompt_tokens.lsp.progress import ProgressReporter
 from prompt_tokens.results import DocumentResult, Occurrence
+from prompt_tokens.runtime import Runtime
 from prompt_tokens.settings import Settings
-
-if TYPE_CHECKING:
-    from prompt_tokens.cache.tiered import TieredCache
-    from prompt_tokens.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +117,12 @@ class OpenDocument:
 
 @attrs.define(eq=False)
 class WorkspaceState:
-    """Settings and engine of one settings root (a workspace folder or project root)."""
+    """What the server read for one settings root (a workspace folder or project root); its
+    merged settings are held by the engine (``Runtime.settings(root)``)."""
 
     root: str
     toml_raw: dict[str, Any] = attrs.field(factory=dict)
     toml_problems: list[str] = attrs.field(factory=list)
-    settings: Settings = attrs.field(factory=Settings)
-    runtime: Runtime | None = None
 
 
 class PromptTokensServer(LanguageServer):
@@ -148,10 +143,8 @@ class PromptTokensServer(LanguageServer):
         self.workspaces: dict[str, WorkspaceState] = {}
         self.settings_ready = asyncio.Event()
         """Set once editor settings were pulled: counting waits for it."""
-        self.queue = JobQueue(workers=2, on_progress=self._on_job_progress)
+        self.runtime = Runtime(workers=2)
         self.debouncer = Debouncer(cancel_running=True)
-        self.cache: TieredCache | None = None
-        self.cache_key: tuple[str | None, int] | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.active_uri: str | None = None
         self.position_encoding: PositionEncoding = "utf-16"
@@ -179,9 +172,6 @@ class PromptTokensServer(LanguageServer):
         if exc is not None:
             log.error("background task %s failed", task.get_name(), exc_info=exc)
             self.log_to_client(f"{task.get_name()} failed: {exc}", types.MessageType.Error)
-
-    def _on_job_progress(self, record: Any, fraction: float | None, message: str) -> None:
-        self.work_progress.on_job_progress(record, fraction, message)
 
     # -- client capabilities and messages ------------------------------------------------------
 
@@ -243,10 +233,10 @@ class PromptTokensServer(LanguageServer):
             ws = lifecycle.new_workspace(self, root)
         return ws
 
-    def runtime_for(self, doc: OpenDocument) -> Runtime:
-        from prompt_tokens.lsp import lifecycle
-
-        return lifecycle.ensure_runtime(self, self.workspace_for(doc.root))
+    def settings_for(self, root: str) -> Settings:
+        """The merged settings of ``root`` (its workspace is set up on first use)."""
+        self.workspace_for(root)
+        return self.runtime.settings(root)
 
     def uri_for_path(self, path: str) -> str | None:
         path = os.path.abspath(path)
@@ -267,16 +257,10 @@ class PromptTokensServer(LanguageServer):
             if doc.path is not None and uri != exclude
         }
 
-    def dependents(self, targets: Iterable[str]) -> set[str]:
-        """Open documents (URIs) whose last count depended on one of ``targets``
-        (``file:/real/path``, ``url:…``, ``var:name``)."""
-        keys = list(targets)
-        paths: set[str] = set()
-        for ws in self.workspaces.values():
-            if ws.runtime is not None:
-                paths |= ws.runtime.resolver.graph.dependents_of(keys)
+    def dependents(self, paths: Iterable[str]) -> set[str]:
+        """Open documents (URIs) whose last count depended on a file at one of ``paths``."""
         out = set()
-        for p in paths:
+        for p in self.runtime.dependents(paths):
             uri = self.uri_for_path(p)
             if uri is not None:
                 out.add(uri)

@@ -35,8 +35,7 @@ def clean(text: str) -> str:
 
 
 def _encoding_guess(ls: PromptTokensServer, root: str) -> str:
-    ws = ls.workspaces.get(root)
-    return ws.settings.encoding if ws is not None else "cl100k_base"
+    return ls.runtime.settings(root).encoding if root in ls.workspaces else "cl100k_base"
 
 
 def _first_break(text: str) -> int:
@@ -129,8 +128,8 @@ def register(server: PromptTokensServer) -> None:
         for text, range_ in changes:
             doc.state.apply_change(text, range_)
         doc.state.version = doc.version
-        ws = ls.workspaces.get(doc.root)
-        delay = (ws.settings.debounce_ms if ws is not None else 150) / 1000
+        known = doc.root in ls.workspaces
+        delay = (ls.runtime.settings(doc.root).debounce_ms if known else 150) / 1000
         counting.schedule(ls, uri, delay_s=delay)
         if doc.path is not None:
             counting.schedule_dependents(ls, doc.path, delay_s=delay, exclude=uri)
@@ -160,8 +159,6 @@ def register(server: PromptTokensServer) -> None:
             return
         diagnostics.clear(ls, uri)
         if doc.path is not None:
-            ws = ls.workspaces.get(doc.root)
-            if ws is not None and ws.runtime is not None:
-                ws.runtime.resolver.graph.remove(os.path.abspath(doc.path))
+            ls.runtime.forget(doc.path)
             # its unsaved text no longer wins: dependents count the file on disk again
             counting.schedule_dependents(ls, doc.path, delay_s=0.0, exclude=uri)
