@@ -28,6 +28,21 @@ class Span:
     end_offset: int = 0
 
 
+def widen(span: Span, extra: int) -> Span:
+    """``span`` with its end moved ``extra`` characters on (unchanged unless ``extra > 0``):
+    the resolver may have taken back trimmed punctuation (``@a.md.`` naming ``a.md.``)."""
+    if extra <= 0:
+        return span
+    return Span(
+        span.line,
+        span.start,
+        span.end_line,
+        span.end + extra,
+        span.offset,
+        span.end_offset + extra,
+    )
+
+
 @attrs.define
 class Occurrence:
     """One reference as written in a document."""

@@ -7,15 +7,13 @@ import logging
 import os
 from typing import Any
 
-from prompt_tokens.lsp.counting import current_sections
-from prompt_tokens.lsp.server import PromptTokensServer
+from prompt_tokens.lsp import configuration
+from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.status import status_object
+from prompt_tokens.results import DocumentResult
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_STATS = "promptTokens.documentStats"
-JOBS = "promptTokens.jobs"
-CLEAR_CACHE = "promptTokens.clearCache"
 WAIT_S = 30.0
 
 
@@ -31,7 +29,7 @@ def _uri_arg(args: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _sections(result: Any) -> list[dict[str, Any]]:
+def _sections(result: DocumentResult) -> list[dict[str, Any]]:
     return [{"line": s.line, "title": s.title, "tokens": s.tokens} for s in result.sections]
 
 
@@ -49,7 +47,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         out = status_object(doc, doc.status)
         r = doc.result
         out["references"] = [x.to_json() for x in r.references] if r is not None else []
-        current_sections(doc)
+        doc.current_sections()
         out["sections"] = _sections(r) if r is not None else []
         out["status"] = r.status if r is not None else None
         out["model"] = r.model if r is not None else None
@@ -59,7 +57,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
     if path is None or not await asyncio.to_thread(os.path.isfile, path):
         raise ValueError(f"{uri} is neither open nor a readable file")
     root = ls.root_for(path)
-    ls.workspace_for(root)
+    configuration.workspace_for(ls, root)
     result = await ls.runtime.count_file(root, path, sections=True, overlay=ls.overlay())
     return {
         "uri": uri,
@@ -76,27 +74,25 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
     }
 
 
-def register(server: PromptTokensServer) -> None:
-    @server.command(DOCUMENT_STATS)
-    async def cmd_document_stats(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        return await document_stats(ls, _uri_arg(args))
+async def document_stats_command(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+    return await document_stats(ls, _uri_arg(args))
 
-    @server.command(JOBS)
-    def cmd_jobs(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        try:
-            cache = ls.runtime.cache_stats()
-        except Exception as exc:
-            cache = {"error": str(exc)}
-        return {
-            "queue": ls.runtime.job_stats(),
-            "cache": cache,
-            "debounce": dict(ls.debouncer.counters),
-            "documents": len(ls.docs),
-            "progressShown": ls.work_progress.started,
-        }
 
-    @server.command(CLEAR_CACHE)
-    def cmd_clear_cache(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        cleared = ls.runtime.clear_cache()
-        log.info("cache cleared: %s entries", cleared)
-        return {"cleared": cleared}
+def jobs_command(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+    try:
+        cache = ls.runtime.cache_stats()
+    except Exception as exc:
+        cache = {"error": str(exc)}
+    return {
+        "queue": ls.runtime.job_stats(),
+        "cache": cache,
+        "debounce": dict(ls.debouncer.counters),
+        "documents": len(ls.docs),
+        "progressShown": ls.work_progress.started,
+    }
+
+
+def clear_cache_command(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+    cleared = ls.runtime.clear_cache()
+    log.info("cache cleared: %s entries", cleared)
+    return {"cleared": cleared}

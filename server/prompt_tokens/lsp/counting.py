@@ -25,17 +25,16 @@ import logging
 import os
 import time
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from prompt_tokens.lsp import diagnostics, hints, status
-from prompt_tokens.results import Occurrence, ReferenceResult, Section, Span
-from prompt_tokens.runtime import STOPPED, describe_error
-
-if TYPE_CHECKING:
-    from prompt_tokens.document import DocumentState
-    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
+from prompt_tokens.document import DocumentState
+from prompt_tokens.lsp import configuration, diagnostics, hints, status
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.state import OpenDocument, RefMemo
+from prompt_tokens.results import Occurrence, ReferenceResult, Span, widen
+from prompt_tokens.runtime import STOPPED, DocConfig, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +47,6 @@ SETTINGS_WAIT_S = 10.0
 HEAD_CHARS = 4096
 MAX_DOCUMENT_CHARS = int(os.environ.get("PROMPT_TOKENS_MAX_DOCUMENT_CHARS", 256_000_000))
 """Larger open documents are not counted (a clear error instead of minutes of CPU and GBs)."""
-
-
-def register(server: PromptTokensServer) -> None:
-    """Recounts are started by other handlers; nothing to register."""
 
 
 def schedule(ls: PromptTokensServer, uri: str, *, delay_s: float) -> None:
@@ -89,28 +84,13 @@ def invalidate_references(ls: PromptTokensServer, uri: str) -> None:
         doc.ref_memo = None
 
 
-def reference_key(cfg: Any, occ: list[Occurrence]) -> tuple[Any, ...]:
+def reference_key(cfg: DocConfig, occ: list[Occurrence]) -> tuple[Any, ...]:
     """What the reference results of a count depend on, apart from the files and settings
     (whose changes call :func:`invalidate_references`)."""
     return (
         cfg.encoding,
         tuple(sorted(cfg.variables.items())),
         tuple((o.kind, o.target, o.untrimmed, o.syntax, o.placeholder) for o in occ),
-    )
-
-
-def widen(span: Span, extra: int) -> Span:
-    """``span`` with its end moved ``extra`` characters on (unchanged unless ``extra > 0``):
-    the resolver may have taken back trimmed punctuation (``@a.md.`` naming ``a.md.``)."""
-    if extra <= 0:
-        return span
-    return Span(
-        span.line,
-        span.start,
-        span.end_line,
-        span.end + extra,
-        span.offset,
-        span.end_offset + extra,
     )
 
 
@@ -143,17 +123,6 @@ def _with_span(res: ReferenceResult, span: Span) -> ReferenceResult:
     values = list(_RESULT_VALUES(res))
     values[_RESULT_SPAN] = span
     return ReferenceResult(*values)
-
-
-@attrs.define
-class RefMemo:
-    key: tuple[Any, ...]
-    occurrences: list[Occurrence]
-    results: list[ReferenceResult]
-    at: float
-    """``time.monotonic()`` when resolved."""
-    wall: float = 0.0
-    """``time.time()`` when resolution started (files changed after it are newer)."""
 
 
 def config_text(state: DocumentState) -> str:
@@ -192,7 +161,7 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
     try:
         rt = ls.runtime
         root = doc.root
-        ls.workspace_for(root)
+        configuration.workspace_for(ls, root)
         cfg = rt.configure(root, config_text(doc.state))
         if doc.state.set_encoding(cfg.encoding):
             log.info("%s: encoding is now %s", name, cfg.encoding)
@@ -300,20 +269,6 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
         log.exception("counting %s failed", uri)
         if ls.docs.get(uri) is doc:
             _failed(ls, doc, describe_error(exc))
-
-
-def current_sections(doc: OpenDocument) -> list[Section]:
-    """The last count's sections, computed from the blocks on first use (the count itself
-    does not need them, and a big Markdown prompt can have thousands)."""
-    r = doc.result
-    if r is None:
-        return []
-    if doc.sections_version != doc.result_version and doc.result_version == doc.version:
-        secs = doc.state.sections()
-        if secs is not None:
-            r.sections = secs
-            doc.sections_version = doc.result_version
-    return r.sections
 
 
 def _current(ls: PromptTokensServer, doc: OpenDocument, version: int) -> bool:

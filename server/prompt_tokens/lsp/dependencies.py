@@ -13,15 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from prompt_tokens.lsp import counting
+from prompt_tokens.lsp import counting, reconfigure
+from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.workspace import CONFIG_FILE
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import PromptTokensServer
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +30,7 @@ Stamp = tuple[int, int, int] | None
 def file_changed(ls: PromptTokensServer, path: str) -> set[str]:
     """React to ``path`` changing on disk; returns the URIs scheduled for a recount."""
     if os.path.basename(path) == CONFIG_FILE:
-        from prompt_tokens.lsp import lifecycle
-
-        folder = os.path.dirname(path)
-        if folder in ls.workspaces:
-            lifecycle.apply_settings(ls, reload_toml=True, roots=[folder])
+        reconfigure.config_file_changed(ls, path, known_roots_only=True)
         return set()
     if ls.uri_for_path(path) is not None:
         return set()  # open in the editor: the buffer wins over the disk
@@ -99,12 +92,10 @@ def start_polling(ls: PromptTokensServer) -> None:
         ls.spawn(poll(ls), name="poll referenced files")
 
 
-def register(server: PromptTokensServer) -> None:
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(
-        ls: PromptTokensServer, params: types.DidChangeWatchedFilesParams
-    ) -> None:
-        for change in params.changes:
-            path = ls.uri_path(change.uri)
-            if path is not None:
-                file_changed(ls, path)
+def did_change_watched_files(
+    ls: PromptTokensServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    for change in params.changes:
+        path = ls.uri_path(change.uri)
+        if path is not None:
+            file_changed(ls, path)

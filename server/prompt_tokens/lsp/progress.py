@@ -5,7 +5,7 @@ A recount runs inside :meth:`ProgressReporter.watch`: nothing is sent for quick 
 ``window.workDoneProgress``), reports follow what the job reports (block counting fraction,
 which reference is being resolved), and it ends with the count. The progress is cancellable:
 a user cancel calls the watcher's ``on_cancel`` (the recount is cancelled and its status
-becomes ``error``).
+becomes ``error``). pygls itself handles ``window/workDoneProgress/cancel``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Protocol
 
 from lsprotocol import types
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import PromptTokensServer
+from pygls.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +45,22 @@ class Watch:
             self.message = message
 
 
+class Host(Protocol):
+    """What a reporter needs of the server (the server class satisfies it; naming it here
+    keeps this module free of the server's imports)."""
+
+    shutting_down: bool
+
+    @property
+    def work_done_progress(self) -> Progress: ...
+
+    def supports(self, capability: str) -> bool: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
+
+
 class ProgressReporter:
-    def __init__(self, server: PromptTokensServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.watches: set[Watch] = set()
         self.started = 0
@@ -132,7 +144,3 @@ class ProgressReporter:
 
 def _pct(fraction: float | None) -> int | None:
     return None if fraction is None else round(100 * fraction)
-
-
-def register(server: PromptTokensServer) -> None:
-    """Nothing to register: pygls handles ``window/workDoneProgress/cancel`` itself."""

@@ -8,10 +8,10 @@ best known so far (the text count as soon as it is known, the previous reference
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.state import OpenDocument
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,3 @@ def notify(
         ls.protocol.notify(METHOD, obj)
     except Exception:
         log.debug("could not send %s", METHOD, exc_info=True)
-
-
-def register(server: PromptTokensServer) -> None:
-    """Server → client only; nothing to register."""
