@@ -29,6 +29,7 @@ from prompt_tokens.lsp.capabilities import NAME, choose_position_encoding
 from prompt_tokens.lsp.progress import ProgressReporter
 from prompt_tokens.lsp.state import OpenDocument, WorkspaceState
 from prompt_tokens.runtime import Runtime
+from prompt_tokens.tasks import supervise
 from prompt_tokens.workspace import find_root
 
 log = logging.getLogger(__name__)
@@ -109,18 +110,12 @@ class PromptTokensServer(LanguageServer):
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``coro`` as a supervised task: kept, its failure logged, cancelled at shutdown."""
         task = asyncio.get_running_loop().create_task(coro, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=exc)
-            self.log_to_client(f"{task.get_name()} failed: {exc}", types.MessageType.Error)
+        def tell_client(exc: BaseException) -> None:
+            self.log_to_client(f"{name} failed: {exc}", types.MessageType.Error)
+
+        supervise(task, self.tasks, what="background task", on_error=tell_client)
+        return task
 
     # -- client capabilities and messages ------------------------------------------------------
 

@@ -13,11 +13,10 @@ registered features. ``PROMPT_TOKENS_EARLY_INIT=0`` turns the shortcut off; TCP 
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any, BinaryIO
 
-from prompt_tokens import __version__
+from prompt_tokens import __version__, environment
 from prompt_tokens.lsp.capabilities import NAME, initialize_result
 from prompt_tokens.lsp.stdio import FdReader, SkipResponseWriter, frame, read_message
 
@@ -38,12 +37,7 @@ def answer_initialize(stdin: Any, stdout: BinaryIO) -> tuple[bytes, Any]:
 
 def start(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
     """``prompt-tokens lsp``: serve on stdio (answering ``initialize`` early) or TCP."""
-    early = os.environ.get("PROMPT_TOKENS_EARLY_INIT", "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-    )
-    if tcp or not early:
+    if tcp or not environment.early_init():
         # the server (pygls, the engine) is imported only now: see the module docstring
         from prompt_tokens.lsp.server import run
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import attrs
 
+from prompt_tokens import environment
 from prompt_tokens.document import DocumentState
 from prompt_tokens.lsp import configuration, diagnostics, hints, status
 from prompt_tokens.lsp.base import PromptTokensServer
@@ -45,7 +46,7 @@ INTERIM_AFTER_S = 0.15
 """How long reference resolution may take before an interim status is published."""
 SETTINGS_WAIT_S = 10.0
 HEAD_CHARS = 4096
-MAX_DOCUMENT_CHARS = int(os.environ.get("PROMPT_TOKENS_MAX_DOCUMENT_CHARS", 256_000_000))
+MAX_DOCUMENT_CHARS = environment.max_document_chars()
 """Larger open documents are not counted (a clear error instead of minutes of CPU and GBs)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 
+from prompt_tokens import environment
 from prompt_tokens.lsp import commands, dependencies, hints, hover, lifecycle, sync
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.capabilities import CLEAR_CACHE, DOCUMENT_STATS, JOBS
@@ -66,7 +67,7 @@ def configure_logging(level: int = logging.INFO) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("prompt-tokens %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    raw = os.environ.get("PROMPT_TOKENS_LOG_LEVEL", "").strip().upper()
+    raw = environment.log_level()
     if raw.isdigit():
         level = int(raw)
     elif raw and isinstance(logging.getLevelName(raw), int):
@@ -86,7 +87,7 @@ def run(
     """Build the server and serve; ``replay``: bytes already read from stdin (they come first)."""
     configure_logging()
     server = create_server()
-    profile = os.environ.get("PROMPT_TOKENS_PROFILE")  # developer aid: cProfile stats file
+    profile = environment.profile_path()
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
