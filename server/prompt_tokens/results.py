@@ -158,6 +158,16 @@ def budget_status(total: int, budget: int, warning_ratio: float) -> BudgetStatus
     return "ok"
 
 
+def budget_percent(total: int, budget: int) -> int:
+    """``total`` as a whole percentage of ``budget``, rounded half up (1 of 8 is 13 %).
+
+    The one percentage the server shows (inlay hint, diagnostic, ``promptTokens/status``), in
+    integers so it is exact; Python's ``round`` rounds halves to even (1 of 8 would be 12 %).
+    0 without a budget."""
+    if budget <= 0:
+        return 0
+    return (200 * total + budget) // (2 * budget)
+
+
 def budget_message(total: int, budget: int) -> str:
-    pct = round(100 * total / budget) if budget else 0
-    return f"Prompt uses {total:,} of {budget:,} tokens ({pct}%)"
+    return f"Prompt uses {total:,} of {budget:,} tokens ({budget_percent(total, budget)}%)"

@@ -7,10 +7,9 @@ import logging
 import os
 from typing import Any
 
-from prompt_tokens.lsp import configuration
+from prompt_tokens.lsp import configuration, status
 from prompt_tokens.lsp.base import PromptTokensServer
-from prompt_tokens.lsp.status import status_object
-from prompt_tokens.results import DocumentResult
+from prompt_tokens.results import DocumentResult, budget_percent
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +43,11 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
             await asyncio.wait_for(doc.settled.wait(), WAIT_S)
         except TimeoutError:
             log.warning("documentStats: %s is still counting; answering with what is known", uri)
-        out = status_object(doc, doc.status)
+        out = status.current(ls, doc, doc.status)
         r = doc.result
         out["references"] = [x.to_json() for x in r.references] if r is not None else []
         doc.current_sections()
         out["sections"] = _sections(r) if r is not None else []
-        out["status"] = r.status if r is not None else None
         out["model"] = r.model if r is not None else None
         return out
     # not open: count the file on disk with the same engine
@@ -70,6 +68,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         "references": [x.to_json() for x in result.references],
         "sections": _sections(result),
         "status": result.status,
+        "percent": budget_percent(result.tokens.total, result.budget),
         "model": result.model,
     }
 

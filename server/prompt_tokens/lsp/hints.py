@@ -21,7 +21,7 @@ from prompt_tokens.lsp import configuration
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.diagnostics import to_range
 from prompt_tokens.lsp.state import HintsShown, OpenDocument
-from prompt_tokens.results import ReferenceResult, Span, widen
+from prompt_tokens.results import ReferenceResult, Span, budget_percent, widen
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,7 @@ def total_label(doc: OpenDocument) -> str:
             return f"⚠ {doc.error}"[:80]
         return COUNTING
     total, budget = r.tokens.total, r.budget
-    pct = round(100 * total / budget) if budget else 0
-    return f"{total:,} tokens · {pct}% of {budget:,}"
+    return f"{total:,} tokens · {budget_percent(total, budget)}% of {budget:,}"
 
 
 def reference_label(r: ReferenceResult | None) -> str:
