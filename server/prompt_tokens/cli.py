@@ -25,7 +25,7 @@ from prompt_tokens.workspace import find_root, load_config
 
 log = logging.getLogger("prompt_tokens")
 
-DEFAULT_GLOBS = (
+PROMPT_SUFFIXES = (
     ".md", ".markdown", ".txt", ".prompt", ".prompty", ".jinja", ".jinja2", ".j2",
     ".mustache", ".hbs", ".tmpl", ".mdx", ".yaml", ".yml",
 )  # fmt: skip
@@ -119,7 +119,7 @@ def walk(folder: Path) -> Iterator[Path]:
     for path in sorted(listed):
         if any(part in SKIP_DIRS for part in path.relative_to(folder).parts):
             continue
-        if path.name.lower().endswith(DEFAULT_GLOBS) and path.is_file():
+        if path.name.lower().endswith(PROMPT_SUFFIXES) and path.is_file():
             yield path
 
 
@@ -134,7 +134,7 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
             found = [str(f) for f in walk(p)]
             if not found:
                 log.warning(
-                    "%s: no prompt files found (looked for %s)", raw, ", ".join(DEFAULT_GLOBS)
+                    "%s: no prompt files found (looked for %s)", raw, ", ".join(PROMPT_SUFFIXES)
                 )
             out.extend(found)
         else:

@@ -103,7 +103,7 @@ class ProgressReporter:
                 title=w.title,
                 cancellable=on_cancel is not None,
                 message=w.message or None,
-                percentage=_pct(w.fraction),
+                percentage=_percentage(w.fraction),
             ),
         )
         w.began = True
@@ -126,7 +126,7 @@ class ProgressReporter:
                 self.server.work_done_progress.report(
                     token,
                     types.WorkDoneProgressReport(
-                        message=w.message or None, percentage=_pct(w.fraction)
+                        message=w.message or None, percentage=_percentage(w.fraction)
                     ),
                 )
                 last, last_at = now, time.monotonic()
@@ -142,5 +142,5 @@ class ProgressReporter:
             log.debug("could not end progress %s", w.token, exc_info=True)
 
 
-def _pct(fraction: float | None) -> int | None:
+def _percentage(fraction: float | None) -> int | None:
     return None if fraction is None else round(100 * fraction)

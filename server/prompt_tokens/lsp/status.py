@@ -33,14 +33,12 @@ def status_object(
     warning_ratio: float,
     encoding: str | None = None,
     budget: int | None = None,
-    text_tokens: int | None = None,
 ) -> dict[str, Any]:
     """``warning_ratio``: the root's current setting, used for numbers not yet counted in
     full (a ready count's own verdict is used as it is)."""
     r = doc.result
-    if text_tokens is None:
-        text_tokens = doc.interim_text_tokens
-    text = text_tokens if text_tokens is not None else (r.tokens.text if r is not None else 0)
+    interim = doc.interim_text_tokens
+    text = interim if interim is not None else (r.tokens.text if r is not None else 0)
     refs = r.tokens.references if r is not None else 0
     total = text + refs
     budget = budget if budget is not None else (r.budget if r is not None else 0)
@@ -74,12 +72,9 @@ def notify(
     *,
     encoding: str | None = None,
     budget: int | None = None,
-    text_tokens: int | None = None,
 ) -> None:
     ratio = configuration.settings_for(ls, doc.root).warning_ratio
-    obj = status_object(
-        doc, state, warning_ratio=ratio, encoding=encoding, budget=budget, text_tokens=text_tokens
-    )
+    obj = status_object(doc, state, warning_ratio=ratio, encoding=encoding, budget=budget)
     doc.status = state
     try:
         ls.protocol.notify(METHOD, obj)
