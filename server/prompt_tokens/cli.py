@@ -15,21 +15,17 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from prompt_tokens import __version__
 from prompt_tokens.errors import PromptTokensError, UsageError
 from prompt_tokens.results import DocumentResult
 from prompt_tokens.settings import Settings, deep_merge, parse_settings
-from prompt_tokens.tokenizer.textio import decode_bytes
 from prompt_tokens.workspace import find_root, load_config
-
-if TYPE_CHECKING:  # heavy imports stay out of `prompt-tokens lsp` start-up
-    from prompt_tokens.runtime import Runtime
 
 log = logging.getLogger("prompt_tokens")
 
-DEFAULT_GLOBS = (
+PROMPT_SUFFIXES = (
     ".md", ".markdown", ".txt", ".prompt", ".prompty", ".jinja", ".jinja2", ".j2",
     ".mustache", ".hbs", ".tmpl", ".mdx", ".yaml", ".yml",
 )  # fmt: skip
@@ -123,7 +119,7 @@ def walk(folder: Path) -> Iterator[Path]:
     for path in sorted(listed):
         if any(part in SKIP_DIRS for part in path.relative_to(folder).parts):
             continue
-        if path.name.lower().endswith(DEFAULT_GLOBS) and path.is_file():
+        if path.name.lower().endswith(PROMPT_SUFFIXES) and path.is_file():
             yield path
 
 
@@ -138,7 +134,7 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
             found = [str(f) for f in walk(p)]
             if not found:
                 log.warning(
-                    "%s: no prompt files found (looked for %s)", raw, ", ".join(DEFAULT_GLOBS)
+                    "%s: no prompt files found (looked for %s)", raw, ", ".join(PROMPT_SUFFIXES)
                 )
             out.extend(found)
         else:
@@ -154,6 +150,7 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.model:
         raw["model"] = args.model
     if args.encoding:
+        # not at the top: it loads tiktoken, which `prompt-tokens lsp` must not wait for
         from prompt_tokens.tokenizer.encodings import ENCODINGS
 
         if args.encoding not in ENCODINGS:
@@ -255,42 +252,11 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
-async def _count_one(
-    rt: Runtime, label: str, doc_path: Path, *, references: bool
-) -> DocumentResult:
-    """Count one document: stdin as given, files through the cache-aware loader."""
-    from prompt_tokens.doc_loader import load_document, refs_key
-    from prompt_tokens.references.syntax import markdown_links_enabled
-
-    engine = rt.engine
-    if label == "-":
-        text, _ = decode_bytes(sys.stdin.buffer.read(), label="stdin")
-        return await engine.count_document("-", text, references=references, sections=False)
-    path = str(doc_path)
-    refs = engine.settings.references
-    scan_key = refs_key(refs.enabled, markdown_links_enabled(refs.markdown_links, path))
-    loaded = await asyncio.to_thread(
-        load_document,
-        path,
-        rt.cache,
-        encoding_for=lambda head: engine.configure(head).encoding,
-        scan=(lambda text: engine.scan(text, path)) if references else None,
-        scan_key=scan_key,
-    )
-    return await engine.count_document(
-        path,
-        loaded.text,
-        text_tokens=loaded.text_tokens,
-        occurrences=loaded.occurrences or [],
-        references=references,
-        sections=False,
-    )
-
-
 async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], int]:
-    """Count every file through one job queue: several documents at once, results in order."""
-    from prompt_tokens.jobs.queue import JobContext, JobQueue, Priority
-    from prompt_tokens.runtime import Runtime
+    """Count every file through the engine: several documents at once, results in order."""
+    # imported here, not at the top: `prompt-tokens lsp` must not load the engine before
+    # answering `initialize`
+    from prompt_tokens.runtime import CountRequest, Runtime
 
     flags = flag_overrides(args)
     files = expand_paths(args.paths)
@@ -302,38 +268,27 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
     progress = Progress(len(files), enabled=None)
     if len(files) < PROGRESS_MIN_FILES and total_bytes < PROGRESS_MIN_BYTES:
         progress.enabled = False
-    queue = JobQueue(workers=4)
-    runtimes: dict[Path, Runtime] = {}
-
-    def runtime_for(doc_path: Path) -> Runtime:
-        root = Path(args.root).resolve() if args.root else (find_root(doc_path) or Path.cwd())
-        rt = runtimes.get(root)
-        if rt is None:
-            settings, problems = settings_for(root, flags)
+    rt = Runtime(workers=4)
+    roots: list[str] = []
+    requests: list[CountRequest] = []
+    for label in files:
+        doc_path = Path.cwd() / "-" if label == "-" else Path(label).resolve()
+        folder = Path(args.root).resolve() if args.root else (find_root(doc_path) or Path.cwd())
+        root = str(folder)
+        if root not in roots:
+            settings, problems = settings_for(folder, flags)
             for msg in problems:
                 print(f"prompt-tokens: warning: {msg}", file=sys.stderr)
-            rt = runtimes[root] = Runtime(settings, roots=[root], queue=queue)
-        return rt
-
-    def job(label: str) -> Any:
-        doc_path = Path.cwd() / "-" if label == "-" else Path(label).resolve()
-        rt = runtime_for(doc_path)
-
-        async def run(ctx: JobContext) -> DocumentResult:
-            try:
-                result = await _count_one(rt, label, doc_path, references=not args.no_references)
-                result.path = label
-                return result
-            finally:
-                progress.step(label)
-
-        return run
+            rt.set_settings(root, settings, folders=[folder])
+            roots.append(root)
+        data = sys.stdin.buffer.read() if label == "-" else None
+        requests.append(CountRequest(root, label, str(doc_path), data))
 
     results: list[DocumentResult] = []
     errors = 0
     try:
-        outcomes = await queue.batch(
-            [job(f) for f in files], priority=Priority.OPEN, label="count", limit=8
+        outcomes = await rt.count_files(
+            requests, references=not args.no_references, on_done=progress.step
         )
         for f, outcome in zip(files, outcomes, strict=True):
             if isinstance(outcome, DocumentResult):
@@ -348,13 +303,11 @@ async def _count_all(args: argparse.Namespace) -> tuple[list[DocumentResult], in
                 msg = f"internal error: {type(outcome).__name__}: {outcome}"
             print(f"prompt-tokens: {msg if msg.startswith(f) else f'{f}: {msg}'}", file=sys.stderr)
         if args.stats:
-            for rt in runtimes.values():
-                print(json.dumps(rt.stats(), indent=2), file=sys.stderr)
+            for root in roots:
+                print(json.dumps(rt.stats(root), indent=2), file=sys.stderr)
     finally:
         progress.close()
-        for rt in runtimes.values():
-            await rt.aclose()
-        await queue.shutdown()
+        await rt.aclose()
     return results, errors
 
 
@@ -390,26 +343,34 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from prompt_tokens.cache.tiered import TieredCache
-
     settings, problems = parse_settings({"cache": {"path": args.cache}} if args.cache else {})
     for msg in problems:
         print(f"prompt-tokens: warning: {msg}", file=sys.stderr)
     if settings.cache.path is None:
         raise UsageError("no cache file: --cache must name a SQLite file")
-    cache = TieredCache(settings.cache.path, settings.cache.memory_entries)
+    return asyncio.run(_cache_action(args, settings))
+
+
+async def _cache_action(args: argparse.Namespace, settings: Settings) -> int:
+    from prompt_tokens.runtime import Runtime  # not at the top: see _count_all
+
+    rt = Runtime()
+    root = os.getcwd()
+    rt.set_settings(root, settings)
     try:
         if args.action == "stats":
-            json.dump(cache.stats(), sys.stdout, indent=2)
+            json.dump(rt.cache_stats(root), sys.stdout, indent=2)
             sys.stdout.write("\n")
         elif args.action == "clear":
-            cache.clear()
+            rt.clear_cache(root)
             print(f"cleared {settings.cache.path}")
         else:
-            removed = cache.prune(max_age_s=args.max_age_days * 86400, max_rows=args.max_rows)
+            removed = rt.prune_cache(
+                root, max_age_s=args.max_age_days * 86400, max_rows=args.max_rows
+            )
             print(f"pruned {removed} entries from {settings.cache.path}")
     finally:
-        cache.close()
+        await rt.aclose()
     return 0
 
 

@@ -29,8 +29,6 @@ class LoadedDocument:
     text: str  # the whole text, or only its head when nothing else was needed
     text_tokens: int
     occurrences: list[Occurrence] | None  # None: not scanned (references off)
-    complete: bool  # ``text`` is the whole document
-    cache: str  # "disk"/"memory" when the count came from the cache, else "miss"
 
 
 def refs_key(kinds: Collection[str], markdown_links: bool) -> str:
@@ -44,12 +42,13 @@ def load_document(
     *,
     encoding_for: Callable[[str], str],
     scan: Callable[[str], list[Occurrence]] | None,
-    scan_key: str,
+    scan_key: str = "",
 ) -> LoadedDocument:
     """Read, count and scan ``path`` — or as little of it as the cache allows.
 
     ``encoding_for(head_text)`` returns the document's encoding (front matter may choose it);
-    ``scan(text)`` finds its references, or is None when references are off.
+    ``scan(text)`` finds its references, or is None when references are off; ``scan_key``
+    names the scanner's settings (see :func:`refs_key`) for the cached reference count.
     """
     try:
         st = os.stat(path)
@@ -63,16 +62,15 @@ def load_document(
         encoding = encoding_for(head)
         sha = cache.get_fingerprint(path, st.st_size, st.st_mtime_ns, st.st_ino)
         if sha is not None:
-            tokens, source = cache.lookup_count(encoding, sha)
+            tokens, _ = cache.lookup_count(encoding, sha)
             n_refs = cache.get_count(scan_key, sha) if scan is not None else 0
             if tokens is not None and n_refs == 0:
-                complete = st.st_size <= HEAD_BYTES
-                return LoadedDocument(head, tokens, [] if scan else None, complete, source)
+                return LoadedDocument(head, tokens, [] if scan else None)
         fh.seek(0)
         data = fh.read()
         after = os.fstat(fh.fileno())
     text, stats = decode_bytes(data, label="the file")
-    tokens, source = cache.lookup_count(encoding, stats.sha256)
+    tokens, _ = cache.lookup_count(encoding, stats.sha256)
     if tokens is None:
         tokens = count_text_parallel(text, encoding)
         cache.put_count(encoding, stats.sha256, tokens, stats.size)
@@ -82,4 +80,4 @@ def load_document(
     if scan is not None:
         occurrences = scan(text)
         cache.put_count(scan_key, stats.sha256, len(occurrences), stats.size)
-    return LoadedDocument(text, tokens, occurrences, True, source)
+    return LoadedDocument(text, tokens, occurrences)

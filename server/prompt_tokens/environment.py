@@ -46,6 +46,12 @@ def max_document_chars(environ: EnvMap | None = None) -> int:
         return 256_000_000
 
 
+def profile_path(environ: EnvMap | None = None) -> str | None:
+    """``PROMPT_TOKENS_PROFILE``: a developer aid; the language server writes cProfile stats
+    of its whole run to this file."""
+    return _env(environ).get("PROMPT_TOKENS_PROFILE") or None
+
+
 def expand(name: str, environ: EnvMap | None = None) -> str | None:
     """The value of ``name`` for ``${env:NAME}`` expansion in the user's own settings."""
     return _env(environ).get(name)

@@ -28,6 +28,21 @@ class Span:
     end_offset: int = 0
 
 
+def widen(span: Span, extra: int) -> Span:
+    """``span`` with its end moved ``extra`` characters on (unchanged unless ``extra > 0``):
+    the resolver may have taken back trimmed punctuation (``@a.md.`` naming ``a.md.``)."""
+    if extra <= 0:
+        return span
+    return Span(
+        span.line,
+        span.start,
+        span.end_line,
+        span.end + extra,
+        span.offset,
+        span.end_offset + extra,
+    )
+
+
 @attrs.define
 class Occurrence:
     """One reference as written in a document."""
@@ -143,6 +158,16 @@ def budget_status(total: int, budget: int, warning_ratio: float) -> BudgetStatus
     return "ok"
 
 
+def budget_percent(total: int, budget: int) -> int:
+    """``total`` as a whole percentage of ``budget``, rounded half up (1 of 8 is 13 %).
+
+    The one percentage the server shows (inlay hint, diagnostic, ``promptTokens/status``), in
+    integers so it is exact; Python's ``round`` rounds halves to even (1 of 8 would be 12 %).
+    0 without a budget."""
+    if budget <= 0:
+        return 0
+    return (200 * total + budget) // (2 * budget)
+
+
 def budget_message(total: int, budget: int) -> str:
-    pct = round(100 * total / budget) if budget else 0
-    return f"Prompt uses {total:,} of {budget:,} tokens ({pct}%)"
+    return f"Prompt uses {total:,} of {budget:,} tokens ({budget_percent(total, budget)}%)"

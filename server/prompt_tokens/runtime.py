@@ -1,45 +1,380 @@
-"""Wires the engine's parts (cache, job queue, reference resolver) for one workspace.
+"""The workspace engine: the one object both front ends (CLI and language server) count through.
 
-Both front ends build the same object, so the CLI and the language server can never count
-differently.
+It owns the job queue, the cache(s) and, for each settings root (a workspace folder or project
+root), the settings, the reference resolver and the counting engine. Front ends hand it settings
+and documents and get results back; nothing outside this module (and ``roots``, its
+bookkeeping of settings roots) touches the queue, the cache, the resolver or the dependency
+graph, so the engine's insides can change behind this facade without the front ends noticing —
+and the CLI and the server can never count differently.
+
+Settings are held once per root: :meth:`Runtime.set_settings` is the only way in, and it passes
+them on to the engine's parts itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from prompt_tokens.cache.tiered import TieredCache
-from prompt_tokens.engine import PromptEngine
-from prompt_tokens.jobs.queue import JobQueue
-from prompt_tokens.references.resolver import ReferenceResolver
-from prompt_tokens.settings import Settings
+from prompt_tokens.doc_loader import load_document, refs_key
+from prompt_tokens.document import DocumentState
+from prompt_tokens.engine import DocConfig, describe_error
+from prompt_tokens.jobs.queue import (
+    JobCancelled,
+    JobContext,
+    JobQueue,
+    JobRecord,
+    Priority,
+    QueueClosed,
+)
+from prompt_tokens.references.graph import doc_key, file_key
+from prompt_tokens.references.syntax import markdown_links_enabled
+from prompt_tokens.references.syntax import scan as scan_references
+from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
+from prompt_tokens.roots import Roots, SettingsChange
+from prompt_tokens.settings import CacheSettings, Settings
+from prompt_tokens.tokenizer.encodings import get_encoding
+from prompt_tokens.tokenizer.textio import decode_bytes
+
+__all__ = [
+    "STOPPED",
+    "CountRequest",
+    "DocConfig",
+    "Runtime",
+    "Scanner",
+    "SettingsChange",
+    "describe_error",
+]
+
+log = logging.getLogger(__name__)
+
+STOPPED: tuple[type[Exception], ...] = (JobCancelled, QueueClosed)
+"""What a count raises when a newer count of the same document superseded it, or the engine
+is shutting down: not a failure, the newer work (or nothing) takes over."""
+
+INLINE_MAX_CHARS = 32 * 1024
+INLINE_MAX_DOCUMENT = 2_000_000
+"""A buffer count with at most this much new text, in a document up to this size, runs on the
+event loop (well under a millisecond or two of work: a thread hop would cost as much)."""
+
+ProgressCallback = Callable[[float | None, str | None], None]
+"""``progress(fraction or None, message or None)``, called on the event loop thread."""
+
+
+@attrs.frozen
+class Scanner:
+    """How the references of one document are found, under the settings of its root."""
+
+    scan: Callable[[str], list[Occurrence]]
+    key: tuple[Any, ...]
+    """What the scan results depend on (``DocumentState.occurrences`` re-scans when it changes)."""
+    cache_key: str
+    """The pseudo-encoding under which reference counts of a content are cached."""
+
+
+@attrs.frozen
+class CountRequest:
+    """One document for :meth:`Runtime.count_files`."""
+
+    root: str
+    label: str
+    """How results and errors name it (the path as given, ``-`` for standard input)."""
+    path: str
+    """The file to count (absolute); ignored when ``data`` is given."""
+    data: bytes | None = None
+    """The content itself (standard input) instead of a file."""
 
 
 class Runtime:
-    def __init__(
+    """The workspace engine. One per front end; ``workers`` bounds the queue's concurrent jobs."""
+
+    def __init__(self, *, workers: int = 2) -> None:
+        self._workers = workers
+        self._queue: JobQueue | None = None
+        self._roots = Roots(self._jobs)
+        self._progress: dict[int, ProgressCallback] = {}
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def set_settings(
+        self, root: str, settings: Settings, *, folders: Sequence[str | Path] = ()
+    ) -> SettingsChange:
+        """Settings of ``root`` from now on; ``folders``: the workspace folders references may
+        reach (none: each document's project root). Returns which documents must be recounted."""
+        return self._roots.set_settings(root, settings, folders)
+
+    def settings(self, root: str) -> Settings:
+        """The settings of ``root`` (``KeyError`` if :meth:`set_settings` never named it)."""
+        return self._roots.settings(root)
+
+    def use_cache(self, cache: CacheSettings | None) -> None:
+        """One cache for every root from now on (the language server's: its first folder's
+        settings); None: each root the cache its own settings name (the CLI's). A root whose
+        cache changes starts over with a new resolver."""
+        self._roots.use_cache(cache)
+
+    def _jobs(self) -> JobQueue:
+        if self._queue is None:
+            self._queue = JobQueue(workers=self._workers, on_progress=self._on_progress)
+        return self._queue
+
+    def _on_progress(self, record: JobRecord, fraction: float | None, message: str) -> None:
+        callback = self._progress.get(record.id)
+        if callback is not None:
+            callback(fraction, message or None)
+
+    # -- counting ------------------------------------------------------------------------------
+
+    def configure(self, root: str, head: str) -> DocConfig:
+        """Encoding, budget, model and variables of a document from its first line and front
+        matter (``head``) under the settings of ``root``."""
+        return self._roots.engine(root).configure(head)
+
+    def scanner(self, root: str, path: str | None) -> Scanner | None:
+        """How references are found in the document at ``path``; None when they are off."""
+        refs = self.settings(root).references
+        if not refs.enabled:
+            return None
+        links = markdown_links_enabled(refs.markdown_links, path or "")
+        return Scanner(
+            scan=partial(scan_references, kinds=refs.enabled, markdown_links=links),
+            key=(tuple(refs.enabled), links),
+            cache_key=refs_key(refs.enabled, links),
+        )
+
+    def load_encoding(self, name: str) -> None:
+        """Load an encoding's ranks now (blocking: run it in a thread), so the first count
+        does not wait for them."""
+        get_encoding(name)
+
+    async def count_buffer(
         self,
-        settings: Settings,
-        roots: Sequence[Path] = (),
+        snapshot: DocumentState,
+        scanner: Scanner | None,
         *,
-        cache: TieredCache | None = None,
-        queue: JobQueue | None = None,
-    ) -> None:
-        self.settings = settings
-        self.cache = cache or TieredCache(settings.cache.path, settings.cache.memory_entries)
-        self._own_cache = cache is None
-        self.queue = queue or JobQueue()
-        self._own_queue = queue is None
-        self.resolver = ReferenceResolver(settings, self.cache, roots=list(roots), queue=self.queue)
-        self.engine = PromptEngine(settings, self.resolver)
+        name: str,
+        label: str,
+        group: str,
+        active: bool,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[int, list[Occurrence]]:
+        """Count an open buffer's new blocks and find its references, on the job queue.
 
-    def stats(self) -> dict[str, Any]:
-        return {"jobs": self.queue.snapshot(), "cache": self.cache.stats()}
+        ``snapshot`` is ``DocumentState.snapshot()`` (edits continue on the live document);
+        returns (text tokens, occurrences). A newer submit with the same ``group`` supersedes
+        this one (it raises one of :data:`STOPPED`); ``active``: the document the user is
+        editing goes first. Small counts run on the event loop, big ones on a worker thread.
+        """
 
-    async def aclose(self) -> None:
-        await self.resolver.aclose()
-        if self._own_queue:
-            await self.queue.shutdown()
-        if self._own_cache:
-            self.cache.close()
+        def count(ctx: JobContext) -> tuple[int, list[Occurrence]]:
+            def report(done: int, total: int) -> None:
+                ctx.report(
+                    done / total if total else None, f"{name}: {done:,} of {total:,} characters"
+                )
+
+            if not snapshot.count_pending(cancelled=lambda: ctx.cancelled, progress=report):
+                raise JobCancelled("superseded while counting")
+            occ = snapshot.occurrences(scanner.scan, scanner.key) if scanner is not None else []
+            tokens = snapshot.text_tokens
+            assert tokens is not None
+            return tokens, occ
+
+        async def count_on_loop(ctx: JobContext) -> tuple[int, list[Occurrence]]:
+            return count(ctx)
+
+        inline = (
+            snapshot.pending_chars() <= INLINE_MAX_CHARS and len(snapshot) <= INLINE_MAX_DOCUMENT
+        )
+        job = self._jobs().submit(
+            count_on_loop if inline else count,
+            priority=Priority.ACTIVE if active else Priority.OPEN,
+            supersede=group,
+            label=label,
+            in_thread=not inline,
+        )
+        if progress is not None:
+            self._progress[job.id] = progress
+        try:
+            return await job
+        finally:
+            self._progress.pop(job.id, None)
+
+    def cancel(self, group: str, reason: str = "closed") -> None:
+        """Cancel the queued or running count of ``group`` (e.g. its document was closed)."""
+        if self._queue is not None:
+            self._queue.cancel_group(group, reason=reason)
+
+    async def count_document(
+        self,
+        root: str,
+        path: str,
+        text: str,
+        *,
+        text_tokens: int | None = None,
+        occurrences: Sequence[Occurrence] | None = None,
+        overlay: Mapping[str, str] | None = None,
+        references: bool = True,
+        sections: bool = False,
+        resolved: Sequence[ReferenceResult] | None = None,
+    ) -> DocumentResult:
+        """Count ``text`` (the document at ``path``) and what it references.
+
+        ``text_tokens``/``occurrences``: already known (an open buffer counts them
+        incrementally); ``overlay``: unsaved editor text by absolute path, which wins over the
+        disk; ``resolved``: reference results still valid for ``occurrences`` (not resolved
+        again)."""
+        return await self._roots.engine(root).count_document(
+            path,
+            text,
+            text_tokens=text_tokens,
+            occurrences=occurrences,
+            overlay=overlay,
+            references=references,
+            sections=sections,
+            resolved=resolved,
+        )
+
+    async def count_file(
+        self,
+        root: str,
+        path: str,
+        *,
+        references: bool = True,
+        sections: bool = False,
+        overlay: Mapping[str, str] | None = None,
+    ) -> DocumentResult:
+        """Count the file at ``path`` (absolute). Without sections or overlay, only as much
+        of it is read and counted as the cache does not already know."""
+        if sections or overlay:
+            data = await asyncio.to_thread(Path(path).read_bytes)
+            text, _ = decode_bytes(data, label=path)
+            return await self.count_document(
+                root, path, text, overlay=overlay, references=references, sections=sections
+            )
+        engine = self._roots.engine(root)
+        scanner = self.scanner(root, path) if references else None
+        loaded = await asyncio.to_thread(
+            load_document,
+            path,
+            self._roots.cache(root),
+            encoding_for=lambda head: engine.configure(head).encoding,
+            scan=scanner.scan if scanner is not None else None,
+            scan_key=scanner.cache_key if scanner is not None else "",
+        )
+        return await engine.count_document(
+            path,
+            loaded.text,
+            text_tokens=loaded.text_tokens,
+            occurrences=loaded.occurrences or [],
+            references=references,
+            sections=False,
+        )
+
+    async def count_files(
+        self,
+        requests: Sequence[CountRequest],
+        *,
+        references: bool = True,
+        on_done: Callable[[str], None] | None = None,
+    ) -> list[DocumentResult | BaseException]:
+        """Count many documents through the queue, several at once; results in order, each
+        named by its request's label. A document's failure is returned in its place, not
+        raised; ``on_done(label)`` is called as each one ends."""
+
+        def job(request: CountRequest) -> Callable[[JobContext], Any]:
+            async def run(ctx: JobContext) -> DocumentResult:
+                try:
+                    if request.data is not None:
+                        text, _ = decode_bytes(request.data, label="stdin")
+                        result = await self.count_document(
+                            request.root, "-", text, references=references
+                        )
+                    else:
+                        result = await self.count_file(
+                            request.root, request.path, references=references
+                        )
+                    result.path = request.label
+                    return result
+                finally:
+                    if on_done is not None:
+                        on_done(request.label)
+
+            return run
+
+        return await self._jobs().batch(
+            [job(r) for r in requests], priority=Priority.OPEN, label="count", limit=8
+        )
+
+    # -- dependencies --------------------------------------------------------------------------
+
+    def dependents(self, paths: Iterable[str]) -> set[str]:
+        """Documents (absolute paths) whose last count used a file at one of ``paths``
+        (or looked for it: a file created where a reference pointed counts too)."""
+        keys = [file_key(p) for p in paths]
+        out: set[str] = set()
+        for engine in self._roots.engines():
+            out |= engine.resolver.graph.dependents_of(keys)
+        return out
+
+    def referenced_files(self) -> set[str]:
+        """Every file (real path) the last counts of all documents used or looked for."""
+        out: set[str] = set()
+        for engine in self._roots.engines():
+            graph = engine.resolver.graph
+            for doc in graph.documents():
+                out.update(t[5:] for t in graph.targets(doc) if t.startswith("file:"))
+        return out
+
+    def forget(self, path: str) -> None:
+        """``path`` is no longer a document of interest (its buffer was closed)."""
+        key = doc_key(path)
+        for engine in self._roots.engines():
+            engine.resolver.graph.remove(key)
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def stats(self, root: str | None = None) -> dict[str, Any]:
+        """:meth:`job_stats` and the :meth:`cache_stats` of ``root``."""
+        return {"jobs": self.job_stats(), "cache": self.cache_stats(root)}
+
+    def job_stats(self) -> dict[str, Any]:
+        """The job queue's counters and its latest jobs."""
+        return self._jobs().snapshot()
+
+    def cache_stats(self, root: str | None = None) -> dict[str, Any] | None:
+        """Figures of the cache of ``root`` (opened if needed); without a root, of the first
+        cache in use, or None when none is open yet."""
+        cache = self._root_cache(root)
+        return cache.stats() if cache is not None else None
+
+    def clear_cache(self, root: str | None = None) -> int:
+        """Forget every count of the cache of ``root`` (default: of every open cache);
+        returns the rows removed from files."""
+        if root is not None:
+            return self._roots.cache(root).clear()
+        return sum(cache.clear() for cache in self._roots.open_caches())
+
+    def prune_cache(self, root: str, *, max_age_s: float | None, max_rows: int | None) -> int:
+        """Drop the rows of ``root``'s cache file unused for ``max_age_s`` seconds, and all but
+        the ``max_rows`` most recently used; returns the rows removed."""
+        cache = self._roots.cache(root)
+        return cache.prune(max_age_s=max_age_s, max_rows=max_rows)
+
+    def _root_cache(self, root: str | None) -> TieredCache | None:
+        if root is not None:
+            return self._roots.cache(root)
+        return next(iter(self._roots.open_caches()), None)
+
+    async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - shared by waits
+        """End every job within ``timeout`` seconds, close the resolvers, flush and close the
+        caches (lookups still work, in memory)."""
+        if self._queue is not None:
+            await self._queue.shutdown(timeout=timeout)
+        await self._roots.aclose(timeout)

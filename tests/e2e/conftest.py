@@ -10,10 +10,12 @@ ends what they wait for (``promptTokens/status`` with ``state: ready`` for a ver
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 import tempfile
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -286,10 +288,16 @@ def session(client: LanguageClient) -> Session:
     return client.session  # type: ignore[attr-defined,no-any-return]
 
 
+def percent(total: int, budget: int) -> int:
+    """The share of the budget used, in whole percent rounded half up (1 of 8 is 13), computed
+    here with exact fractions, independently of the server's integer formula."""
+    return math.floor(Fraction(100 * total, budget) + Fraction(1, 2))
+
+
 def total_label(total: int, budget: int) -> str:
     """The SPEC's total hint, e.g. ``1,234 tokens · 15% of 8,192``."""
-    return f"{total:,} tokens · {round(100 * total / budget)}% of {budget:,}"
+    return f"{total:,} tokens · {percent(total, budget)}% of {budget:,}"
 
 
 def budget_message(total: int, budget: int) -> str:
-    return f"Prompt uses {total:,} of {budget:,} tokens ({round(100 * total / budget)}%)"
+    return f"Prompt uses {total:,} of {budget:,} tokens ({percent(total, budget)}%)"

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Session, count
+from tests.e2e.conftest import Session, count, percent
 
-KEYS = {"uri", "version", "state", "encoding", "budget", "tokens", "pendingReferences"}
+KEYS = {
+    "uri",
+    "version",
+    "state",
+    "encoding",
+    "budget",
+    "tokens",
+    "pendingReferences",
+    "status",
+    "percent",
+}
 
 
 async def test_status_shape_and_sequence(session: Session) -> None:
@@ -24,6 +34,8 @@ async def test_status_shape_and_sequence(session: Session) -> None:
         "budget": 8192,
         "tokens": {"text": count(text), "references": count("some notes\n"), "total": total},
         "pendingReferences": 0,
+        "status": "ok",
+        "percent": percent(total, 8192),
     }
     states = [s["state"] for s in session.statuses_for(uri)]
     assert states[0] == "counting" and states[-1] == "ready"

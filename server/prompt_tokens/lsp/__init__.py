@@ -1,5 +1,7 @@
-"""The language server: a thin pygls layer over the engine (see ``server.create_server``).
+"""The language server: a thin pygls layer over the engine (``runtime.Runtime``).
 
-pygls is imported only under this package. ``server.PromptTokensServer`` owns all mutable
-state; every other module registers the handlers of one concern with ``register(server)``.
+pygls is imported only under this package. ``state`` holds the data, ``base`` the server
+object handlers receive; every other module is one concern whose handlers
+``server.create_server`` registers. Nothing imports ``server`` but the start-up
+(``bootstrap``), so the modules form no import cycle (``scripts/import_graph.py``).
 """

@@ -7,15 +7,12 @@ import logging
 import os
 from typing import Any
 
-from prompt_tokens.lsp.counting import current_sections
-from prompt_tokens.lsp.server import PromptTokensServer
-from prompt_tokens.lsp.status import status_object
+from prompt_tokens.lsp import configuration, status
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.results import DocumentResult, budget_percent
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_STATS = "promptTokens.documentStats"
-JOBS = "promptTokens.jobs"
-CLEAR_CACHE = "promptTokens.clearCache"
 WAIT_S = 30.0
 
 
@@ -31,7 +28,7 @@ def _uri_arg(args: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _sections(result: Any) -> list[dict[str, Any]]:
+def _sections(result: DocumentResult) -> list[dict[str, Any]]:
     return [{"line": s.line, "title": s.title, "tokens": s.tokens} for s in result.sections]
 
 
@@ -46,28 +43,20 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
             await asyncio.wait_for(doc.settled.wait(), WAIT_S)
         except TimeoutError:
             log.warning("documentStats: %s is still counting; answering with what is known", uri)
-        out = status_object(doc, doc.status)
+        out = status.current(ls, doc, doc.status)
         r = doc.result
         out["references"] = [x.to_json() for x in r.references] if r is not None else []
-        current_sections(doc)
+        doc.current_sections()
         out["sections"] = _sections(r) if r is not None else []
-        out["status"] = r.status if r is not None else None
         out["model"] = r.model if r is not None else None
         return out
     # not open: count the file on disk with the same engine
     path = ls.uri_path(uri)
     if path is None or not await asyncio.to_thread(os.path.isfile, path):
         raise ValueError(f"{uri} is neither open nor a readable file")
-    from prompt_tokens.tokenizer.textio import decode_bytes
-
     root = ls.root_for(path)
-    ws = ls.workspace_for(root)
-    from prompt_tokens.lsp.lifecycle import ensure_runtime
-
-    rt = ensure_runtime(ls, ws)
-    data = await asyncio.to_thread(lambda: open(path, "rb").read())
-    text, _ = decode_bytes(data, label=path)
-    result = await rt.engine.count_document(path, text, overlay=ls.overlay())
+    configuration.workspace_for(ls, root)
+    result = await ls.runtime.count_file(root, path, sections=True, overlay=ls.overlay())
     return {
         "uri": uri,
         "version": None,
@@ -79,35 +68,30 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         "references": [x.to_json() for x in result.references],
         "sections": _sections(result),
         "status": result.status,
+        "percent": budget_percent(result.tokens.total, result.budget),
         "model": result.model,
     }
 
 
-def register(server: PromptTokensServer) -> None:
-    @server.command(DOCUMENT_STATS)
-    async def cmd_document_stats(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        return await document_stats(ls, _uri_arg(args))
+async def document_stats_command(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+    return await document_stats(ls, _uri_arg(args))
 
-    @server.command(JOBS)
-    def cmd_jobs(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        cache = None
-        if ls.cache is not None:
-            try:
-                cache = ls.cache.stats()
-            except Exception as exc:
-                cache = {"error": str(exc)}
-        return {
-            "queue": ls.queue.snapshot(),
-            "cache": cache,
-            "debounce": dict(ls.debouncer.counters),
-            "documents": len(ls.docs),
-            "progressShown": ls.work_progress.started,
-        }
 
-    @server.command(CLEAR_CACHE)
-    def cmd_clear_cache(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
-        if ls.cache is None:
-            return {"cleared": 0}
-        cleared = ls.cache.clear()
-        log.info("cache cleared: %s entries", cleared)
-        return {"cleared": cleared}
+def jobs_command(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+    try:
+        cache = ls.runtime.cache_stats()
+    except Exception as exc:
+        cache = {"error": str(exc)}
+    return {
+        "queue": ls.runtime.job_stats(),
+        "cache": cache,
+        "debounce": dict(ls.debouncer.counters),
+        "documents": len(ls.docs),
+        "progressShown": ls.work_progress.started,
+    }
+
+
+def clear_cache_command(ls: PromptTokensServer, *args: Any) -> dict[str, Any]:
+    cleared = ls.runtime.clear_cache()
+    log.info("cache cleared: %s entries", cleared)
+    return {"cleared": cleared}

@@ -25,18 +25,17 @@ import logging
 import os
 import time
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from prompt_tokens.jobs.queue import JobCancelled, JobContext, Priority, QueueClosed
-from prompt_tokens.lsp import diagnostics, hints, status
-from prompt_tokens.results import Occurrence, ReferenceResult, Section, Span
-
-if TYPE_CHECKING:
-    from prompt_tokens.document import DocumentState
-    from prompt_tokens.engine import PromptEngine
-    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
+from prompt_tokens import environment
+from prompt_tokens.document import DocumentState
+from prompt_tokens.lsp import configuration, diagnostics, hints, status
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.state import OpenDocument, RefMemo
+from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult, Span, widen
+from prompt_tokens.runtime import STOPPED, DocConfig, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +45,9 @@ long; then they are resolved again (and always after a dependency or settings ch
 INTERIM_AFTER_S = 0.15
 """How long reference resolution may take before an interim status is published."""
 SETTINGS_WAIT_S = 10.0
-INLINE_MAX_CHARS = 32 * 1024
-INLINE_MAX_DOCUMENT = 2_000_000
-"""A count with at most this much new text, in a document up to this size, runs on the event
-loop (well under a millisecond or two of work: a thread hop would cost as much)."""
 HEAD_CHARS = 4096
-MAX_DOCUMENT_CHARS = int(os.environ.get("PROMPT_TOKENS_MAX_DOCUMENT_CHARS", 256_000_000))
+MAX_DOCUMENT_CHARS = environment.max_document_chars()
 """Larger open documents are not counted (a clear error instead of minutes of CPU and GBs)."""
-
-
-def register(server: PromptTokensServer) -> None:
-    """Recounts are started by other handlers; nothing to register."""
 
 
 def schedule(ls: PromptTokensServer, uri: str, *, delay_s: float) -> None:
@@ -72,16 +63,14 @@ def schedule(ls: PromptTokensServer, uri: str, *, delay_s: float) -> None:
 
 def cancel(ls: PromptTokensServer, uri: str) -> None:
     ls.debouncer.cancel(uri)
-    ls.queue.cancel_group(f"doc:{uri}", reason="closed")
+    ls.runtime.cancel(f"doc:{uri}")
 
 
 def schedule_dependents(
     ls: PromptTokensServer, path: str, *, delay_s: float, exclude: str | None = None
 ) -> set[str]:
     """Recount the open documents whose last count used the file at ``path``."""
-    from prompt_tokens.references.graph import file_key
-
-    uris = ls.dependents([file_key(path)])
+    uris = ls.dependents([path])
     uris.discard(exclude or "")
     for uri in uris:
         invalidate_references(ls, uri)
@@ -96,28 +85,13 @@ def invalidate_references(ls: PromptTokensServer, uri: str) -> None:
         doc.ref_memo = None
 
 
-def reference_key(cfg: Any, occ: list[Occurrence]) -> tuple[Any, ...]:
+def reference_key(cfg: DocConfig, occ: list[Occurrence]) -> tuple[Any, ...]:
     """What the reference results of a count depend on, apart from the files and settings
     (whose changes call :func:`invalidate_references`)."""
     return (
         cfg.encoding,
         tuple(sorted(cfg.variables.items())),
         tuple((o.kind, o.target, o.untrimmed, o.syntax, o.placeholder) for o in occ),
-    )
-
-
-def widen(span: Span, extra: int) -> Span:
-    """``span`` with its end moved ``extra`` characters on (unchanged unless ``extra > 0``):
-    the resolver may have taken back trimmed punctuation (``@a.md.`` naming ``a.md.``)."""
-    if extra <= 0:
-        return span
-    return Span(
-        span.line,
-        span.start,
-        span.end_line,
-        span.end + extra,
-        span.offset,
-        span.end_offset + extra,
     )
 
 
@@ -152,32 +126,6 @@ def _with_span(res: ReferenceResult, span: Span) -> ReferenceResult:
     return ReferenceResult(*values)
 
 
-@attrs.define
-class RefMemo:
-    key: tuple[Any, ...]
-    occurrences: list[Occurrence]
-    results: list[ReferenceResult]
-    at: float
-    """``time.monotonic()`` when resolved."""
-    wall: float = 0.0
-    """``time.time()`` when resolution started (files changed after it are newer)."""
-
-
-def scanner_for(engine: PromptEngine, path: str | None) -> tuple[Any, object]:
-    from prompt_tokens.references.syntax import markdown_links_enabled
-
-    refs = engine.settings.references
-    links = markdown_links_enabled(refs.markdown_links, path or "")
-    key = (tuple(refs.enabled), links)
-
-    def scan(text: str) -> list[Occurrence]:
-        from prompt_tokens.references.syntax import scan as syntax_scan
-
-        return syntax_scan(text, kinds=refs.enabled, markdown_links=links)
-
-    return scan, key
-
-
 def config_text(state: DocumentState) -> str:
     """What the engine needs to configure the document: its first line and front matter."""
     end = state.front_matter_end()
@@ -185,20 +133,10 @@ def config_text(state: DocumentState) -> str:
 
 
 async def recount(ls: PromptTokensServer, uri: str) -> None:
-    doc = ls.docs.get(uri)
+    """Recount ``uri`` as it is now (the steps in the module docstring)."""
+    doc = await _settings_known(ls, uri)
     if doc is None:
         return
-    try:
-        await asyncio.wait_for(ls.settings_ready.wait(), SETTINGS_WAIT_S)
-    except TimeoutError:
-        log.warning(
-            "no settings from the editor after %.0f s; counting with defaults", SETTINGS_WAIT_S
-        )
-        ls.settings_ready.set()
-    doc = ls.docs.get(uri)
-    if doc is None:
-        return
-    version = doc.version
     if len(doc.state) > MAX_DOCUMENT_CHARS:
         _failed(
             ls,
@@ -207,155 +145,159 @@ async def recount(ls: PromptTokensServer, uri: str) -> None:
             f"the limit is {MAX_DOCUMENT_CHARS:,})",
         )
         return
-    task = asyncio.current_task()
-    user_cancelled: list[bool] = []
-    started = time.monotonic()
-    name = os.path.basename(doc.path) if doc.path else uri
+    run = _Recount(ls, doc)
     try:
-        rt = ls.runtime_for(doc)
-        engine = rt.engine
-        cfg = engine.configure(config_text(doc.state))
-        if doc.state.set_encoding(cfg.encoding):
-            log.info("%s: encoding is now %s", name, cfg.encoding)
-        snap = doc.state.snapshot()
-        scan, scan_key = scanner_for(engine, doc.path)
-        want_refs = bool(engine.settings.references.enabled)
-        pending_chars = snap.pending_chars()
-        doc.status = "counting"
-        status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
-
-        def count(ctx: JobContext) -> tuple[int, list[Occurrence]]:
-            def progress(done: int, total: int) -> None:
-                ctx.report(
-                    done / total if total else None, f"{name}: {done:,} of {total:,} characters"
-                )
-
-            if not snap.count_pending(cancelled=lambda: ctx.cancelled, progress=progress):
-                raise JobCancelled("superseded while counting")
-            occ = snap.occurrences(scan, scan_key) if want_refs else []
-            tokens = snap.text_tokens
-            assert tokens is not None
-            return tokens, occ
-
-        def on_cancel() -> None:
-            user_cancelled.append(True)
-            if task is not None:
-                task.cancel()
-
-        async def count_on_loop(ctx: JobContext) -> tuple[int, list[Occurrence]]:
-            return count(ctx)
-
-        inline = pending_chars <= INLINE_MAX_CHARS and len(snap) <= INLINE_MAX_DOCUMENT
-        async with ls.work_progress.watch(f"Counting tokens: {name}", on_cancel) as watch:
-            job = ls.queue.submit(
-                count_on_loop if inline else count,
-                priority=Priority.ACTIVE if uri == ls.active_uri else Priority.OPEN,
-                supersede=f"doc:{uri}",
-                label=f"count {name} v{version}"
-                + (f" ({pending_chars:,} chars)" if pending_chars else ""),
-                in_thread=not inline,
-            )
-            ls.work_progress.bind_job(job.id, watch)
-            try:
-                text_tokens, occ = await job
-            finally:
-                ls.work_progress.unbind_job(job.id)
-            if not _current(ls, doc, version):
-                return
-            doc.state.adopt(snap)
-            watch.report(None, f"{name}: resolving {len(occ)} references" if occ else name)
-            ref_key = reference_key(cfg, occ)
-            memo = doc.ref_memo
-            reuse = (
-                memo is not None
-                and memo.key == ref_key
-                and time.monotonic() - memo.at < REUSE_MAX_AGE_S
-                and want_refs
-            )
-            overlay = ls.overlay(exclude=uri) if occ and not reuse else {}
-            resolve_started = time.time()
-            resolving = asyncio.ensure_future(
-                engine.count_document(
-                    doc.path or "",
-                    config_text(doc.state),
-                    text_tokens=text_tokens,
-                    occurrences=occ,
-                    overlay=overlay,
-                    references=want_refs,
-                    sections=False,
-                    resolved=respan(memo, occ) if reuse and memo is not None else None,
-                )
-            )
-            try:
-                done, _ = await asyncio.wait({resolving}, timeout=INTERIM_AFTER_S)
-                if not done:
-                    doc.pending_references = len(occ)
-                    doc.interim_text_tokens = text_tokens
-                    status.notify(
-                        ls,
-                        doc,
-                        "counting",
-                        encoding=cfg.encoding,
-                        budget=cfg.budget,
-                        text_tokens=text_tokens,
-                    )
-                    hints.refresh(ls, doc)
-                result = await resolving
-            finally:
-                if not resolving.done():
-                    resolving.cancel()
-        if not _current(ls, doc, version):
-            return
-        if not reuse:
-            doc.ref_memo = RefMemo(
-                ref_key, occ, list(result.references), time.monotonic(), resolve_started
-            )
-        doc.result = result
-        doc.result_version = version
-        doc.counted_occurrences = occ
-        doc.pending_references = 0
-        doc.interim_text_tokens = None
-        doc.error = None
-        doc.status = "ready"
-        diagnostics.publish(ls, doc, result, version)
-        status.notify(ls, doc, "ready")
-        hints.refresh(ls, doc)
-        doc.settled.set()
-        log.debug(
-            "%s v%d: %d tokens (%d text) in %.1f ms",
-            name,
-            version,
-            result.tokens.total,
-            text_tokens,
-            1000 * (time.monotonic() - started),
-        )
-    except (JobCancelled, QueueClosed):
+        await run.run()
+    except STOPPED:
         return  # a newer version (or shutdown) took over
     except asyncio.CancelledError:
         # a newer recount replaced this one, or the user cancelled the progress
-        if user_cancelled and ls.docs.get(uri) is doc and not ls.shutting_down:
+        if run.user_cancelled and ls.docs.get(uri) is doc and not ls.shutting_down:
             _failed(ls, doc, "counting was cancelled")
         raise
     except Exception as exc:
-        from prompt_tokens.engine import describe_error
-
         log.exception("counting %s failed", uri)
         if ls.docs.get(uri) is doc:
             _failed(ls, doc, describe_error(exc))
 
 
-def current_sections(doc: OpenDocument) -> list[Section]:
-    """The last count's sections, computed from the blocks on first use (the count itself
-    does not need them, and a big Markdown prompt can have thousands)."""
-    r = doc.result
-    if r is None:
-        return []
-    if doc.sections_version != doc.result_version and doc.result_version == doc.version:
-        secs = doc.state.sections()
-        if secs is not None:
-            r.sections = secs
-            doc.sections_version = doc.result_version
-    return r.sections
+async def _settings_known(ls: PromptTokensServer, uri: str) -> OpenDocument | None:
+    """Wait until the editor's settings are in (at most ``SETTINGS_WAIT_S``); the document,
+    unless it was closed meanwhile."""
+    if uri not in ls.docs:
+        return None
+    try:
+        await asyncio.wait_for(ls.settings_ready.wait(), SETTINGS_WAIT_S)
+    except TimeoutError:
+        log.warning(
+            "no settings from the editor after %.0f s; counting with defaults", SETTINGS_WAIT_S
+        )
+        ls.settings_ready.set()
+    return ls.docs.get(uri)
+
+
+class _Recount:
+    """One recount of one version of a document."""
+
+    def __init__(self, ls: PromptTokensServer, doc: OpenDocument) -> None:
+        self.ls = ls
+        self.doc = doc
+        self.version = doc.version
+        self.name = os.path.basename(doc.path) if doc.path else doc.uri
+        self.started = time.monotonic()
+        self.task = asyncio.current_task()
+        self.user_cancelled = False
+
+    def current(self) -> bool:
+        return _current(self.ls, self.doc, self.version)
+
+    def cancel(self) -> None:
+        """The user cancelled the progress: stop this recount (its status becomes error)."""
+        self.user_cancelled = True
+        if self.task is not None:
+            self.task.cancel()
+
+    async def run(self) -> None:
+        ls, doc = self.ls, self.doc
+        configuration.workspace_for(ls, doc.root)
+        cfg = ls.runtime.configure(doc.root, config_text(doc.state))
+        if doc.state.set_encoding(cfg.encoding):
+            log.info("%s: encoding is now %s", self.name, cfg.encoding)
+        snap = doc.state.snapshot()
+        scanner = ls.runtime.scanner(doc.root, doc.path)
+        doc.status = "counting"
+        status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
+        async with ls.work_progress.watch(f"Counting tokens: {self.name}", self.cancel) as watch:
+            pending_chars = snap.pending_chars()
+            text_tokens, occ = await ls.runtime.count_buffer(
+                snap,
+                scanner,
+                name=self.name,
+                label=f"count {self.name} v{self.version}"
+                + (f" ({pending_chars:,} chars)" if pending_chars else ""),
+                group=f"doc:{doc.uri}",
+                active=doc.uri == ls.active_uri,
+                progress=watch.report,
+            )
+            if not self.current():
+                return
+            doc.state.adopt(snap)
+            watch.report(
+                None, f"{self.name}: resolving {len(occ)} references" if occ else self.name
+            )
+            result, memo = await self.resolve(cfg, text_tokens, occ, scanner is not None)
+        if self.current():
+            self.publish(result, occ, memo)
+
+    async def resolve(
+        self, cfg: DocConfig, text_tokens: int, occ: list[Occurrence], want_refs: bool
+    ) -> tuple[DocumentResult, RefMemo | None]:
+        """Count the document with its references resolved — or the last results moved to
+        where the same references are now, when none changed — and the memo to keep (None:
+        the old one still holds). When resolving takes a moment an interim status is sent."""
+        ls, doc = self.ls, self.doc
+        ref_key = reference_key(cfg, occ)
+        memo = doc.ref_memo
+        reuse = (
+            want_refs
+            and memo is not None
+            and memo.key == ref_key
+            and time.monotonic() - memo.at < REUSE_MAX_AGE_S
+        )
+        resolve_started = time.time()
+        resolving = asyncio.ensure_future(
+            ls.runtime.count_document(
+                doc.root,
+                doc.path or "",
+                config_text(doc.state),
+                text_tokens=text_tokens,
+                occurrences=occ,
+                overlay=ls.overlay(exclude=doc.uri) if occ and not reuse else {},
+                references=want_refs,
+                sections=False,
+                resolved=respan(memo, occ) if reuse and memo is not None else None,
+            )
+        )
+        try:
+            done, _ = await asyncio.wait({resolving}, timeout=INTERIM_AFTER_S)
+            if not done:
+                doc.pending_references = len(occ)
+                doc.interim_text_tokens = text_tokens
+                status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
+                hints.refresh(ls, doc)
+            result = await resolving
+        finally:
+            if not resolving.done():
+                resolving.cancel()
+        if reuse:
+            return result, None
+        fresh = RefMemo(ref_key, occ, list(result.references), time.monotonic(), resolve_started)
+        return result, fresh
+
+    def publish(self, result: DocumentResult, occ: list[Occurrence], memo: RefMemo | None) -> None:
+        """Keep the result and tell the client: diagnostics, status, hints."""
+        ls, doc = self.ls, self.doc
+        if memo is not None:
+            doc.ref_memo = memo
+        doc.result = result
+        doc.result_version = self.version
+        doc.counted_occurrences = occ
+        doc.pending_references = 0
+        doc.interim_text_tokens = None
+        doc.error = None
+        doc.status = "ready"
+        diagnostics.publish(ls, doc, result, self.version)
+        status.notify(ls, doc, "ready")
+        hints.refresh(ls, doc)
+        doc.settled.set()
+        log.debug(
+            "%s v%d: %d tokens (%d text) in %.1f ms",
+            self.name,
+            self.version,
+            result.tokens.total,
+            result.tokens.text,
+            1000 * (time.monotonic() - self.started),
+        )
 
 
 def _current(ls: PromptTokensServer, doc: OpenDocument, version: int) -> bool:

@@ -13,15 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from prompt_tokens.lsp import counting
+from prompt_tokens.lsp import counting, reconfigure
+from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.workspace import CONFIG_FILE
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import PromptTokensServer
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +30,7 @@ Stamp = tuple[int, int, int] | None
 def file_changed(ls: PromptTokensServer, path: str) -> set[str]:
     """React to ``path`` changing on disk; returns the URIs scheduled for a recount."""
     if os.path.basename(path) == CONFIG_FILE:
-        from prompt_tokens.lsp import lifecycle
-
-        folder = os.path.dirname(path)
-        if folder in ls.workspaces:
-            lifecycle.apply_settings(ls, reload_toml=True, roots=[folder])
+        reconfigure.config_file_changed(ls, path, known_roots_only=True)
         return set()
     if ls.uri_for_path(path) is not None:
         return set()  # open in the editor: the buffer wins over the disk
@@ -57,15 +50,8 @@ def _stamps(paths: set[str]) -> dict[str, Stamp]:
 
 
 def _watched_files(ls: PromptTokensServer) -> set[str]:
-    out: set[str] = set()
-    for ws in ls.workspaces.values():
-        if ws.runtime is None:
-            continue
-        graph = ws.runtime.resolver.graph
-        for doc in graph.documents():
-            out.update(t[5:] for t in graph.targets(doc) if t.startswith("file:"))
-        out.add(os.path.join(ws.root, CONFIG_FILE))
-    return out
+    configs = {os.path.join(root, CONFIG_FILE) for root in ls.workspaces}
+    return ls.runtime.referenced_files() | configs
 
 
 async def poll(ls: PromptTokensServer) -> None:
@@ -73,8 +59,6 @@ async def poll(ls: PromptTokensServer) -> None:
 
     A file seen for the first time counts as changed when it is newer than the resolution
     of a document using it (it may have changed between that count and this first look)."""
-    from prompt_tokens.references.graph import file_key
-
     stamps: dict[str, Stamp] = {}
     while not ls.shutting_down:
         await asyncio.sleep(POLL_INTERVAL_S)
@@ -86,17 +70,17 @@ async def poll(ls: PromptTokensServer) -> None:
             if path in stamps:
                 changed = stamps[path] != stamp
             else:
-                changed = stamp is not None and _newer_than_its_counts(ls, file_key(path), stamp)
+                changed = stamp is not None and _newer_than_its_counts(ls, path, stamp)
             if changed:
                 log.info("%s changed on disk", path)
                 file_changed(ls, path)
         stamps = now
 
 
-def _newer_than_its_counts(ls: PromptTokensServer, target: str, stamp: Stamp) -> bool:
+def _newer_than_its_counts(ls: PromptTokensServer, path: str, stamp: Stamp) -> bool:
     assert stamp is not None
     mtime = stamp[1] / 1e9
-    for uri in ls.dependents([target]):
+    for uri in ls.dependents([path]):
         memo = ls.docs[uri].ref_memo
         if memo is not None and mtime >= memo.wall - 0.01:
             return True
@@ -108,12 +92,10 @@ def start_polling(ls: PromptTokensServer) -> None:
         ls.spawn(poll(ls), name="poll referenced files")
 
 
-def register(server: PromptTokensServer) -> None:
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(
-        ls: PromptTokensServer, params: types.DidChangeWatchedFilesParams
-    ) -> None:
-        for change in params.changes:
-            path = ls.uri_path(change.uri)
-            if path is not None:
-                file_changed(ls, path)
+def did_change_watched_files(
+    ls: PromptTokensServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    for change in params.changes:
+        path = ls.uri_path(change.uri)
+        if path is not None:
+            file_changed(ls, path)

@@ -8,13 +8,12 @@ converted to the negotiated position encoding and clamped to the document.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
-    from prompt_tokens.results import Diagnostic, DocumentResult, Span
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.state import OpenDocument
+from prompt_tokens.results import Diagnostic, DocumentResult, Span
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,3 @@ def publish(
 
 def clear(ls: PromptTokensServer, uri: str) -> None:
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
-
-
-def register(server: PromptTokensServer) -> None:
-    """Diagnostics are pushed after each count; nothing to register."""

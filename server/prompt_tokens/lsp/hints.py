@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict, deque
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from prompt_tokens.results import ReferenceResult, Span
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
+from prompt_tokens.lsp import configuration
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.diagnostics import to_range
+from prompt_tokens.lsp.state import HintsShown, OpenDocument
+from prompt_tokens.results import ReferenceResult, Span, budget_percent, widen
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,7 @@ def total_label(doc: OpenDocument) -> str:
             return f"⚠ {doc.error}"[:80]
         return COUNTING
     total, budget = r.tokens.total, r.budget
-    pct = round(100 * total / budget) if budget else 0
-    return f"{total:,} tokens · {pct}% of {budget:,}"
+    return f"{total:,} tokens · {budget_percent(total, budget)}% of {budget:,}"
 
 
 def reference_label(r: ReferenceResult | None) -> str:
@@ -89,12 +88,10 @@ def current_references(
         return [(res, res.span or occ.span) for res, occ in zip(results, counted, strict=False)]
     if len(doc.state) > ALIGN_MAX_CHARS:
         return [(res, res.span or occ.span) for res, occ in zip(results, counted, strict=False)]
-    from prompt_tokens.lsp.counting import scanner_for, widen
-
     try:
-        engine = ls.runtime_for(doc).engine
-        scan, key = scanner_for(engine, doc.path)
-        now = doc.state.occurrences(scan, key) if engine.settings.references.enabled else []
+        configuration.workspace_for(ls, doc.root)
+        scanner = ls.runtime.scanner(doc.root, doc.path)
+        now = doc.state.occurrences(scanner.scan, scanner.key) if scanner is not None else []
     except Exception:
         log.exception("re-scanning references for hints failed")
         return []
@@ -116,15 +113,13 @@ def current_references(
 
 
 def _position(doc: OpenDocument, span: Span) -> types.Position:
-    from prompt_tokens.lsp.diagnostics import to_range
-
     return to_range(doc, span).end
 
 
 def compute(
     ls: PromptTokensServer, doc: OpenDocument, first: int, last: int
 ) -> list[types.InlayHint]:
-    settings = ls.workspace_for(doc.root).settings.inlay_hints
+    settings = configuration.settings_for(ls, doc.root).inlay_hints
     out: list[types.InlayHint] = []
     if settings.total and first <= 0 <= last:
         out.append(
@@ -148,10 +143,8 @@ def compute(
                     )
                 )
     if settings.sections and doc.result is not None:
-        from prompt_tokens.lsp.counting import current_sections
-
         stale = doc.result_version != doc.version
-        for sec in current_sections(doc):
+        for sec in doc.current_sections():
             if not first <= sec.line <= last or sec.line >= doc.state.line_count:
                 continue
             if stale and not doc.state.line_text(sec.line).lstrip().startswith("#"):
@@ -182,15 +175,15 @@ def refresh(ls: PromptTokensServer, doc: OpenDocument) -> None:
     r = doc.result
     # cheap: a keystroke usually changes the total; the client re-requests hints after
     # edits by itself, the refresh is for changes it cannot know about (references, settings)
-    key = (
+    shown: HintsShown = (
         total_label(doc),
         doc.pending_references,
         len(r.references) if r is not None else 0,
         sum(1 for x in r.references if x.status == "error") if r is not None else 0,
     )
-    if key == doc.hint_key:
+    if shown == doc.hints_shown:
         return
-    doc.hint_key = key
+    doc.hints_shown = shown
     if not ls.supports("workspace.inlay_hint.refresh_support"):
         return
     if ls.refresh_scheduled:
@@ -208,10 +201,8 @@ async def _send_refresh(ls: PromptTokensServer) -> None:
         log.debug("workspace/inlayHint/refresh failed: %s", exc)
 
 
-def register(server: PromptTokensServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
-    def inlay_hints(ls: PromptTokensServer, params: types.InlayHintParams) -> list[types.InlayHint]:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return []
-        return compute(ls, doc, params.range.start.line, params.range.end.line)
+def inlay_hints(ls: PromptTokensServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+    doc = ls.docs.get(params.text_document.uri)
+    if doc is None:
+        return []
+    return compute(ls, doc, params.range.start.line, params.range.end.line)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from prompt_tokens.lsp import hints
+from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.diagnostics import to_range
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
-    from prompt_tokens.results import ReferenceResult
+from prompt_tokens.lsp.state import OpenDocument
+from prompt_tokens.results import ReferenceResult
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +83,8 @@ def hover(ls: PromptTokensServer, doc: OpenDocument, pos: types.Position) -> typ
     return None
 
 
-def register(server: PromptTokensServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_HOVER)
-    def on_hover(ls: PromptTokensServer, params: types.HoverParams) -> types.Hover | None:
-        doc = ls.docs.get(params.text_document.uri)
-        if doc is None:
-            return None
-        return hover(ls, doc, params.position)
+def on_hover(ls: PromptTokensServer, params: types.HoverParams) -> types.Hover | None:
+    doc = ls.docs.get(params.text_document.uri)
+    if doc is None:
+        return None
+    return hover(ls, doc, params.position)

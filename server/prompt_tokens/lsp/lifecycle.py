@@ -1,48 +1,29 @@
-"""Lifecycle and settings: initialize, initialized, configuration, workspace folders, shutdown.
-
-Settings, lowest priority first: the editor's ``promptTokens`` settings (``initializationOptions``,
-then pulled with ``workspace/configuration``, re-read on ``workspace/didChangeConfiguration``),
-then the workspace's ``.prompt-tokens.toml``, then each document's front matter (applied by the
-engine). Invalid values never stop the server: the default is used and ONE
-``window/showMessage`` lists every problem (again only when the list changes).
+"""Lifecycle: initialize, initialized, configuration and folder changes, shutdown, exit.
 
 ``initialize`` does no work (the encoding is loaded in a thread after ``initialized``);
 counting waits for ``settings_ready``, set once the editor's settings were pulled, so a
-``didOpen`` that overtakes the pull is counted with the right settings.
+``didOpen`` that overtakes the pull is counted with the right settings. Where settings come
+from is ``configuration``'s business; recounting what they change is ``reconfigure``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import uuid
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from prompt_tokens.settings import Settings, deep_merge, merge_workspace, parse_settings
-from prompt_tokens.workspace import CONFIG_FILE, load_config
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import PromptTokensServer, WorkspaceState
-    from prompt_tokens.runtime import Runtime
+from prompt_tokens.lsp import configuration, dependencies, reconfigure
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.capabilities import SECTION
+from prompt_tokens.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SECTION = "promptTokens"
-PULL_TIMEOUT_S = 5.0
-
-
-def unwrap(raw: Any) -> dict[str, Any]:
-    """The ``promptTokens`` section of what an editor sent (wrapped or not)."""
-    if not isinstance(raw, dict):
-        return {}
-    inner = raw.get(SECTION)
-    if isinstance(inner, dict):
-        return dict(inner)
-    return dict(raw)
+REGISTER_TIMEOUT_S = 5.0
 
 
 def _folders(params: types.InitializeParams, ls: PromptTokensServer) -> list[str]:
@@ -60,169 +41,70 @@ def _folders(params: types.InitializeParams, ls: PromptTokensServer) -> list[str
     return list(dict.fromkeys(out))
 
 
-# ---- workspaces, cache, runtime --------------------------------------------------------------
-
-
-def new_workspace(ls: PromptTokensServer, root: str) -> WorkspaceState:
-    from prompt_tokens.lsp.server import WorkspaceState
-
-    ws = WorkspaceState(root=root)
-    ws.toml_raw, ws.toml_problems = load_config(Path(root))
-    ws.settings = _merged(ls, ws)
-    ls.workspaces[root] = ws
-    if ws.toml_problems or _toml_problems(ws):
-        report_problems(ls)
-    return ws
-
-
-def _merged(ls: PromptTokensServer, ws: WorkspaceState) -> Settings:
-    # The repository's file overrides the editor, but may only tighten trust-sensitive keys.
-    settings, _ = parse_settings(merge_workspace(ls.client_raw, ws.toml_raw))
-    return settings
-
-
-def _toml_problems(ws: WorkspaceState) -> list[str]:
-    _, problems = parse_settings(ws.toml_raw)
-    return problems
-
-
-def ensure_cache(ls: PromptTokensServer, settings: Settings) -> None:
-    from prompt_tokens.cache.tiered import TieredCache
-
-    key = (settings.cache.path, settings.cache.memory_entries)
-    if ls.cache is not None and ls.cache_key == key:
-        return
-    old = ls.cache
-    ls.cache = TieredCache.from_settings(settings.cache)
-    ls.cache_key = key
-    if old is not None:
-        log.info("cache settings changed: now %s", settings.cache.path or "memory only")
-        for ws in ls.workspaces.values():
-            if ws.runtime is not None:
-                ls.spawn(ws.runtime.aclose(), name="close runtime")
-                ws.runtime = None
-        old.close()
-
-
-def ensure_runtime(ls: PromptTokensServer, ws: WorkspaceState) -> Runtime:
-    if ws.runtime is None:
-        from prompt_tokens.runtime import Runtime
-
-        first = ls.workspaces.get(ls.roots[0]) if ls.roots else None
-        ensure_cache(ls, first.settings if first is not None else ws.settings)
-        assert ls.cache is not None
-        ws.runtime = Runtime(ws.settings, _roots(ls, ws), cache=ls.cache, queue=ls.queue)
-    return ws.runtime
-
-
-def _roots(ls: PromptTokensServer, ws: WorkspaceState) -> list[Path]:
-    return [Path(r) for r in dict.fromkeys([*ls.roots, ws.root])]
-
-
-# ---- settings --------------------------------------------------------------------------------
-
-
-def report_problems(ls: PromptTokensServer) -> None:
-    """One message listing every settings problem; repeated only when the list changes."""
-    problems: list[str] = [f"editor settings: {p}" for p in ls.client_problems]
-    for ws in ls.workspaces.values():
-        name = os.path.join(ws.root, CONFIG_FILE)
-        problems += [p if p.startswith(name) else f"{name}: {p}" for p in ws.toml_problems]
-        problems += [f"{name}: {p}" for p in _toml_problems(ws)]
-    key = tuple(problems)
-    if key == ls.shown_problems:
-        return
-    ls.shown_problems = key
-    if not problems:
-        return
-    text = "prompt-tokens: invalid settings, defaults used for:\n" + "\n".join(
-        f"• {p}" for p in problems
+def initialize(ls: PromptTokensServer, params: types.InitializeParams) -> None:
+    configuration.set_client_settings(ls, params.initialization_options)
+    ls.roots = _folders(params, ls)
+    chosen = ls.workspace.position_encoding or "utf-16"
+    enc = str(getattr(chosen, "value", chosen))
+    ls.position_encoding = enc if enc in ("utf-8", "utf-16", "utf-32") else "utf-16"  # type: ignore[assignment]
+    log.info(
+        "initialize: %s %s, folders %s, positions %s",
+        params.client_info.name if params.client_info else "client",
+        params.client_info.version if params.client_info else "",
+        ls.roots,
+        ls.position_encoding,
     )
-    log.warning("%s", text)
+
+
+async def initialized(ls: PromptTokensServer, params: types.InitializedParams) -> None:
     try:
-        ls.window_show_message(
-            types.ShowMessageParams(type=types.MessageType.Warning, message=text)
-        )
-    except Exception:
-        log.debug("window/showMessage failed", exc_info=True)
+        await configuration.pull_settings(ls)
+        for root in ls.roots:
+            configuration.workspace_for(ls, root)
+        reconfigure.apply_settings(ls)
+        warm = ls.runtime.settings(ls.roots[0]) if ls.roots else Settings()
+        tune_gc()
+        # the first count should not wait for the encoding's ranks: load them off the loop
+        ls.spawn(asyncio.to_thread(ls.runtime.load_encoding, warm.encoding), name="load encoding")
+    finally:
+        ls.settings_ready.set()
+        configuration.report_problems(ls)
+    await register_dynamic(ls)
+    dependencies.start_polling(ls)
 
 
-def set_client_settings(ls: PromptTokensServer, raw: Any) -> None:
-    ls.client_raw = unwrap(raw)
-    _, ls.client_problems = parse_settings(ls.client_raw)
-
-
-def apply_settings(
-    ls: PromptTokensServer, *, reload_toml: bool = False, roots: list[str] | None = None
+async def did_change_configuration(
+    ls: PromptTokensServer, params: types.DidChangeConfigurationParams
 ) -> None:
-    """Recompute every workspace's settings and recount what they change.
-
-    A change of variables only recounts the documents using a changed variable (and not
-    shadowed by their front matter); any other change recounts every document of that root.
-    """
-    from prompt_tokens.lsp import counting
-
-    targets = (
-        list(ls.workspaces.values()) if roots is None else [ls.workspace_for(r) for r in roots]
-    )
-    recount: set[str] = set()
-    for ws in targets:
-        if reload_toml:
-            ws.toml_raw, ws.toml_problems = load_config(Path(ws.root))
-        old = ws.settings
-        new = _merged(ls, ws)
-        ws.settings = new
-        if ws.runtime is not None:
-            rt = ws.runtime
-            rt.settings = new
-            rt.engine.settings = new
-            rt.resolver.update_settings(new, _roots(ls, ws))
-        if new == old:
-            continue
-        docs = {uri for uri, d in ls.docs.items() if d.root == ws.root}
-        old_rest = _without_variables(old)
-        new_rest = _without_variables(new)
-        if old_rest != new_rest:
-            recount |= docs
-        elif ws.runtime is not None:
-            changed = ws.runtime.resolver.graph.documents_to_recount(old.variables, new.variables)
-            recount |= {u for u in docs if ls.docs[u].path in changed}
-        else:
-            recount |= docs
-    if ls.roots:
-        first = ls.workspaces.get(ls.roots[0])
-        if first is not None and ls.cache is not None:
-            ensure_cache(ls, first.settings)
-    report_problems(ls)
-    for uri in recount:
-        counting.invalidate_references(ls, uri)
-        counting.schedule(ls, uri, delay_s=0.0)
+    pushed = params.settings
+    if isinstance(pushed, dict) and isinstance(pushed.get(SECTION), dict):
+        configuration.set_client_settings(ls, pushed[SECTION])
+    elif not await configuration.pull_settings(ls) and isinstance(pushed, dict) and pushed:
+        configuration.set_client_settings(ls, pushed)
+    reconfigure.apply_settings(ls)
 
 
-def _without_variables(s: Settings) -> Settings:
-    import attrs
+def did_change_workspace_folders(
+    ls: PromptTokensServer, params: types.DidChangeWorkspaceFoldersParams
+) -> None:
+    for f in params.event.removed:
+        path = ls.uri_path(f.uri)
+        if path in ls.roots:
+            ls.roots.remove(path)
+    for f in params.event.added:
+        path = ls.uri_path(f.uri)
+        if path and path not in ls.roots:
+            ls.roots.append(path)
+            configuration.workspace_for(ls, path)
+    reconfigure.apply_settings(ls)
 
-    return attrs.evolve(s, variables={})
+
+async def on_shutdown(ls: PromptTokensServer, params: None) -> None:
+    await shutdown(ls)
 
 
-async def pull_settings(ls: PromptTokensServer) -> bool:
-    """Ask the editor for the ``promptTokens`` section; False when it can't answer."""
-    if not ls.supports("workspace.configuration"):
-        return False
-    try:
-        result = await asyncio.wait_for(
-            ls.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
-            ),
-            PULL_TIMEOUT_S,
-        )
-    except (TimeoutError, Exception) as exc:
-        log.warning("workspace/configuration failed: %s", exc)
-        return False
-    if result and isinstance(result[0], dict):
-        # a pulled section replaces initializationOptions, key by key
-        set_client_settings(ls, deep_merge(ls.client_raw, unwrap(result[0])))
-    return True
+def on_exit(ls: PromptTokensServer, params: None) -> None:
+    ls.shutting_down = True  # the cache was closed by shutdown (or is at interpreter exit)
 
 
 async def register_dynamic(ls: PromptTokensServer) -> None:
@@ -251,108 +133,20 @@ async def register_dynamic(ls: PromptTokensServer) -> None:
     try:
         await asyncio.wait_for(
             ls.client_register_capability_async(types.RegistrationParams(registrations=regs)),
-            PULL_TIMEOUT_S,
+            REGISTER_TIMEOUT_S,
         )
         ls.watching_files = watch
     except (TimeoutError, Exception) as exc:
         log.warning("client/registerCapability failed: %s", exc)
 
 
-def _warm_up(encoding: str) -> None:
-    """Import the engine and load the encoding off the event loop (first count is faster)."""
-    import prompt_tokens.runtime  # noqa: F401
-    from prompt_tokens.tokenizer.encodings import get_encoding
-
-    get_encoding(encoding)
-
-
-def register(server: PromptTokensServer) -> None:
-    @server.feature(types.INITIALIZE)
-    def on_initialize(ls: PromptTokensServer, params: types.InitializeParams) -> None:
-        set_client_settings(ls, params.initialization_options)
-        ls.roots = _folders(params, ls)
-        chosen = ls.workspace.position_encoding or "utf-16"
-        enc = str(getattr(chosen, "value", chosen))
-        ls.position_encoding = enc if enc in ("utf-8", "utf-16", "utf-32") else "utf-16"  # type: ignore[assignment]
-        log.info(
-            "initialize: %s %s, folders %s, positions %s",
-            params.client_info.name if params.client_info else "client",
-            params.client_info.version if params.client_info else "",
-            ls.roots,
-            ls.position_encoding,
-        )
-
-    @server.feature(types.INITIALIZED)
-    async def on_initialized(ls: PromptTokensServer, params: types.InitializedParams) -> None:
-        try:
-            await pull_settings(ls)
-            for root in ls.roots:
-                ls.workspace_for(root)
-            apply_settings(ls)
-            warm = ls.workspaces[ls.roots[0]].settings if ls.roots else Settings()
-            # imports take ~0.3 s: do them before counting starts, off the loop
-            await asyncio.to_thread(_warm_up_imports)
-            tune_gc()
-            ls.spawn(asyncio.to_thread(_warm_up, warm.encoding), name="load encoding")
-        finally:
-            ls.settings_ready.set()
-            report_problems(ls)
-        await register_dynamic(ls)
-        from prompt_tokens.lsp import dependencies
-
-        dependencies.start_polling(ls)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def on_did_change_configuration(
-        ls: PromptTokensServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        pushed = params.settings
-        if isinstance(pushed, dict) and isinstance(pushed.get(SECTION), dict):
-            set_client_settings(ls, pushed[SECTION])
-        elif not await pull_settings(ls) and isinstance(pushed, dict) and pushed:
-            set_client_settings(ls, pushed)
-        apply_settings(ls)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def on_folders(ls: PromptTokensServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-        for f in params.event.removed:
-            path = ls.uri_path(f.uri)
-            if path in ls.roots:
-                ls.roots.remove(path)
-        for f in params.event.added:
-            path = ls.uri_path(f.uri)
-            if path and path not in ls.roots:
-                ls.roots.append(path)
-                ls.workspace_for(path)
-        apply_settings(ls)
-
-    @server.feature(types.SHUTDOWN)
-    async def on_shutdown(ls: PromptTokensServer, params: None) -> None:
-        await shutdown(ls)
-
-    @server.feature(types.EXIT)
-    def on_exit(ls: PromptTokensServer, params: None) -> None:
-        ls.shutting_down = True
-        if ls.cache is not None:
-            try:
-                ls.cache.close()
-            except Exception:
-                log.debug("cache close failed", exc_info=True)
-
-
 def tune_gc() -> None:
     """Keep the cyclic garbage collector off the keystroke path: everything alive after start
     up (pygls, lsprotocol's ~1,000 classes, the engine) is frozen out of collections, and young
     objects are collected less often (a keystroke allocates a few thousand short-lived ones)."""
-    import gc
-
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-
-
-def _warm_up_imports() -> None:
-    import prompt_tokens.runtime  # noqa: F401
 
 
 async def shutdown(ls: PromptTokensServer) -> None:
@@ -362,16 +156,11 @@ async def shutdown(ls: PromptTokensServer) -> None:
     ls.shutting_down = True
     try:
         await ls.debouncer.aclose()
-        await ls.queue.shutdown(timeout=2.0)
-        for ws in ls.workspaces.values():
-            if ws.runtime is not None:
-                await ws.runtime.aclose()
+        await ls.runtime.aclose(timeout=2.0)
         tasks = [t for t in ls.tasks if t is not asyncio.current_task()]
         for t in tasks:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
-        if ls.cache is not None:
-            ls.cache.flush()
     except Exception:
         log.exception("error during shutdown")

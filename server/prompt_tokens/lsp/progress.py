@@ -5,7 +5,7 @@ A recount runs inside :meth:`ProgressReporter.watch`: nothing is sent for quick 
 ``window.workDoneProgress``), reports follow what the job reports (block counting fraction,
 which reference is being resolved), and it ends with the count. The progress is cancellable:
 a user cancel calls the watcher's ``on_cancel`` (the recount is cancelled and its status
-becomes ``error``).
+becomes ``error``). pygls itself handles ``window/workDoneProgress/cancel``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Protocol
 
 from lsprotocol import types
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import PromptTokensServer
+from pygls.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -47,28 +45,29 @@ class Watch:
             self.message = message
 
 
+class Host(Protocol):
+    """What a reporter needs of the server (the server class satisfies it; naming it here
+    keeps this module free of the server's imports)."""
+
+    shutting_down: bool
+
+    @property
+    def work_done_progress(self) -> Progress: ...
+
+    def supports(self, capability: str) -> bool: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
+
+
 class ProgressReporter:
-    def __init__(self, server: PromptTokensServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.watches: set[Watch] = set()
-        self._jobs: dict[int, Watch] = {}
         self.started = 0
         """Progress tokens created so far (for tests and ``promptTokens.jobs``)."""
 
     def supported(self) -> bool:
         return self.server.supports("window.work_done_progress")
-
-    def on_job_progress(self, record: Any, fraction: float | None, message: str) -> None:
-        """JobQueue hook: forward a job's progress to the watch it runs under."""
-        watch = self._jobs.get(getattr(record, "id", -1))
-        if watch is not None:
-            watch.report(fraction, message or None)
-
-    def bind_job(self, job_id: int, watch: Watch) -> None:
-        self._jobs[job_id] = watch
-
-    def unbind_job(self, job_id: int) -> None:
-        self._jobs.pop(job_id, None)
 
     @contextlib.asynccontextmanager
     async def watch(
@@ -104,7 +103,7 @@ class ProgressReporter:
                 title=w.title,
                 cancellable=on_cancel is not None,
                 message=w.message or None,
-                percentage=_pct(w.fraction),
+                percentage=_percentage(w.fraction),
             ),
         )
         w.began = True
@@ -127,7 +126,7 @@ class ProgressReporter:
                 self.server.work_done_progress.report(
                     token,
                     types.WorkDoneProgressReport(
-                        message=w.message or None, percentage=_pct(w.fraction)
+                        message=w.message or None, percentage=_percentage(w.fraction)
                     ),
                 )
                 last, last_at = now, time.monotonic()
@@ -143,9 +142,5 @@ class ProgressReporter:
             log.debug("could not end progress %s", w.token, exc_info=True)
 
 
-def _pct(fraction: float | None) -> int | None:
+def _percentage(fraction: float | None) -> int | None:
     return None if fraction is None else round(100 * fraction)
-
-
-def register(server: PromptTokensServer) -> None:
-    """Nothing to register: pygls handles ``window/workDoneProgress/cancel`` itself."""

@@ -11,16 +11,15 @@ import asyncio
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
 from prompt_tokens.document import DocumentState
-from prompt_tokens.lsp import counting, diagnostics
+from prompt_tokens.lsp import counting, diagnostics, reconfigure
+from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.state import OpenDocument
 from prompt_tokens.workspace import CONFIG_FILE
-
-if TYPE_CHECKING:
-    from prompt_tokens.lsp.server import OpenDocument, PromptTokensServer
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +34,7 @@ def clean(text: str) -> str:
 
 
 def _encoding_guess(ls: PromptTokensServer, root: str) -> str:
-    ws = ls.workspaces.get(root)
-    return ws.settings.encoding if ws is not None else "cl100k_base"
+    return ls.runtime.settings(root).encoding if root in ls.workspaces else "cl100k_base"
 
 
 def _first_break(text: str) -> int:
@@ -62,106 +60,98 @@ async def _build(
     counting.schedule(ls, doc.uri, delay_s=0.0)
 
 
-def register(server: PromptTokensServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: PromptTokensServer, params: types.DidOpenTextDocumentParams) -> None:
-        from prompt_tokens.lsp.server import OpenDocument
+def did_open(ls: PromptTokensServer, params: types.DidOpenTextDocumentParams) -> None:
+    item = params.text_document
+    path = ls.uri_path(item.uri)
+    root = ls.root_for(path)
+    text = clean(item.text)
+    options = {
+        "encoding": _encoding_guess(ls, root),
+        "version": item.version,
+        "position_encoding": ls.position_encoding,
+    }
+    big = len(text) > BUILD_IN_THREAD_CHARS
+    doc = OpenDocument(
+        uri=item.uri,
+        path=path,
+        language_id=item.language_id,
+        version=item.version,
+        # while a big one is built: its first line only (for the "counting…" hint's place)
+        state=DocumentState(text[: _first_break(text)], **options)  # type: ignore[arg-type]
+        if big
+        else DocumentState(text, **options),  # type: ignore[arg-type]
+        root=root,
+    )
+    ls.docs[item.uri] = doc
+    ls.active_uri = item.uri
+    if big:
+        # splitting megabytes into blocks takes a while: not on the event loop; changes
+        # arriving meanwhile wait in ``pending_changes``
+        doc.pending_changes = []
+        ls.spawn(_build(ls, doc, text, options), name=f"open {item.uri}")
+    else:
+        counting.schedule(ls, item.uri, delay_s=0.0)
+    if path is not None:  # its buffer now wins over the disk for documents using it
+        counting.schedule_dependents(ls, path, delay_s=0.0, exclude=item.uri)
 
-        item = params.text_document
-        path = ls.uri_path(item.uri)
-        root = ls.root_for(path)
-        text = clean(item.text)
-        options = {
-            "encoding": _encoding_guess(ls, root),
-            "version": item.version,
-            "position_encoding": ls.position_encoding,
-        }
-        big = len(text) > BUILD_IN_THREAD_CHARS
-        doc = OpenDocument(
-            uri=item.uri,
-            path=path,
-            language_id=item.language_id,
-            version=item.version,
-            # while a big one is built: its first line only (for the "counting…" hint's place)
-            state=DocumentState(text[: _first_break(text)], **options)  # type: ignore[arg-type]
-            if big
-            else DocumentState(text, **options),  # type: ignore[arg-type]
-            root=root,
-        )
-        ls.docs[item.uri] = doc
-        ls.active_uri = item.uri
-        if big:
-            # splitting megabytes into blocks takes a while: not on the event loop; changes
-            # arriving meanwhile wait in ``pending_changes``
-            doc.pending_changes = []
-            ls.spawn(_build(ls, doc, text, options), name=f"open {item.uri}")
-        else:
-            counting.schedule(ls, item.uri, delay_s=0.0)
-        if path is not None:  # its buffer now wins over the disk for documents using it
-            counting.schedule_dependents(ls, path, delay_s=0.0, exclude=item.uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: PromptTokensServer, params: types.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        doc = ls.docs.get(uri)
-        if doc is None:
-            log.warning("didChange for a document that is not open: %s", uri)
-            return
-        changes = [
+def did_change(ls: PromptTokensServer, params: types.DidChangeTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    doc = ls.docs.get(uri)
+    if doc is None:
+        log.warning("didChange for a document that is not open: %s", uri)
+        return
+    changes = [
+        (
+            clean(c.text),
             (
-                clean(c.text),
-                (
-                    c.range.start.line,
-                    c.range.start.character,
-                    c.range.end.line,
-                    c.range.end.character,
-                )
-                if isinstance(c, types.TextDocumentContentChangePartial)
-                else None,
+                c.range.start.line,
+                c.range.start.character,
+                c.range.end.line,
+                c.range.end.character,
             )
-            for c in params.content_changes
-        ]
-        doc.version = params.text_document.version
-        ls.active_uri = uri
-        if doc.pending_changes is not None:
-            doc.pending_changes.extend(changes)
-            return
-        for text, range_ in changes:
-            doc.state.apply_change(text, range_)
-        doc.state.version = doc.version
-        ws = ls.workspaces.get(doc.root)
-        delay = (ws.settings.debounce_ms if ws is not None else 150) / 1000
-        counting.schedule(ls, uri, delay_s=delay)
-        if doc.path is not None:
-            counting.schedule_dependents(ls, doc.path, delay_s=delay, exclude=uri)
+            if isinstance(c, types.TextDocumentContentChangePartial)
+            else None,
+        )
+        for c in params.content_changes
+    ]
+    doc.version = params.text_document.version
+    ls.active_uri = uri
+    if doc.pending_changes is not None:
+        doc.pending_changes.extend(changes)
+        return
+    for text, range_ in changes:
+        doc.state.apply_change(text, range_)
+    doc.state.version = doc.version
+    known = doc.root in ls.workspaces
+    delay = (ls.runtime.settings(doc.root).debounce_ms if known else 150) / 1000
+    counting.schedule(ls, uri, delay_s=delay)
+    if doc.path is not None:
+        counting.schedule_dependents(ls, doc.path, delay_s=delay, exclude=uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
-    def did_save(ls: PromptTokensServer, params: types.DidSaveTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        doc = ls.docs.get(uri)
-        path = doc.path if doc is not None else ls.uri_path(uri)
-        if path is None:
-            return
-        if os.path.basename(path) == CONFIG_FILE:
-            from prompt_tokens.lsp import lifecycle
 
-            lifecycle.apply_settings(ls, reload_toml=True, roots=[os.path.dirname(path)])
-            return
-        counting.schedule_dependents(ls, path, delay_s=0.0, exclude=uri)
+def did_save(ls: PromptTokensServer, params: types.DidSaveTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    doc = ls.docs.get(uri)
+    path = doc.path if doc is not None else ls.uri_path(uri)
+    if path is None:
+        return
+    if os.path.basename(path) == CONFIG_FILE:
+        reconfigure.config_file_changed(ls, path, known_roots_only=False)
+        return
+    counting.schedule_dependents(ls, path, delay_s=0.0, exclude=uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: PromptTokensServer, params: types.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        doc = ls.docs.pop(uri, None)
-        counting.cancel(ls, uri)
-        if ls.active_uri == uri:
-            ls.active_uri = None
-        if doc is None:
-            return
-        diagnostics.clear(ls, uri)
-        if doc.path is not None:
-            ws = ls.workspaces.get(doc.root)
-            if ws is not None and ws.runtime is not None:
-                ws.runtime.resolver.graph.remove(os.path.abspath(doc.path))
-            # its unsaved text no longer wins: dependents count the file on disk again
-            counting.schedule_dependents(ls, doc.path, delay_s=0.0, exclude=uri)
+
+def did_close(ls: PromptTokensServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    doc = ls.docs.pop(uri, None)
+    counting.cancel(ls, uri)
+    if ls.active_uri == uri:
+        ls.active_uri = None
+    if doc is None:
+        return
+    diagnostics.clear(ls, uri)
+    if doc.path is not None:
+        ls.runtime.forget(doc.path)
+        # its unsaved text no longer wins: dependents count the file on disk again
+        counting.schedule_dependents(ls, doc.path, delay_s=0.0, exclude=uri)
