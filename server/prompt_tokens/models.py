@@ -17,6 +17,7 @@ window (400K window, 272K input).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import tomllib
@@ -211,10 +212,13 @@ def lookup_model(name: str) -> ModelInfo:
     """Like :func:`resolve_model`, raising ``UnknownModelError`` with the known providers."""
     info = resolve_model(name)
     if info is None:
-        providers = sorted({m.provider for m in model_table().models})
+        models = model_table().models
+        similar = difflib.get_close_matches(name.strip().lower(), [m.name for m in models], 6, 0.5)
+        hint = f"Similar known models: {', '.join(similar)}. " if similar else ""
+        providers = ", ".join(sorted({m.provider for m in models}))
         raise UnknownModelError(
-            f"Unknown model '{name}'. The model table covers {', '.join(providers)} models; "
-            "run `prompt-tokens models` to list them."
+            f"Unknown model '{name}'. {hint}The model table covers {providers} models "
+            "(`prompt-tokens models` lists them)."
         )
     return info
 

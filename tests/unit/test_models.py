@@ -113,6 +113,13 @@ def test_unknown_model(name: str) -> None:
         lookup_model(name)
 
 
+def test_unknown_model_message_suggests_near_names() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        lookup_model("claude-sonnet-4-7")
+    assert "Similar known models: claude-sonnet-4-6" in str(info.value)
+    assert info.value.code == "unknown-model"
+
+
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
