@@ -237,7 +237,7 @@ def test_every_model_and_input_of_the_real_corpus_is_read() -> None:
     files = _front_matter_files()
     assert len(files) > 300
     models_seen: set[str] = set()
-    inputs_seen = 0
+    inputs_seen = reserves = 0
     for path in files:
         text = path.read_text(encoding="utf-8")
         fm = parse_front_matter(text)
@@ -250,6 +250,11 @@ def test_every_model_and_input_of_the_real_corpus_is_read() -> None:
             continue
         declared = _declared_model(raw)
         assert fm.model == declared, path
+        model = raw.get("model")
+        options = model.get("options") if isinstance(model, dict) else None
+        if isinstance(options, dict) and "maxOutputTokens" in options:
+            reserves += 1
+            assert fm.max_output_tokens == options["maxOutputTokens"], path
         if declared:
             models_seen.add(declared)
         inputs = raw.get("inputs")
@@ -267,7 +272,7 @@ def test_every_model_and_input_of_the_real_corpus_is_read() -> None:
                     raw.get("sample") or {}
                 ), (path, name)
     assert {"gpt-4o", "gpt-4", "claude-sonnet-4-5-20250929", "gpt-4o-mini"} <= models_seen
-    assert inputs_seen > 50
+    assert inputs_seen > 50 and reserves > 10
     unresolved = {
         m for m in models_seen - NOT_TEXT_MODELS if "<" not in m and resolve_model(m) is None
     }
