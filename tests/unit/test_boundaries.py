@@ -1,14 +1,16 @@
 """Proof tests for the safe-cut rules: cutting there never changes the count.
 
-A safe cut must be a regex-piece boundary of tiktoken for *every* text around it. These tests
-check the strongest observable form of that: the concatenated tokens of the parts equal the
-tokens of the whole (so the counts are equal too), for text built from adversarial alphabets
-(every letter case class, combining marks, contractions, digits, Unicode whitespace including
-the characters Python's ``str.isspace()`` and the regex engine's ``\\s`` disagree on, ``\\r``,
-``\\r\\n``, ``/``, ``//``, punctuation, emoji with joiners and skin tones) and for real text.
+A safe cut must be a pre-tokenizer piece boundary for *every* text around it. These tests check
+the strongest observable form of that, for every exact tokenizer (OpenAI encodings, Qwen,
+DeepSeek, Mistral tekken): the concatenated tokens of the parts equal the tokens of the whole
+(so the counts are equal too), for text built from adversarial alphabets (every letter case
+class, combining marks and NFC-composable sequences, Hangul jamo, contractions, digits and
+digit runs, CJK and kana runs, Unicode whitespace including the characters Python's
+``str.isspace()`` and the regex engines' ``\\s`` disagree on, ``\\r``, ``\\r\\n``, ``/``, ``//``,
+punctuation, special-token strings, emoji with joiners and skin tones) and for real text.
 
 ``PT_PROOF_EXAMPLES`` sets the number of hypothesis examples of the main proof (default 2000 per
-encoding; run ``PT_PROOF_EXAMPLES=20000 pytest tests/unit/test_boundaries.py`` for the heavy run).
+tokenizer; run ``PT_PROOF_EXAMPLES=20000 pytest tests/unit/test_boundaries.py`` for the heavy run).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import importlib.util
 import os
 import re
 import sys
+import unicodedata
+from collections.abc import Callable
 from functools import cache
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -32,10 +36,9 @@ from prompt_tokens.tokenizer.boundaries import (
     SAFE_CUT,
     resplit_edit,
     safe_cut_pattern,
-    safe_cuts,
     split_blocks,
 )
-from prompt_tokens.tokenizer.encodings import get_encoding
+from prompt_tokens.tokenizer.encodings import TOKENIZERS, get_encoding
 from tests.conftest import plain_count
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +60,8 @@ side_settings = settings(
 )
 
 ENCODINGS = ("cl100k_base", "o200k_base")
+# Every exact tokenizer, each proven against its own whole-text count.
+ALL_TOKENIZERS = TOKENIZERS
 
 # ------------------------------------------------------------------------------------------
 # Adversarial alphabet
@@ -67,6 +72,13 @@ LETTERS = [
     *"ǅǈǋǲᾈ",  # Lt
     *"ʰʲˆーᵃ々",  # Lm
     *"あ中אاกᄀ",  # Lo
+    "中文字",  # a CJK run (DeepSeek isolates them)
+    "ひらがなカタカナ",
+    "\u1100\u1161",  # Hangul L+V jamo: NFC composes them
+    "\u1161",
+    "\u11a8",
+    "\u212b",  # ANGSTROM SIGN: NFC changes it
+    "\uf900",  # CJK compatibility ideograph: NFC changes it
     "Hello",
     "WORLD",
     "ǅungla",
@@ -74,15 +86,17 @@ LETTERS = [
     "ΣΊΣΥΦΟΣ",
 ]
 MARKS = ["\u0301", "\u0308", "\u0300", "\u093f", "\u0903", "\u20dd", "e\u0301", "\u0915\u093f"]
+MARKS += ["\u0344", "\u0958", "\u0323\u0307", "\u0307\u0323", "A\u030a"]
 CONTRACTIONS = ["'s", "'S", "'t", "'T", "'re", "'RE", "'ve", "'m", "'ll", "'LL", "'d", "'D"]
 CONTRACTIONS += ["’s", "'", "''", "don't", "I'LL", "'sx"]
-DIGITS = [*"0179", "٣", "４", "Ⅻ", "²", "½", "12345", "3.14"]
+DIGITS = [*"0179", "٣", "４", "Ⅻ", "²", "½", "12345", "3.14", "1234567"]
 WHITESPACE = [" ", "  ", "    ", "\t", "\u00a0", "\u2028", "\u2029", "\u3000", "\x1c", "\x1d"]
 WHITESPACE += ["\x1e", "\x1f", "\x85", "\x0b", "\x0c", "\u1680", "\u2000", "\u200a", "\u202f"]
-WHITESPACE += ["\u205f", "\u180e", "\u200b", "\ufeff", " \t "]
+WHITESPACE += ["\u205f", "\u180e", "\u200b", "\ufeff", " \t ", "\u2001"]
 BREAKS = ["\r", "\n", "\r\n", "\n\n", "\r\r\n", "\n\r", " \n", "\t\n"]
 SLASHES = ["/", "//", "///", " //", " /", "/*", "*/"]
 PUNCT = [*'.,;:!?()[]{}<>"`~@#$%^&*-_=+|\\', "...", "();", "-->", "<|endoftext|>", "{{", "}}"]
+PUNCT += ["#include", "-abc", "<think>", "<｜User｜>", "<|im_start|>", "[INST]", "<s>", "，", "。"]
 EMOJI = [
     "👍",
     "🏽",
@@ -134,28 +148,58 @@ def assert_cuts_exact(encoding: str, text: str, cuts: list[int]) -> None:
     assert joined == whole
 
 
+def safe_cuts(text: str, encoding: str) -> list[int]:
+    """Positions (just after the newline) where ``text`` may be cut under ``encoding``'s rule."""
+    return [m.end() for m in safe_cut_pattern(encoding).finditer(text)]
+
+
 @cache
-def piece_regex(encoding: str) -> regex.Pattern[str]:
-    return regex.compile(get_encoding(encoding)._pat_str)
+def piece_splitter(encoding: str) -> tuple[Callable[[str], str], Callable[[str], list[int]]]:
+    """(normaliser, piece ends) of a tokenizer's own pre-tokenizer.
+
+    tiktoken-based tokenizers: their ``pat_str`` run by the ``regex`` module (what tiktoken's
+    own ``_encode_only_native_bpe`` uses); Qwen normalises to NFC first. DeepSeek: the Hugging
+    Face pre-tokenizer itself (``pre_tokenize_str`` gives character offsets).
+    """
+    enc = get_encoding(encoding)
+    if encoding == "deepseek-v4":
+        pre = enc._tok.pre_tokenizer
+        return (lambda t: t), lambda t: [end for _, (_, end) in pre.pre_tokenize_str(t)]
+    if encoding.startswith("qwen"):
+        inner = enc._tok._tokenizer
+        norm: Callable[[str], str] = lambda t: unicodedata.normalize("NFC", t)  # noqa: E731
+    elif encoding == "mistral-tekken":
+        inner, norm = enc._tok._model, (lambda t: t)
+    else:
+        inner, norm = enc, (lambda t: t)
+    pat = regex.compile(inner._pat_str)
+    return norm, lambda t: list(accumulate(len(p) for p in pat.findall(t)))
 
 
 def assert_cuts_are_piece_boundaries(encoding: str, text: str, cuts: list[int]) -> None:
-    """The structural form of the proof: every cut is a boundary of tiktoken's regex pieces.
+    """The structural form of the proof: every cut is a boundary of the pre-tokenizer's pieces.
 
     Token equality alone can miss an unsafe cut when the vocabulary happens to have no merge
-    across it (``"\\n\\xa0\\n"`` is one piece but encodes as ``"\\n"``, ``"\\xa0\\n"``). The pieces
-    come from the ``regex`` module (what tiktoken's own ``_encode_only_native_bpe`` uses); that
-    it splits like tiktoken's engine is checked on the same text through the tokens; where it
-    does not (characters the two engines' Unicode tables classify differently, e.g. letters
-    newer than tiktoken's tables) only the token-level check above applies.
+    across it (``"\\n\\xa0\\n"`` is one piece but encodes as ``"\\n"``, ``"\\xa0\\n"``). That
+    the pieces split like the tokenizer's engine is checked on the same text through the
+    tokens; where they do not (characters the two engines' Unicode tables classify differently,
+    e.g. letters newer than tiktoken's tables) only the token-level check above applies. With a
+    normaliser (Qwen: NFC) the cut must also split the normalised text into the normalised
+    parts, and the boundary is checked at the cut's position in the normalised text.
     """
-    pieces = piece_regex(encoding).findall(text)
-    assert "".join(pieces) == text
+    norm, piece_ends = piece_splitter(encoding)
+    normal = norm(text)
+    ends = piece_ends(normal)
+    assert (ends[-1] if ends else 0) == len(normal)
+    pieces = [normal[a:b] for a, b in pairwise([0, *ends])]
     if [t for p in pieces for t in tokens(encoding, p)] != tokens(encoding, text):
-        note("regex-module pieces differ from tiktoken's here; piece check skipped")
+        note("pre-tokenizer pieces differ from the engine's here; piece check skipped")
         return
-    bounds = set(accumulate(map(len, pieces)))
-    assert not [c for c in cuts if c not in bounds], "a safe cut falls inside a regex piece"
+    normal_parts = [norm(p) for p in split_at(text, cuts)]
+    assert "".join(normal_parts) == normal, "the normaliser composes across a cut"
+    mapped = list(accumulate(len(p) for p in normal_parts))[:-1]
+    bounds = set(ends)
+    assert not [c for c in mapped if c not in bounds], "a safe cut falls inside a piece"
 
 
 @cache
@@ -194,27 +238,27 @@ def naive_cuts(text: str) -> list[int]:
 # ------------------------------------------------------------------------------------------
 # The proof: every safe cut, adversarial text
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @proof_settings
 @given(text=adversarial_text)
 def test_every_safe_cut_is_exact(encoding: str, text: str) -> None:
-    cuts = list(safe_cuts(text, encoding))
+    cuts = safe_cuts(text, encoding)
     assert_cuts_exact(encoding, text, cuts)
     assert_cuts_are_piece_boundaries(encoding, text, cuts)
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @proof_settings
 @given(lines=st.lists(adversarial_text, min_size=2, max_size=8), crlf=st.booleans())
 def test_every_safe_cut_is_exact_multiline(encoding: str, lines: list[str], crlf: bool) -> None:
     """Many short lines, so most texts have several cuts."""
     text = ("\r\n" if crlf else "\n").join(lines)
-    cuts = list(safe_cuts(text, encoding))
+    cuts = safe_cuts(text, encoding)
     assert_cuts_exact(encoding, text, cuts)
     assert_cuts_are_piece_boundaries(encoding, text, cuts)
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @pytest.mark.parametrize("target", [1, 7, 64])
 @side_settings
 @given(lines=st.lists(adversarial_text, max_size=8))
@@ -229,7 +273,7 @@ def test_split_blocks_is_exact(encoding: str, target: int, lines: list[str]) -> 
     assert sum(plain_count(encoding, b) for b in blocks) == plain_count(encoding, text)
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @side_settings
 @given(lines=st.lists(adversarial_text, max_size=8), data=st.data())
 def test_cut_found_in_a_prefix_is_a_cut_of_the_whole(encoding: str, lines: list[str], data) -> None:
@@ -248,16 +292,16 @@ def test_unknown_encoding_has_no_rule() -> None:
 
 def test_rule_does_not_treat_python_whitespace_as_text() -> None:
     """\\x1c..\\x1f are ``str.isspace()`` but not regex ``\\s``: never a cut before them alone."""
-    for enc in ENCODINGS:
+    for enc in ALL_TOKENIZERS:
         for ch in "\x1c\x1d\x1e\x1f\x85\u2028\u3000\u00a0":
-            assert list(safe_cuts(f"a\n{ch}", enc)) == []
-            assert list(safe_cuts(f"a\n{ch}\n", enc)) == []
+            assert safe_cuts(f"a\n{ch}", enc) == []
+            assert safe_cuts(f"a\n{ch}\n", enc) == []
 
 
 # ------------------------------------------------------------------------------------------
 # Real text, LF and CRLF, every safe cut
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
 def test_every_safe_cut_in_real_files(encoding: str, crlf: bool) -> None:
     texts = real_texts()
@@ -266,18 +310,18 @@ def test_every_safe_cut_in_real_files(encoding: str, crlf: bool) -> None:
     for _name, text in texts:
         if crlf:
             text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        cuts = list(safe_cuts(text, encoding))
+        cuts = safe_cuts(text, encoding)
         total_cuts += len(cuts)
         assert_cuts_exact(encoding, text, cuts)
         assert_cuts_are_piece_boundaries(encoding, text, cuts)
     assert total_cuts > 1000
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @pytest.mark.parametrize("crlf", [None, False, True], ids=["mixed", "lf", "crlf"])
 def test_every_safe_cut_in_generated_corpus(encoding: str, crlf: bool | None) -> None:
     text = corpus().generate_text(600_000, seed=11, crlf=crlf)
-    cuts = list(safe_cuts(text, encoding))
+    cuts = safe_cuts(text, encoding)
     assert len(cuts) > 5000
     assert_cuts_exact(encoding, text, cuts)
     assert_cuts_are_piece_boundaries(encoding, text, cuts)
@@ -288,21 +332,36 @@ def test_every_safe_cut_in_generated_corpus(encoding: str, crlf: bool | None) ->
 # ------------------------------------------------------------------------------------------
 # Why o200k needs its stricter rule
 # ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["o200k_base", "mistral-tekken"])
 @pytest.mark.parametrize(
     "text",
     ["foo();\n// c", "x = 1;\n//", "a)\n/b", "end.\r\n// note", "}\n/* doc */", "  },\n// next"],
 )
-def test_naive_rule_is_not_safe_for_o200k(text: str) -> None:
+def test_naive_rule_is_not_safe_for_o200k_like_patterns(encoding: str, text: str) -> None:
+    """o200k and tekken share the punctuation piece that runs through a newline into ``/``."""
     cuts = naive_cuts(text)
     assert cuts, "the naive cl100k rule cuts here"
-    parts = split_at(text, cuts)
-    joined = [t for p in parts for t in tokens("o200k_base", p)]
-    assert joined != tokens("o200k_base", text), "the naive cut splits an o200k piece"
-    if text in ("foo();\n// c", "end.\r\n// note"):  # the count itself changes
-        assert len(joined) == plain_count("o200k_base", text) + 1
-    # ... while the o200k rule does not cut there, and the naive rule is fine for cl100k.
-    assert not set(cuts) & set(safe_cuts(text, "o200k_base"))
+    _, piece_ends = piece_splitter(encoding)
+    assert not set(cuts) <= set(piece_ends(text)), "the naive cut falls inside a piece"
+    if encoding == "o200k_base":
+        parts = split_at(text, cuts)
+        joined = [t for p in parts for t in tokens(encoding, p)]
+        assert joined != tokens(encoding, text), "... and changes the tokens"
+        if text in ("foo();\n// c", "end.\r\n// note"):
+            assert len(joined) == plain_count(encoding, text) + 1  # and the count itself
+    # ... while their rule does not cut there, and the naive rule is fine for cl100k.
+    assert not set(cuts) & set(safe_cuts(text, encoding))
     assert_cuts_exact("cl100k_base", text, cuts)
+
+
+def test_every_tokenizer_has_a_rule_and_headings_are_cuts() -> None:
+    """``document.split_text`` cuts before every heading line whatever the tokenizer."""
+    assert set(SAFE_CUT) == set(ALL_TOKENIZERS)
+    text = "intro\n# Title\nbody;\n## Sub\n\n###### Deep\tx\n"
+    heads = [m.start() for m in re.finditer(r"(?<=\n)#{1,6}[ \t]", text)]
+    for enc in ALL_TOKENIZERS:
+        assert set(heads) <= set(safe_cuts(text, enc)), enc
+        assert_cuts_exact(enc, text, heads)
 
 
 def test_naive_rule_miscounts_real_code_in_o200k() -> None:
@@ -313,7 +372,7 @@ def test_naive_rule_miscounts_real_code_in_o200k() -> None:
     naive = sum(plain_count("o200k_base", p) for p in parts)
     exact = plain_count("o200k_base", text)
     assert naive > exact  # the naive rule overcounts
-    o200k_parts = split_at(text, list(safe_cuts(text, "o200k_base")))
+    o200k_parts = split_at(text, safe_cuts(text, "o200k_base"))
     assert sum(plain_count("o200k_base", p) for p in o200k_parts) == exact
 
 
@@ -352,7 +411,7 @@ edit_strategy = st.tuples(
 )
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @side_settings
 @given(
     lines=st.lists(adversarial_text, max_size=10),

@@ -22,7 +22,12 @@ from prompt_tokens.tokenizer.counter import (
 from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import BINARY_SNIFF_BYTES, iter_file_chunks
 from tests.conftest import plain_count
-from tests.unit.test_boundaries import ENCODINGS, adversarial_text, corpus, real_texts
+from tests.unit.test_boundaries import (
+    ALL_TOKENIZERS,
+    adversarial_text,
+    corpus,
+    real_texts,
+)
 
 hyp = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,7 +41,7 @@ def chunked(data: bytes, size: int) -> list[bytes]:
 # ------------------------------------------------------------------------------------------
 # BlockCounter
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @hyp
 @given(
     lines=st.lists(adversarial_text, max_size=12),
@@ -124,7 +129,7 @@ def test_count_stream_chunk_sizes(encoding_name: str, chunk: int, block_chars: i
     assert result.stats.invalid_utf8 is False
 
 
-@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("encoding", ALL_TOKENIZERS)
 @hyp
 @given(
     lines=st.lists(adversarial_text, max_size=12),

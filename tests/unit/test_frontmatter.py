@@ -4,8 +4,14 @@ variables from every source, errors that never stop counting."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from prompt_tokens.models import resolve_model
 from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
+from prompt_tokens.references.variables import value_to_text
+from tests.unit.shared_corpus import corpus_dir
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -143,3 +149,131 @@ def test_non_map_variables() -> None:
     fm = parse_front_matter("---\nvariables: [a, b]\nsample: tests/sample.json\n---\n")
     assert fm.variables == {}
     assert fm.error is not None and "variables must be a map" in fm.error
+
+
+# ------------------------------------------------------------------------------------------
+# Model lists (VS Code agents), Prompty v2, inputs, and the real corpus
+# ------------------------------------------------------------------------------------------
+
+
+def test_model_list_means_the_first_known_entry() -> None:
+    text = (
+        "---\nmodel:\n  - Not A Model (copilot)\n  - Claude Sonnet 4.5 (copilot)\n  - GPT-5\n---\n"
+    )
+    fm = parse_front_matter(text)
+    assert fm.error is None
+    assert fm.model == "Claude Sonnet 4.5 (copilot)"
+    assert fm.model_span is not None
+    assert text[fm.model_span.offset : fm.model_span.end_offset] == fm.model
+    unknown = parse_front_matter("---\nmodel: [house-model-1, house-model-2]\n---\n")
+    assert (unknown.model, unknown.error) == ("house-model-1", None)
+    bad = parse_front_matter("---\nmodel: [1, 2]\n---\n")
+    assert bad.model is None and bad.error is not None and "model must be text" in bad.error
+
+
+def test_prompty_v2_model_options_and_input_list() -> None:
+    text = (
+        "---\nmodel:\n  id: claude-sonnet-4-5-20250929\n  provider: anthropic\n"
+        "  options:\n    maxOutputTokens: 512\n"
+        "inputs:\n  - name: firstName\n    kind: string\n    default: Jane\n"
+        "  - name: count\n    kind: integer\n    default: 3\n"
+        "  - name: topic\n    example: tea\n  - name: question\n    required: true\n"
+        "---\n{{firstName}}"
+    )
+    fm = parse_front_matter(text)
+    assert fm.error is None
+    assert fm.model == "claude-sonnet-4-5-20250929" and fm.max_output_tokens == 512
+    assert fm.model_span is not None
+    assert text[fm.model_span.offset : fm.model_span.end_offset] == fm.model
+    assert fm.inputs == ["firstName", "count", "topic", "question"]
+    assert fm.variables == {"firstName": "Jane", "count": "3", "topic": "tea"}
+
+
+def test_prompty_v1_input_map_and_priorities() -> None:
+    text = (
+        "---\nmodel:\n  configuration:\n    azure_deployment: gpt-4o\n"
+        "inputs:\n  question:\n    type: string\n    default: from-inputs\n"
+        "  other:\n    type: string\n    default: from-inputs\n  bare: string\n"
+        "sample:\n  question: from-sample\n---\n"
+    )
+    fm = parse_front_matter(text)
+    assert fm.model == "gpt-4o"
+    assert fm.inputs == ["question", "other", "bare"]
+    assert fm.variables == {"question": "from-sample", "other": "from-inputs"}
+
+
+def test_inputs_file_reference_and_bad_inputs() -> None:
+    fm = parse_front_matter("---\ninputs: ${file:schema.json}\n---\n")
+    assert (fm.inputs, fm.variables, fm.error) == ([], {}, None)
+    bad = parse_front_matter("---\ninputs: 3\n---\n")
+    assert bad.error is not None and "inputs must be" in bad.error
+
+
+def _front_matter_files() -> list[Path]:
+    files = [p for p in corpus_dir().rglob("*") if p.suffix in {".prompty", ".md", ".mdc"}]
+    return sorted(p for p in files if p.read_text(encoding="utf-8").lstrip("\ufeff")[:3] == "---")
+
+
+def _declared_model(data: dict[str, Any]) -> str | None:
+    """What the file names, read independently of the parser under test."""
+    model = data.get("model")
+    if isinstance(model, str):
+        return model
+    if isinstance(model, dict):
+        if isinstance(model.get("id"), str):
+            return model["id"]
+        conf = model.get("configuration")
+        if isinstance(conf, dict):
+            keys = ("name", "azure_deployment", "model")
+            return next((conf[k] for k in keys if conf.get(k)), None)
+    return None
+
+
+# Not token-counted models, or placeholders: the table has no honest entry for them.
+NOT_TEXT_MODELS = {"dall-e-3"}  # an image model: its prompt limit is 4,000 characters
+
+
+def test_every_model_and_input_of_the_real_corpus_is_read() -> None:
+    files = _front_matter_files()
+    assert len(files) > 300
+    models_seen: set[str] = set()
+    inputs_seen = reserves = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        fm = parse_front_matter(text)
+        try:
+            raw = yaml.safe_load(text.lstrip("\ufeff").split("---", 2)[1])
+        except yaml.YAMLError:  # Cursor rules write `globs: **/*`: invalid YAML, no model
+            assert fm.model is None and fm.error is not None, path
+            continue
+        if not isinstance(raw, dict):
+            continue
+        declared = _declared_model(raw)
+        assert fm.model == declared, path
+        model = raw.get("model")
+        options = model.get("options") if isinstance(model, dict) else None
+        if isinstance(options, dict) and "maxOutputTokens" in options:
+            reserves += 1
+            assert fm.max_output_tokens == options["maxOutputTokens"], path
+        if declared:
+            models_seen.add(declared)
+        inputs = raw.get("inputs")
+        if isinstance(inputs, list):
+            specs = {i["name"]: i for i in inputs}
+        elif isinstance(inputs, dict):
+            specs = inputs
+        else:
+            specs = {}
+        assert fm.inputs == list(specs), path
+        for name, spec in specs.items():
+            inputs_seen += 1
+            if isinstance(spec, dict) and spec.get("default") is not None:
+                assert fm.variables[name] == value_to_text(spec["default"]) or name in (
+                    raw.get("sample") or {}
+                ), (path, name)
+    assert {"gpt-4o", "gpt-4", "claude-sonnet-4-5-20250929", "gpt-4o-mini"} <= models_seen
+    assert inputs_seen > 50 and reserves > 10
+    unresolved = {
+        m for m in models_seen - NOT_TEXT_MODELS if "<" not in m and resolve_model(m) is None
+    }
+    assert not unresolved, f"model names in the corpus the table does not know: {unresolved}"

@@ -4,13 +4,17 @@ The block is YAML between ``---`` lines at the very top (``...`` also closes it;
 leading BOM are fine). Keys read (others are ignored):
 
 - ``model``: a string (``gpt-4o``; dotprompt's ``provider/name`` is kept as written, the model
-  table strips the provider), or Prompty's map ``{configuration: {name | azure_deployment}}``,
-  whose ``parameters.max_tokens`` is the answer's reserve when ``max_output_tokens`` is absent.
+  table strips the provider); a list of strings (VS Code agent files: the first entry the model
+  table knows, else the first entry); Prompty v2's map ``{id, provider, options:
+  {maxOutputTokens}}``; or Prompty v1's ``{configuration: {name | azure_deployment}}``, whose
+  ``parameters.max_tokens`` is the answer's reserve when ``max_output_tokens`` is absent.
 - ``encoding``: text (validated by the engine).
 - ``max_tokens`` (the budget, ≥ 1) and ``max_output_tokens`` (≥ 0): whole numbers; digit strings
   are accepted. dotprompt's ``config.maxOutputTokens`` also sets the reserve.
-- variables, highest priority first: ``variables:``, Prompty ``sample:``, dotprompt
-  ``input.default``. Values become text: strings as written, numbers/booleans/null as JSON
+- variables, highest priority first: ``variables:``, Prompty ``sample:``, Prompty ``inputs``
+  defaults (v2: a list of ``{name, default}``; v1: a map ``name: {default}``; an input with no
+  default takes its ``example``), dotprompt ``input.default``. Every declared Prompty input is
+  listed in ``inputs`` whether or not it has a value. Values become text: strings as written, numbers/booleans/null as JSON
   (``3``, ``true``, ``""`` for null), lists and maps as compact JSON. Maps are ALSO flattened
   to dotted names, so ``variables: {user: {name: Ada}}`` defines ``user`` (JSON) and
   ``user.name`` (``Ada``) for ``{{ user.name }}``.
@@ -27,6 +31,7 @@ from typing import Any
 import attrs
 import yaml
 
+from prompt_tokens.models import first_known
 from prompt_tokens.references.syntax import LineIndex, front_matter_bounds
 from prompt_tokens.references.variables import value_to_text
 from prompt_tokens.results import Span
@@ -40,6 +45,7 @@ class FrontMatter:
     max_tokens: int | None = None
     max_output_tokens: int | None = None
     variables: dict[str, str] = attrs.field(factory=dict)
+    inputs: list[str] = attrs.field(factory=list)  # names Prompty ``inputs`` declares
     end: int = 0  # char offset just after the closing ``---`` line; 0 when there is none
     error: str | None = None
     error_span: Span | None = None
@@ -114,6 +120,93 @@ def _variables_from(
     return out
 
 
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+# Prompty v1 ``model.configuration`` keys that name the model, best first.
+CONFIG_NAME_KEYS = ("name", "azure_deployment", "model")
+
+
+def _read_model(
+    data: dict[Any, Any], root: yaml.Node | None, problems: _Problems, fm: FrontMatter
+) -> Any:
+    """Set ``fm.model``/``model_span``; return Prompty v1 ``parameters`` (for the reserve)."""
+    model = data.get("model")
+    node = _child(root, "model")
+    if _text(model):
+        fm.model, fm.model_span = _text(model), problems.node_span(node)
+    elif isinstance(model, list) and model and all(_text(m) for m in model):
+        names = [str(_text(m)) for m in model]
+        fm.model = first_known(names)
+        items = node.value if isinstance(node, yaml.SequenceNode) else []
+        at = names.index(fm.model) if fm.model in names else 0
+        fm.model_span = problems.node_span(items[at] if at < len(items) else node)
+    elif isinstance(model, dict):
+        conf = model.get("configuration")
+        candidates: list[tuple[Any, yaml.Node | None, str]] = [(model, node, "id")]
+        candidates += [(conf, _child(node, "configuration"), k) for k in CONFIG_NAME_KEYS]
+        for holder, holder_node, key in candidates:
+            if isinstance(holder, dict) and _text(holder.get(key)):
+                fm.model = _text(holder[key])
+                fm.model_span = problems.node_span(_child(holder_node, key))
+                break
+        return model.get("parameters")
+    elif model is not None:
+        problems.add(f"front matter: model must be text (got {model!r}); ignored", node)
+    return None
+
+
+def _reserve(
+    data: dict[Any, Any], root: yaml.Node | None, params: Any, problems: _Problems
+) -> int | None:
+    """The answer's reserve from the tools' own keys, when ``max_output_tokens`` is absent:
+    Prompty v1 ``model.parameters.max_tokens``, Prompty v2 ``model.options.maxOutputTokens``,
+    dotprompt ``config.maxOutputTokens``."""
+    model = data.get("model")
+    model_node = _child(root, "model")
+    options = model.get("options") if isinstance(model, dict) else None
+    sources = [
+        (params, _child(model_node, "parameters"), "max_tokens", "model.parameters"),
+        (options, _child(model_node, "options"), "maxOutputTokens", "model.options"),
+        (data.get("config"), _child(root, "config"), "maxOutputTokens", "config"),
+    ]
+    for holder, holder_node, key, label in sources:
+        if isinstance(holder, dict) and holder.get(key) is not None:
+            node = _child(holder_node, key)
+            return _whole(holder[key], f"{label}.{key}", 0, problems, node)
+    return None
+
+
+def _prompty_inputs(
+    value: Any, node: yaml.Node | None, problems: _Problems
+) -> tuple[list[str], dict[str, Any]]:
+    """Prompty ``inputs``: (every declared name, name → value for those with a default or an
+    example). v2 writes a list of ``{name, kind, default}``, v1 a map ``name: {type, default}``;
+    a string (``${file:schema.json}``) is a reference this parser does not follow."""
+    if value is None or isinstance(value, str):
+        return [], {}
+    if isinstance(value, list):
+        specs = [(v.get("name"), v) for v in value if isinstance(v, dict)]
+    elif isinstance(value, dict):
+        specs = list(value.items())
+    else:
+        problems.add("front matter: inputs must be a list or a map of inputs; ignored", node)
+        return [], {}
+    names: list[str] = []
+    values: dict[str, Any] = {}
+    for name, spec in specs:
+        if not isinstance(name, str) or not name.strip():
+            continue
+        names.append(name.strip())
+        if isinstance(spec, dict):
+            for key in ("default", "example"):
+                if spec.get(key) is not None:
+                    values[name.strip()] = spec[key]
+                    break
+    return names, values
+
+
 def parse_front_matter(text: str) -> FrontMatter:
     bounds = front_matter_bounds(text)
     if bounds is None:
@@ -151,24 +244,7 @@ def parse_front_matter(text: str) -> FrontMatter:
         fm.error_span = index.line_span(first_line)
         return fm
 
-    # model
-    model = data.get("model")
-    model_node = _child(root, "model")
-    params: Any = None
-    if isinstance(model, str) and model.strip():
-        fm.model = model.strip()
-        fm.model_span = problems.node_span(model_node)
-    elif isinstance(model, dict):
-        conf = model.get("configuration")
-        conf_node = _child(model_node, "configuration")
-        for key in ("name", "azure_deployment", "model"):
-            if isinstance(conf, dict) and isinstance(conf.get(key), str) and conf[key].strip():
-                fm.model = conf[key].strip()
-                fm.model_span = problems.node_span(_child(conf_node, key))
-                break
-        params = model.get("parameters")
-    elif model is not None:
-        problems.add(f"front matter: model must be text (got {model!r}); ignored", model_node)
+    params = _read_model(data, root, problems, fm)
 
     enc = data.get("encoding")
     if isinstance(enc, str) and enc.strip():
@@ -191,21 +267,12 @@ def parse_front_matter(text: str) -> FrontMatter:
             _child(root, "max_output_tokens"),
         )
     if fm.max_output_tokens is None:
-        if isinstance(params, dict) and params.get("max_tokens") is not None:
-            node = _child(_child(model_node, "parameters"), "max_tokens")
-            fm.max_output_tokens = _whole(
-                params["max_tokens"], "model.parameters.max_tokens", 0, problems, node
-            )
-        config = data.get("config")
-        if fm.max_output_tokens is None and isinstance(config, dict):
-            if config.get("maxOutputTokens") is not None:
-                node = _child(_child(root, "config"), "maxOutputTokens")
-                fm.max_output_tokens = _whole(
-                    config["maxOutputTokens"], "config.maxOutputTokens", 0, problems, node
-                )
+        fm.max_output_tokens = _reserve(data, root, params, problems)
 
     # variables: lowest priority first, so higher sources overwrite.
     merged: dict[str, str] = {}
+    inputs_node = _child(root, "inputs")
+    fm.inputs, declared = _prompty_inputs(data.get("inputs"), inputs_node, problems)
     inp = data.get("input")
     if isinstance(inp, dict) and inp.get("default") is not None:
         merged.update(
@@ -213,6 +280,8 @@ def parse_front_matter(text: str) -> FrontMatter:
                 inp["default"], "input.default", problems, _child(_child(root, "input"), "default")
             )
         )
+    for name, value in declared.items():
+        _flatten(name, value, merged)
     sample = data.get("sample")
     if isinstance(sample, dict):
         merged.update(_variables_from(sample, "sample", problems, _child(root, "sample")))

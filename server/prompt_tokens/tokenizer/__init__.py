@@ -1,1 +1,3 @@
-"""Exact tokenization: offline encodings, safe block boundaries, block and stream counting."""
+"""Exact tokenization: every exact tokenizer by name (``encodings.get_encoding``: bundled OpenAI
+encodings and the open-weights ones of ``openweights``), safe block boundaries per tokenizer,
+block, stream and parallel counting."""

@@ -1,27 +1,55 @@
 """Where text may be cut so that token counts of the parts add up to the count of the whole.
 
-tiktoken first splits text into pieces with a regex and runs BPE inside each piece; no token
-crosses a piece boundary. A position that is a piece boundary for *every* possible text around it
-is a safe cut. The rules below (one per encoding, proven by the hypothesis tests in
-``tests/unit/test_boundaries.py``) cut after a ``\\n`` when the next line has a non-whitespace
-character before its next line break. Python's ``\\s`` is ``str.isspace()``, which is a superset
-of the regex engine's whitespace on the side that matters, so the rules err towards not cutting.
+A BPE tokenizer first splits text into pieces with a regex (its pre-tokenizer) and runs BPE
+inside each piece; no token crosses a piece boundary. A position that is a piece boundary for
+*every* possible text around it is a safe cut. The rules below (one per tokenizer, each proven
+by the hypothesis tests in ``tests/unit/test_boundaries.py`` against that tokenizer's own
+whole-text count) cut after a ``\\n`` when the next line has a non-whitespace character before
+its next line break. Python's ``\\s`` is ``str.isspace()``, which is a superset of the regex
+engines' whitespace on the side that matters, so the rules err towards not cutting.
 
-o200k_base needs a stricter rule: its punctuation piece `` ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*`` runs
-on through a newline into a ``/`` in column 0 (``foo();\\n// c`` has the piece ``();\\n//``).
+Why each rule holds (every piece that holds a ``\\n`` ends at the last of a run of
+``\\r``/``\\n``, and no piece starts before a line break and ends after a character of
+the next line):
+
+- ``cl100k_base``: the pattern's newline-bearing pieces are ``\\s*[\\r\\n]``, ``\\s+(?!\\S)``
+  and the punctuation piece `` ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*``; none runs past a newline
+  into a non-space character, and the optional prefix of a letter run excludes ``\\r\\n``.
+- ``o200k_base`` needs a stricter rule: its punctuation piece `` ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*``
+  runs on through a newline into a ``/`` in column 0 (``foo();\\n// c`` has the piece ``();\\n//``).
+- ``qwen2`` and ``qwen3.5``: the cl100k structure with single digits (``\\p{N}``) and, for 3.5,
+  marks joined to letters; the punctuation piece ends in ``[\\r\\n]*`` (no ``/``), so the cl100k
+  rule. Qwen normalises to NFC first; NFC never composes across a ``\\n`` (a starter that
+  combines with nothing, and canonical reordering stops at starters), so
+  ``NFC(a + b) == NFC(a) + NFC(b)`` whenever ``a`` ends with ``\\n``.
+- ``deepseek-v4``: isolated splits on ``\\p{N}{1,3}`` and on CJK runs (neither contains a line
+  break), then ``[punct][A-Za-z]+ | [^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+ |
+  ?[\\p{P}\\p{S}]+[\\r\\n]* | \\s*[\\r\\n]+ | \\s+(?!\\S) | \\s+``, no normaliser: the cl100k rule.
+- ``mistral-tekken`` (tekken v3 pattern): o200k's letter classes with single digits and the same
+  `` ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*`` punctuation piece, so the o200k rule.
+
+A heading line (``\\n#``) is a safe cut under every rule, which ``document.split_text`` relies on.
+Estimated models (Claude, Gemini) count with a base tokenizer and so use its rule.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from prompt_tokens.errors import UnknownEncodingError
 
+_NEXT_LINE_HAS_TEXT = re.compile(r"\n(?=[^\S\r\n]*\S)")
+_NOT_INTO_COLUMN0_SLASH = re.compile(r"\n(?=[^\S\r\n]*[^\s/]|[^\S\r\n]+/)")
+
 SAFE_CUT: dict[str, re.Pattern[str]] = {
-    "cl100k_base": re.compile(r"\n(?=[^\S\r\n]*\S)"),
-    "o200k_base": re.compile(r"\n(?=[^\S\r\n]*[^\s/]|[^\S\r\n]+/)"),
+    "cl100k_base": _NEXT_LINE_HAS_TEXT,
+    "o200k_base": _NOT_INTO_COLUMN0_SLASH,
+    "qwen2": _NEXT_LINE_HAS_TEXT,
+    "qwen3.5": _NEXT_LINE_HAS_TEXT,
+    "deepseek-v4": _NEXT_LINE_HAS_TEXT,
+    "mistral-tekken": _NOT_INTO_COLUMN0_SLASH,
 }
 
 DEFAULT_BLOCK_CHARS = 4096
@@ -32,14 +60,6 @@ def safe_cut_pattern(encoding: str) -> re.Pattern[str]:
         return SAFE_CUT[encoding]
     except KeyError:
         raise UnknownEncodingError(f"No safe-cut rule for encoding '{encoding}'.") from None
-
-
-def safe_cuts(text: str, encoding: str, start: int = 0, end: int | None = None) -> Iterator[int]:
-    """Positions (just after the newline) where ``text`` may be cut, in ``[start, end)``."""
-    pattern = safe_cut_pattern(encoding)
-    stop = len(text) if end is None else end
-    for m in pattern.finditer(text, start, stop):
-        yield m.end()
 
 
 def split_blocks(text: str, encoding: str, target: int = DEFAULT_BLOCK_CHARS) -> list[str]:

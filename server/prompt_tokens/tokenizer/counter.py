@@ -1,8 +1,9 @@
 """Exact counting: whole texts, block-wise with a per-block memo, and streamed files.
 
-Every path here returns ``len(enc.encode_ordinary(text))`` for the text it was given; the block
-and stream paths only ever cut at ``boundaries`` safe cuts, which is what makes their sums
-exact. ``encode_ordinary`` treats ``<|endoftext|>`` and friends as plain characters.
+Every path here returns ``len(enc.encode_ordinary(text))`` for the text it was given, whatever
+the tokenizer (``encodings.get_encoding``: OpenAI encodings and the open-weights ones); the block
+and stream paths only ever cut at that tokenizer's ``boundaries`` safe cuts, which is what makes
+their sums exact. ``encode_ordinary`` treats ``<|endoftext|>`` and friends as plain characters.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Callable, Iterable, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import attrs
-import tiktoken
 from cachetools import LRUCache
 
 from prompt_tokens.tokenizer.boundaries import (
@@ -22,6 +22,7 @@ from prompt_tokens.tokenizer.boundaries import (
     split_blocks,
 )
 from prompt_tokens.tokenizer.encodings import get_encoding
+from prompt_tokens.tokenizer.openweights import TextEncoder
 from prompt_tokens.tokenizer.textio import DecodeStats, decode_stream
 
 STREAM_BLOCK_CHARS = 64 * 1024
@@ -30,7 +31,7 @@ STREAM_THREADS = 2
 ProgressFn = Callable[[int], None]
 
 
-def count_text(enc: tiktoken.Encoding, text: str) -> int:
+def count_text(enc: TextEncoder, text: str) -> int:
     """The reference count: one ``encode_ordinary`` over the whole text."""
     return len(enc.encode_ordinary(text))
 
@@ -60,7 +61,7 @@ class BlockCounter:
         self.misses = 0
 
     @property
-    def enc(self) -> tiktoken.Encoding:
+    def enc(self) -> TextEncoder:
         return get_encoding(self.encoding_name)
 
     def count_block(self, block: str) -> int:

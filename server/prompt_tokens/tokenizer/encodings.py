@@ -1,4 +1,10 @@
-"""Offline tiktoken encodings built from BPE ranks shipped inside the package.
+"""The tokenizer entry point: every exact tokenizer by name, loaded once, offline.
+
+``get_encoding(name)`` is what the whole pipeline calls (block counts, streaming, parallel
+counting, reference counts); a name is an OpenAI encoding (``cl100k_base``, ``o200k_base``) or
+an open-weights tokenizer of ``openweights`` (``qwen2``, ``qwen3.5``, ``deepseek-v4``,
+``mistral-tekken``). Each returns a :class:`TextEncoder`, whose ``encode_ordinary`` counts
+special-token strings as text, and has a safe-cut rule in ``boundaries``.
 
 tiktoken's own loader downloads the rank files on first use; that fails on machines without
 network, so the published ``.tiktoken`` files ship gzip-compressed in ``data/`` and the
@@ -12,18 +18,22 @@ import base64
 import gzip
 import hashlib
 import logging
-import os
 import threading
 from importlib import resources
 from pathlib import Path
 
 import tiktoken
 
+from prompt_tokens import environment
 from prompt_tokens.errors import EncodingDataError, UnknownEncodingError
+from prompt_tokens.tokenizer.openweights import LOADERS, TextEncoder
 
 log = logging.getLogger(__name__)
 
+# The OpenAI encodings: bundled, and the values the ``encoding`` setting accepts.
 ENCODINGS: tuple[str, ...] = ("cl100k_base", "o200k_base")
+# Every exact tokenizer ``get_encoding`` knows (open-weights ones need their optional package).
+TOKENIZERS: tuple[str, ...] = ENCODINGS + tuple(LOADERS)
 
 # The hashes tiktoken_ext.openai_public passes as ``expected_hash`` for these files.
 EXPECTED_SHA256: dict[str, str] = {
@@ -32,7 +42,7 @@ EXPECTED_SHA256: dict[str, str] = {
 }
 
 _lock = threading.Lock()
-_loaded: dict[str, tiktoken.Encoding] = {}
+_loaded: dict[str, TextEncoder] = {}
 
 
 def _definition(name: str) -> dict[str, object]:
@@ -71,7 +81,7 @@ def _definition(name: str) -> dict[str, object]:
 
 def _read_ranks_bytes(name: str) -> bytes:
     """The rank file: a user-supplied copy when configured, else the bundled gzip."""
-    user_dir = os.environ.get("PROMPT_TOKENS_TIKTOKEN_DIR")
+    user_dir = environment.tiktoken_dir()
     if user_dir:
         candidate = Path(user_dir) / f"{name}.tiktoken"
         if candidate.is_file():
@@ -112,20 +122,24 @@ def load_encoding(name: str) -> tiktoken.Encoding:
     )
 
 
-def get_encoding(name: str) -> tiktoken.Encoding:
-    """The process-wide encoding for ``name``, loaded lazily and exactly once (thread-safe)."""
+def get_encoding(name: str) -> TextEncoder:
+    """The process-wide tokenizer ``name``, loaded lazily and exactly once (thread-safe).
+
+    Raises ``UnknownEncodingError`` for a name no tokenizer has, ``EncodingDataError`` when its
+    data is damaged or its optional package is not installed (the message says what to do).
+    """
     enc = _loaded.get(name)
     if enc is not None:
         return enc
-    if name not in ENCODINGS:
+    if name not in TOKENIZERS:
         raise UnknownEncodingError(
-            f"Unknown encoding '{name}'. Supported encodings: {', '.join(ENCODINGS)}."
+            f"Unknown encoding '{name}'. Supported encodings: {', '.join(TOKENIZERS)}."
         )
     with _lock:
         enc = _loaded.get(name)
         if enc is None:
-            log.debug("loading encoding %s", name)
-            enc = load_encoding(name)
+            log.debug("loading tokenizer %s", name)
+            enc = load_encoding(name) if name in ENCODINGS else LOADERS[name]()
             _loaded[name] = enc
     return enc
 
