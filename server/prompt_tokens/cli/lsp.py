@@ -1,0 +1,25 @@
+"""``prompt-tokens lsp``: the language server on stdio (the default) or TCP.
+
+Only the standard library is imported before the server answers ``initialize`` (see
+``lsp.bootstrap``). A TCP address that cannot be listened on (port in use, an address this
+machine does not have, a name that does not resolve) is the user's input: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from prompt_tokens.errors import UsageError
+from prompt_tokens.lsp.bootstrap import start
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    if not args.tcp:
+        start()
+        return 0
+    try:
+        start(True, args.host, args.port)
+    except OSError as exc:  # raised by binding: the server never started
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+    return 0
