@@ -24,12 +24,20 @@ from prompt_tokens.ci.budgets import parse_budgets
 from prompt_tokens.ci.delta import MaxIncrease, parse_max_increase
 from prompt_tokens.ci.formats import emit
 from prompt_tokens.ci.gitbase import repo_prefix
-from prompt_tokens.ci.report import CheckReport, FileInput, build_report, file_input
+from prompt_tokens.ci.render_text import render_text
+from prompt_tokens.ci.report import (
+    CheckReport,
+    FileInput,
+    ReportDiagnostic,
+    build_report,
+    file_input,
+    printable,
+)
 from prompt_tokens.cli.base import BaseCounts, count_base
 from prompt_tokens.cli.count import CountRun, count_all
 from prompt_tokens.cli.merge import merge_reports, relative
 from prompt_tokens.cli.models import price_for
-from prompt_tokens.cli.output import error, warn
+from prompt_tokens.cli.output import error
 from prompt_tokens.errors import UsageError
 from prompt_tokens.runtime import Runtime
 
@@ -91,7 +99,7 @@ def root_report(
         base_commit=base.commit if base is not None else None,
         deleted=deleted,
         max_increase=opts.max_increase,
-        problems=problems,
+        problems=[*problems, *(base.problems if base is not None else ())],
         default_warning_ratio=config.settings.warning_ratio,
         repo_prefix=repo_prefix(Path(root)),
     )
@@ -110,33 +118,46 @@ async def _check(args: argparse.Namespace, opts: CheckOptions) -> tuple[CountRun
                 references=not args.no_references,
                 given_root=str(Path(args.root).resolve()) if args.root else None,
             )
-            for problem in base.problems:
-                warn(problem)
     finally:
         await rt.aclose()
     reports = [root_report(run, root, base, opts) for root in run.roots]
     return run, merge_reports(reports)
 
 
-def print_verdict(report: CheckReport) -> None:
-    """The failures on stderr in every format, so a CI log says why the job failed even when
-    the report itself went to a file."""
+def print_verdict(report: CheckReport, *, findings_shown: bool) -> None:
+    """Why the gate failed, on stderr in every format, so a CI log says it even when the report
+    went to a file; growth and ``total`` budgets only when the findings are not on stderr already
+    (``--format text`` prints them there)."""
     for f in report.failed_files:
         if f.status == "exceeded" and f.budget is not None:
             error(f"{f.path}: {f.total:,} tokens exceed the budget of {f.budget:,}")
-        if f.delta is not None and f.delta.exceeded and report.max_increase is not None:
-            limit = report.max_increase.raw
-            error(f"{f.path}: grew {f.delta.describe()}, more than --max-increase {limit}")
-    for agg in report.failed_aggregates:
-        error(
-            f'files matching "{agg.budget.label}" use {agg.tokens:,} tokens together, '
-            f"over their total budget"
-        )
+    if findings_shown:
+        return
+    for path, d in report.diagnostics():
+        if d.code in ("max-increase-exceeded", "budget-total-exceeded"):
+            error(f"{path}: {d.message}")
+
+
+def finding_line(path: str, d: ReportDiagnostic) -> str:
+    """A finding as ``--format text`` writes it (``path:line:col: severity: message [code]``)."""
+    return f"{printable(path)}:{d.line}:{d.column}: {d.severity}: {printable(d.message)} [{d.code}]"
+
+
+def print_text(report: CheckReport) -> None:
+    """``--format text`` for people, as ``count`` prints: the table, the totals and the verdict
+    on stdout (a file of rows a script can read), the findings and problems on stderr."""
+    findings = {finding_line(path, d) for path, d in report.diagnostics()}
+    findings |= {f"warning: {printable(p)}" for p in report.problems}
+    for line in render_text(report).splitlines():
+        print(line, file=sys.stderr if line in findings else sys.stdout)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     opts = options(args)
     run, report = asyncio.run(_check(args, opts))
-    emit(report, opts.fmt, sys.stdout)
-    print_verdict(report)
+    if opts.fmt == "text":
+        print_text(report)
+    else:
+        emit(report, opts.fmt, sys.stdout)
+    print_verdict(report, findings_shown=opts.fmt == "text")
     return run.exit_code or report.exit_code
