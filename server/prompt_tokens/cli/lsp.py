@@ -8,6 +8,7 @@ machine does not have, a name that does not resolve) is the user's input: one li
 from __future__ import annotations
 
 import argparse
+import os
 
 from prompt_tokens.errors import UsageError
 from prompt_tokens.lsp.bootstrap import start
@@ -20,6 +21,9 @@ def cmd_lsp(args: argparse.Namespace) -> int:
     try:
         start(True, args.host, args.port)
     except OSError as exc:  # raised by binding: the server never started
-        reason = exc.strerror or str(exc)
+        # asyncio rewords a bind error ("error while attempting to bind on address …"); the
+        # system's words for the errno are the clear ones ("Address already in use")
+        known = exc.errno is not None and exc.errno > 0
+        reason = os.strerror(exc.errno) if known else (exc.strerror or str(exc))
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     return 0
