@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from prompt_tokens.ci.formats import FORMATS
+from prompt_tokens.cli.args import FORMATS as FLAG_CHOICES
 from tests.conftest import plain_count
 
 
@@ -267,3 +269,40 @@ def test_unknown_model_in_front_matter_warns_and_falls_back(workspace: Path) -> 
 def test_bad_encoding_flag_is_a_usage_error(ws: Path) -> None:
     r = run("count", "--encoding", "p50k_base", "prompt.md", cwd=ws)
     assert r.returncode == 2 and "--encoding must be one of" in r.stderr
+
+
+def test_help_documents_every_flag(tmp_path: Path) -> None:
+    check = run("check", "--help", cwd=tmp_path)
+    assert check.returncode == 0
+    for flag in ("--format", "--base REV", "--max-increase N|P%", "--json", "--budget", "--model"):
+        assert flag in check.stdout, flag
+    for fmt in ("text", "json", "sarif", "junit", "github"):
+        assert fmt in check.stdout
+    context = run("context", "--help", cwd=tmp_path).stdout
+    for flag in (
+        "--agent",
+        "claude-code|copilot|codex|cursor|all",
+        "--json",
+        "--no-user",
+        "--model",
+    ):
+        assert flag in context, flag
+    assert "--json" in run("models", "--help", cwd=tmp_path).stdout
+    top = run("--help", cwd=tmp_path).stdout
+    assert all(c in top for c in ("count", "check", "context", "models", "cache", "lsp"))
+
+
+def test_format_names_match_the_renderers() -> None:
+    assert FLAG_CHOICES == FORMATS
+
+
+def test_starting_the_cli_loads_no_engine() -> None:
+    """``prompt-tokens lsp`` must answer ``initialize`` fast: importing the CLI loads neither
+    tiktoken nor rich nor the report renderers (each command imports its own module)."""
+    code = (
+        "import sys, prompt_tokens.cli; "
+        "print(sorted(m for m in ('tiktoken', 'rich', 'prompt_tokens.ci.formats', "
+        "'prompt_tokens.runtime') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -10,10 +10,12 @@ import argparse
 from typing import Any
 
 from prompt_tokens import __version__
-from prompt_tokens.ci.formats import FORMATS
 from prompt_tokens.errors import UsageError
 
 AGENT_CHOICES = "claude-code|copilot|codex|cursor|all"
+FORMATS = ("text", "json", "sarif", "junit", "github")
+"""``ci.formats.FORMATS``, written out: importing the renderers here would slow down the start
+of ``prompt-tokens lsp`` (a test keeps the two equal)."""
 MAX_PORT = 65535
 
 
