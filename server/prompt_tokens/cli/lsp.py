@@ -23,7 +23,7 @@ def cmd_lsp(args: argparse.Namespace) -> int:
     except OSError as exc:  # raised by binding: the server never started
         # asyncio rewords a bind error ("error while attempting to bind on address …"); the
         # system's words for the errno are the clear ones ("Address already in use")
-        known = exc.errno is not None and exc.errno > 0
-        reason = os.strerror(exc.errno) if known else (exc.strerror or str(exc))
+        code = exc.errno or 0
+        reason = os.strerror(code) if code > 0 else (exc.strerror or str(exc))
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     return 0
