@@ -261,3 +261,22 @@ def test_base_errors_are_usage_errors(repo: Path, workspace: Path) -> None:
         one_line(r.stderr)
         == "prompt-tokens: --base compares files: standard input (-) has no base revision"
     )
+
+
+def test_several_workspace_roots_in_one_report(tmp_path: Path) -> None:
+    """A folder with its own ``.prompt-tokens.toml`` is a root of its own: its ``[[budgets]]``
+    match paths relative to it; the report names every file from the common folder."""
+    repo = tmp_path / "multi"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write(repo, "top.md", "A prompt at the top of the repository.\n")
+    write(repo, "pkg/.prompt-tokens.toml", '[[budgets]]\nglob = "prompts/**"\nmax = 5\n')
+    write(repo, "pkg/prompts/inner.md", "An inner prompt that is longer than five tokens.\n")
+    r = run("check", "--json", "--no-cache", ".", cwd=repo)
+    assert r.returncode == 1
+    files = {f["path"]: f for f in json.loads(r.stdout)["files"]}
+    assert sorted(files) == ["pkg/prompts/inner.md", "top.md"]
+    inner = files["pkg/prompts/inner.md"]
+    assert (inner["budget"], inner["status"], inner["budget_glob"]) == (5, "exceeded", "prompts/**")
+    assert inner["tokens"]["total"] == now(repo, "pkg/prompts/inner.md")
+    assert (files["top.md"]["budget"], files["top.md"]["status"]) == (8192, "ok")

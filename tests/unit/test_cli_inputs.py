@@ -161,3 +161,13 @@ def test_stdin_twice_is_a_usage_error(ws: Path) -> None:
     r = run("count", "-", "-", cwd=ws, stdin=b"hi")
     assert r.returncode == 2
     assert one_line(r.stderr) == "prompt-tokens: stdin (-) can be counted only once"
+
+
+def test_settings_file_of_random_bytes_is_one_warning(ws: Path) -> None:
+    (ws / ".prompt-tokens.toml").write_bytes(bytes(range(256)) * 4)
+    r = run("count", "--json", "--no-cache", "good.md", cwd=ws)
+    assert r.returncode == 0
+    line = one_line(r.stderr)
+    assert line.startswith(f"prompt-tokens: warning: {ws / '.prompt-tokens.toml'}: ")
+    assert line.endswith("its settings are ignored")
+    assert good_total(r.stdout) == plain_count("cl100k_base", DOC)
