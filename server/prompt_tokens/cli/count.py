@@ -34,6 +34,7 @@ from prompt_tokens.errors import PromptTokensError, UsageError
 from prompt_tokens.results import DocumentResult
 from prompt_tokens.runtime import CountRequest, Runtime
 from prompt_tokens.settings import Settings, deep_merge, parse_settings
+from prompt_tokens.tokenizer.encodings import ENCODINGS
 from prompt_tokens.workspace import CONFIG_FILE, find_root, load_config
 
 EXIT_OK = 0
@@ -50,9 +51,6 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
         check_model(args.model)
         raw["model"] = args.model
     if args.encoding:
-        # not at the top: it loads tiktoken, which `prompt-tokens lsp` must not wait for
-        from prompt_tokens.tokenizer.encodings import ENCODINGS
-
         if args.encoding not in ENCODINGS:
             raise UsageError(f"--encoding must be one of {', '.join(ENCODINGS)}")
         raw["encoding"] = args.encoding
