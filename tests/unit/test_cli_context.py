@@ -105,7 +105,7 @@ def test_text_table_per_agent(repo: Path) -> None:
     assert notes.split() == ["apps/web/notes.md", "import", "always", str(n), "apps/web/CLAUDE.md"]
     cursor = blocks[1].splitlines()
     py = next(line for line in cursor if line.startswith(".cursor/rules/py.mdc"))
-    assert py.split()[1:3] == ["rule", "if"] and "**/*.py" in py
+    assert py.split()[1:4] == ["rule", "globs:", "**/*.py"]
     data = json.loads(run("context", "apps/web", "--json", "--no-user", cwd=repo).stdout)
     for agent, lines in (("claude-code", claude), ("cursor", cursor)):
         (a,) = [a for a in data["agents"] if a["agent"] == agent]

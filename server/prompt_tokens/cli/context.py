@@ -83,7 +83,7 @@ def _shown(path: str, root: str, scope: str) -> str:
 
 
 def _row(f: ContextFile, agent: AgentContext, approx: str) -> list[str | Text]:
-    loaded = "always" if f.loaded == "always" else f"if {f.condition or 'asked for'}"
+    loaded = "always" if f.loaded == "always" else (f.condition or "conditional")
     by = _shown(f.imported_by, agent.root, "project") if f.imported_by else ""
     name = _shown(f.path, agent.root, f.scope) + (" (user)" if f.scope == "user" else "")
     if f.note:
