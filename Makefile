@@ -1,5 +1,5 @@
 # Two entry points that work on a fresh machine (Python 3.11+, node 20 for the VS Code parts):
-#   make demo   — local venv, count and check the prompts in examples/
+#   make demo   — local venv, count, check and show the agent context of the prompts in examples/
 #   make test   — local venv with test extras, the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -21,13 +21,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	@echo "== prompt-tokens count examples/"
-	$(BIN)/prompt-tokens count examples/
+	@echo "== prompt-tokens count examples/   (each prompt, what it references, its budget)"
+	@$(BIN)/prompt-tokens count examples/
 	@echo
-	@echo "== prompt-tokens check examples/ (over-budget.md is over its 400-token budget on purpose)"
-	@$(BIN)/prompt-tokens check examples/ ; status=$$?; \
+	@echo "== prompt-tokens check --format github examples/   (the CI gate: annotations as a"
+	@echo "   GitHub job shows them; over-budget.md is over its 400-token budget on purpose)"
+	@$(BIN)/prompt-tokens check --format github examples/ ; status=$$?; \
 	  if [ $$status -eq 1 ]; then echo "check exited 1 as expected: one prompt is over budget"; \
 	  else echo "unexpected exit status $$status from check"; exit 1; fi
+	@echo
+	@echo "== prompt-tokens context --agent claude-code --no-user examples/   (what Claude Code loads)"
+	@$(BIN)/prompt-tokens context --agent claude-code --no-user examples/
 
 test: $(VENV)/.installed-test
 	bash scripts/ci_editors.sh

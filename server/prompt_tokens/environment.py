@@ -60,3 +60,9 @@ def expand(name: str, environ: EnvMap | None = None) -> str | None:
 def github_step_summary(environ: EnvMap | None = None) -> str | None:
     """``GITHUB_STEP_SUMMARY``: the file a GitHub Actions step appends its Markdown summary to."""
     return _env(environ).get("GITHUB_STEP_SUMMARY") or None
+
+
+def codex_home(environ: EnvMap | None = None) -> str | None:
+    """``CODEX_HOME``: where Codex keeps its user-level ``AGENTS.md`` (default ``~/.codex``),
+    read as Codex reads it, so ``prompt-tokens context`` lists the same file."""
+    return _env(environ).get("CODEX_HOME") or None

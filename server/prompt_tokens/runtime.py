@@ -40,6 +40,7 @@ from prompt_tokens.references.syntax import scan as scan_references
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
 from prompt_tokens.settings import CacheSettings, Settings
+from prompt_tokens.tokenizer.counter import count_text
 from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import decode_bytes
 
@@ -90,6 +91,9 @@ class CountRequest:
     """The file to count (absolute); ignored when ``data`` is given."""
     data: bytes | None = None
     """The content itself (standard input) instead of a file."""
+    text: str | None = None
+    """The content, already decoded (a file as it was at a git revision), counted as the
+    text of ``path``: its references resolve from that file's folder."""
 
 
 class Runtime:
@@ -148,6 +152,13 @@ class Runtime:
             key=(tuple(refs.enabled), links),
             cache_key=refs_key(refs.enabled, links),
         )
+
+    def text_counter(self, root: str) -> Callable[[str], int]:
+        """The exact count of a whole text under the settings of ``root`` (its model's or
+        encoding's tokenizer): for texts that are not documents, such as the files an agent
+        loads (``prompt-tokens context``)."""
+        encoding = get_encoding(self.configure(root, "").encoding)
+        return partial(count_text, encoding)
 
     def load_encoding(self, name: str) -> None:
         """Load an encoding's ranks now (blocking: run it in a thread), so the first count
@@ -283,15 +294,25 @@ class Runtime:
         *,
         references: bool = True,
         on_done: Callable[[str], None] | None = None,
+        overlay: Mapping[str, str] | None = None,
     ) -> list[DocumentResult | BaseException]:
         """Count many documents through the queue, several at once; results in order, each
         named by its request's label. A document's failure is returned in its place, not
-        raised; ``on_done(label)`` is called as each one ends."""
+        raised; ``on_done(label)`` is called as each one ends. ``overlay`` (texts by absolute
+        path, winning over the disk) applies to the requests that carry their ``text``."""
 
         def job(request: CountRequest) -> Callable[[JobContext], Any]:
             async def run(ctx: JobContext) -> DocumentResult:
                 try:
-                    if request.data is not None:
+                    if request.text is not None:
+                        result = await self.count_document(
+                            request.root,
+                            request.path,
+                            request.text,
+                            references=references,
+                            overlay=overlay,
+                        )
+                    elif request.data is not None:
                         text, _ = decode_bytes(request.data, label="stdin")
                         result = await self.count_document(
                             request.root, "-", text, references=references

@@ -167,11 +167,6 @@ def test_check_step_fails_the_job_over_budget(repo: Path, tmp_path: Path) -> Non
     assert "docs/guide.md" not in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="by design until `check --format/--base/--max-increase` are wired into the CLI "
-    "(prompt_tokens.ci is the engine); then this passes and the marker goes",
-)
 def test_check_step_with_base_and_github_format(repo: Path, tmp_path: Path) -> None:
     given = {"paths": ".", "base": "main...HEAD", "max-increase": "10%"}  # format: github default
     (result,) = run_action(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from prompt_tokens.ci.formats import FORMATS
+from prompt_tokens.cli.args import FORMATS as FLAG_CHOICES
 from tests.conftest import plain_count
 
 
@@ -117,18 +119,18 @@ def test_front_matter_budget_and_warning_status(workspace: Path) -> None:
     assert (f["budget"], f["status"], f["tokens"]["total"]) == (60, "warning", total)
 
 
-def test_missing_file_is_one_clear_line(ws: Path) -> None:
+def test_missing_file_is_one_clear_line_and_exit_2(ws: Path) -> None:
     r = run("count", "--no-cache", "nope.md", "prompt.md", cwd=ws)
-    assert r.returncode == 1
-    assert "nope.md: no such file" in r.stderr
-    assert "Traceback" not in r.stderr
+    assert r.returncode == 2  # a typo, never confused with "over budget" (1)
+    assert r.stderr == "prompt-tokens: nope.md: no such file or folder\n"
     assert "prompt.md" in r.stdout  # the good file is still counted
 
 
 def test_binary_document_is_refused_clearly(workspace: Path) -> None:
     (workspace / "b.md").write_bytes(b"abc\x00def")
     r = run("count", "--no-cache", "b.md", cwd=workspace)
-    assert r.returncode == 1 and "binary" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "binary" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.splitlines()) == 1
 
 
 def test_stdin(workspace: Path) -> None:
@@ -180,6 +182,9 @@ def test_cache_persists_across_processes(ws: Path, tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     second = run("count", "--json", "--cache", str(cache), "--stats", "prompt.md", cwd=ws)
     assert json.loads(first.stdout) == json.loads(second.stdout)
+    text, refs = plain_count("cl100k_base", DOC), plain_count("cl100k_base", SPEC)
+    tokens = json.loads(second.stdout)["files"][0]["tokens"]
+    assert tokens == {"text": text, "references": refs, "total": text + refs}
     assert cache.is_file()
     stats = run("cache", "stats", "--cache", str(cache), cwd=ws)
     assert stats.returncode == 0 and json.loads(stats.stdout)["persistent"] is True
@@ -243,14 +248,61 @@ def test_warm_run_uses_the_fingerprint_and_count_cache(workspace: Path, tmp_path
     )
 
 
-def test_unknown_model_warns_and_falls_back(ws: Path) -> None:
+def test_unknown_model_flag_is_a_usage_error(ws: Path) -> None:
     r = run("count", "--json", "--no-cache", "--model", "gpt-9000", "prompt.md", cwd=ws)
-    assert r.returncode == 0
+    assert r.returncode == 2 and r.stdout == ""
+    assert "Unknown model 'gpt-9000'" in r.stderr and "gpt-4o" in r.stderr
+    assert "prompt-tokens models" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_unknown_model_in_front_matter_warns_and_falls_back(workspace: Path) -> None:
+    doc = "---\nmodel: gpt-9000\n---\nHello.\n"
+    (workspace / "m.md").write_text(doc)
+    r = run("count", "--json", "--no-cache", "m.md", cwd=workspace)
+    assert r.returncode == 0  # a file's model is the file's business: a warning, counted
     f = json.loads(r.stdout)["files"][0]
     assert (f["encoding"], f["budget"]) == ("cl100k_base", 8192)
-    assert "Unknown model 'gpt-9000'" in r.stderr and "gpt-4o" in r.stderr
+    assert f["tokens"]["text"] == plain_count("cl100k_base", doc)
+    assert "Unknown model 'gpt-9000'" in r.stderr and "[unknown-model]" in r.stderr
 
 
 def test_bad_encoding_flag_is_a_usage_error(ws: Path) -> None:
     r = run("count", "--encoding", "p50k_base", "prompt.md", cwd=ws)
     assert r.returncode == 2 and "--encoding must be one of" in r.stderr
+
+
+def test_help_documents_every_flag(tmp_path: Path) -> None:
+    check = run("check", "--help", cwd=tmp_path)
+    assert check.returncode == 0
+    for flag in ("--format", "--base REV", "--max-increase N|P%", "--json", "--budget", "--model"):
+        assert flag in check.stdout, flag
+    for fmt in ("text", "json", "sarif", "junit", "github"):
+        assert fmt in check.stdout
+    context = run("context", "--help", cwd=tmp_path).stdout
+    for flag in (
+        "--agent",
+        "claude-code|copilot|codex|cursor|all",
+        "--json",
+        "--no-user",
+        "--model",
+    ):
+        assert flag in context, flag
+    assert "--json" in run("models", "--help", cwd=tmp_path).stdout
+    top = run("--help", cwd=tmp_path).stdout
+    assert all(c in top for c in ("count", "check", "context", "models", "cache", "lsp"))
+
+
+def test_format_names_match_the_renderers() -> None:
+    assert FLAG_CHOICES == FORMATS
+
+
+def test_starting_the_cli_loads_no_engine() -> None:
+    """``prompt-tokens lsp`` must answer ``initialize`` fast: importing the CLI loads neither
+    tiktoken nor rich nor the report renderers (each command imports its own module)."""
+    code = (
+        "import sys, prompt_tokens.cli; "
+        "print(sorted(m for m in ('tiktoken', 'rich', 'prompt_tokens.ci.formats', "
+        "'prompt_tokens.runtime') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,198 @@
+"""Which files a command line names: paths checked by name, folders walked for prompt files.
+
+A path given by name must be something we can read without waiting: a regular file (a FIFO
+would block ``open`` until someone writes, a device may never end), reachable (a symlink loop
+or a missing path is a typo to report). Each bad name is one line and exit 2, and the other
+names are still counted. Inside a folder the same kinds are skipped quietly: a repository may
+hold anything.
+
+Folders are walked for every prompt kind (Markdown, Cursor rules, Prompty, templates, agent
+files). Inside a git work tree git itself lists the files, so its ignore rules apply exactly;
+outside git, ``.gitignore`` files are honoured through ``pathspec`` (git's own matching rules).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+import pathspec
+
+log = logging.getLogger("prompt_tokens")
+
+PROMPT_SUFFIXES = (
+    ".md", ".markdown", ".mdx", ".mdc", ".txt", ".prompt", ".prompty", ".jinja", ".jinja2",
+    ".j2", ".mustache", ".hbs", ".tmpl", ".yaml", ".yml",
+)  # fmt: skip
+"""Endings of the file kinds a folder walk counts: Markdown (with Copilot's ``*.prompt.md``,
+``*.instructions.md``, ``*.agent.md``, ``*.chatmode.md``, ``SKILL.md``, ``AGENTS.md``,
+``CLAUDE.md``), Cursor rules (``*.mdc``), Prompty, dotprompt, and templates."""
+PROMPT_NAMES = (".cursorrules",)
+"""Whole file names counted too (Cursor's legacy rules file has no suffix)."""
+MATCH_ENDINGS = PROMPT_SUFFIXES + PROMPT_NAMES
+"""What a lower-cased file name must end with to be counted (names are endings too)."""
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
+)
+AGENT_DIRS = frozenset({".github", ".cursor", ".claude", ".agents"})
+"""Hidden folders that hold agent files (Copilot, Cursor rules, Claude Code, skills): walked
+even outside git, where other hidden folders (caches, editor state) are skipped."""
+
+
+def is_prompt_file(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(PROMPT_SUFFIXES) or lower in PROMPT_NAMES
+
+
+@attrs.frozen
+class Named:
+    """One path of the command line, after the checks: a file to count or standard input."""
+
+    label: str  # as given (or as found under a folder given)
+    named: bool  # given by name (its problems exit 2), not found by walking a folder
+
+
+@attrs.define
+class Expansion:
+    files: list[Named] = attrs.field(factory=list)
+    problems: list[str] = attrs.field(factory=list)  # one line per bad name (exit 2)
+    folders: list[Path] = attrs.field(factory=list)  # folders walked
+
+
+def _git_files(folder: Path) -> list[Path] | None:
+    """Tracked and untracked-but-not-ignored files, when ``folder`` is inside a git work tree."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others",
+             "--exclude-standard"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [folder / p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+class _Ignores:
+    """The ``.gitignore`` files met on a walk outside git; the deepest one that has an opinion
+    on a path decides (git's precedence), negations included (``pathspec.GitIgnoreSpec``)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[Path, pathspec.PathSpec] = {}
+
+    def enter(self, folder: Path) -> None:
+        file = folder / ".gitignore"
+        try:
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return
+        try:
+            self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+        except ValueError as exc:
+            log.warning("%s: not used (%s)", file, exc)
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        for folder in path.parents:
+            spec = self._specs.get(folder)
+            if spec is None:
+                continue
+            rel = path.relative_to(folder).as_posix() + ("/" if is_dir else "")
+            verdict = spec.check_file(rel).include
+            if verdict is not None:
+                return bool(verdict)
+        return False
+
+
+def _walk_plain(folder: Path) -> list[Path]:
+    ignores = _Ignores()
+    listed: list[Path] = []
+
+    def unreadable(exc: OSError) -> None:
+        log.warning("%s: cannot be listed (%s); skipped", exc.filename, exc.strerror or exc)
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
+        here = Path(dirpath)
+        ignores.enter(here)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS
+            and (not d.startswith(".") or d in AGENT_DIRS)
+            and not ignores.ignored(here / d, is_dir=True)
+        )
+        listed.extend(here / f for f in filenames if not ignores.ignored(here / f, is_dir=False))
+    return listed
+
+
+def walk(folder: Path) -> Iterator[Path]:
+    """Prompt files under ``folder``, sorted: git's ignore rules inside git, ``.gitignore``
+    files (through pathspec) outside; only regular files (FIFOs, sockets, loops skipped)."""
+    listed = _git_files(folder)
+    if listed is None:
+        listed = _walk_plain(folder)
+    for path in sorted(listed):
+        if any(part in SKIP_DIRS for part in path.relative_to(folder).parts):
+            continue
+        if is_prompt_file(path.name) and _regular(path):
+            yield path
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _stat_problem(raw: str, exc: OSError) -> str:
+    if exc.errno == errno.ENOENT:
+        return f"{raw}: no such file or folder"
+    if exc.errno == errno.ELOOP:
+        return f"{raw}: a symbolic link loop; not read"
+    return f"{raw}: {exc.strerror or exc}"
+
+
+def expand_paths(paths: Sequence[str]) -> Expansion:
+    """The files ``paths`` name: folders walked, ``-`` kept for standard input, every bad name
+    turned into a problem line (never opened: a FIFO is refused by its ``stat``)."""
+    out = Expansion()
+    for raw in paths:
+        if raw == "-":
+            out.files.append(Named("-", True))
+            continue
+        p = Path(raw).expanduser()
+        try:
+            mode = os.stat(p).st_mode
+        except OSError as exc:
+            out.problems.append(_stat_problem(raw, exc))
+            continue
+        if stat.S_ISDIR(mode):
+            out.folders.append(p)
+            found = [Named(str(f), False) for f in walk(p)]
+            if not found:
+                log.warning(
+                    "%s: no prompt files found (looked for %s)", raw, ", ".join(MATCH_ENDINGS)
+                )
+            out.files.extend(found)
+        elif stat.S_ISREG(mode):
+            out.files.append(Named(str(p), True))
+        else:
+            out.problems.append(f"{raw}: {_kind(mode)}, not a file to count; not read")
+    return out

@@ -1,0 +1,66 @@
+"""``main``: parse the command line, run one command, turn every failure into one line.
+
+Exit codes (SPEC "CI"): 0 ok; 1 a budget or ``--max-increase`` exceeded (``check`` only); 2
+usage or configuration errors and inputs that cannot be counted; 130 interrupted. Nothing a
+user, a repository or a client can cause prints a traceback; a bug prints one line saying how
+to see the details (``-vv``), and exits 2, so CI never mistakes it for a budget verdict.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import cast
+
+from prompt_tokens.cli.args import build_parser
+from prompt_tokens.errors import PromptTokensError
+
+log = logging.getLogger("prompt_tokens")
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+# Each command's module is imported only when that command runs, so `prompt-tokens lsp` answers
+# `initialize` before the engine, tiktoken and rich are loaded (see lsp/bootstrap.py).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "count": ("prompt_tokens.cli.count", "cmd_count"),
+    "check": ("prompt_tokens.cli.check", "cmd_check"),
+    "cache": ("prompt_tokens.cli.cache", "cmd_cache"),
+    "lsp": ("prompt_tokens.cli.lsp", "cmd_lsp"),
+    "models": ("prompt_tokens.cli.models", "cmd_models"),
+    "context": ("prompt_tokens.cli.context", "cmd_context"),
+}
+
+
+def handler(command: str) -> Callable[..., int]:
+    module, name = COMMANDS[command]
+    return cast(Callable[..., int], getattr(importlib.import_module(module), name))
+
+
+def _say(message: str) -> None:
+    print(f"prompt-tokens: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="prompt-tokens: %(message)s"
+    )
+    try:
+        args = build_parser().parse_args(argv)
+        if args.verbose:
+            log.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
+        return handler(args.command)(args)
+    except PromptTokensError as exc:  # usage, configuration, a base git cannot read
+        _say(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # last line of defence: one line, no traceback
+        log.debug("internal error", exc_info=True)
+        _say(f"internal error: {type(exc).__name__}: {exc} (run with -vv for details)")
+        return EXIT_ERROR
