@@ -3,7 +3,7 @@
 The table itself lives in ``prompt_tokens.models``. Everything the CLI reads of it goes through
 :func:`model_rows` (one row per model, in SPEC's ``models --json`` shape) and
 :func:`check_model`, so a new table (more fields, aliases, prices, estimated tokenizers) is
-wired in by changing those two functions; fields today's table does not carry are ``None``.
+wired in by changing those two functions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import attrs
 
 from prompt_tokens.cli.output import plain_table, print_json, print_table
 from prompt_tokens.errors import UnknownModelError, UsageError
-from prompt_tokens.models import MODELS, lookup_model
+from prompt_tokens.models import lookup_model
+from prompt_tokens.models import model_rows as table_rows
 
 
 @attrs.frozen
@@ -40,21 +41,11 @@ class ModelRow:
 
 
 def model_rows() -> list[ModelRow]:
-    """The adapter: today's table has exact tiktoken encodings and no aliases, prices or
-    sources (``null`` in JSON until the table carries them)."""
+    """The adapter from the model table's rows (``prompt_tokens.models.model_rows``)."""
+    fields = attrs.fields_dict(ModelRow)
     return [
-        ModelRow(
-            name=m.name,
-            aliases=(),
-            tokenizer=m.encoding,
-            exact=True,
-            context_window=m.context_window,
-            max_input=m.max_input,
-            max_output=m.max_output,
-            input_usd_per_mtok=None,
-            source=None,
-        )
-        for m in MODELS.values()
+        ModelRow(**{k: (tuple(v) if k == "aliases" else v) for k, v in row.items() if k in fields})
+        for row in table_rows()
     ]
 
 
