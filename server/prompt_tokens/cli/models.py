@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import attrs
+import cattrs
 
 from prompt_tokens.cli.output import plain_table, print_json, print_table
 from prompt_tokens.errors import UnknownModelError, UsageError
@@ -44,7 +45,7 @@ def model_rows() -> list[ModelRow]:
     """The adapter from the model table's rows (``prompt_tokens.models.model_rows``)."""
     fields = attrs.fields_dict(ModelRow)
     return [
-        ModelRow(**{k: (tuple(v) if k == "aliases" else v) for k, v in row.items() if k in fields})
+        cattrs.structure({k: v for k, v in row.items() if k in fields}, ModelRow)
         for row in table_rows()
     ]
 
