@@ -10,8 +10,11 @@ module count, module level and inside functions alike. Only imports under
 before anything is installed.
 
 Each line is ``module -> imported, ...``; an import made inside a function is marked
-``(lazy)``. Exit status 1 when a cycle exists; every strongly connected group of modules is
-listed with one cycle through it.
+``(lazy)``. Exit status 1 when a cycle exists (every strongly connected group of modules is
+listed with one cycle through it) or when a layer rule is broken: the package reads as a data
+flow (``LAYERS``, lowest first), and a module may import only from its own layer or below —
+so counting (tokenizer, text, document) never learns of references, and only ``lsp/`` speaks
+LSP (``pygls``/``lsprotocol`` imported nowhere else).
 """
 
 from __future__ import annotations
@@ -23,6 +26,71 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = "prompt_tokens"
+
+# The layers of ARCHITECTURE.md, lowest first: each names the top-level modules/packages in it.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "environment", "tasks", "backoff", "results", "models", "settings_schema"),
+    ("tokenizer",),
+    ("text",),
+    ("document",),
+    ("settings", "workspace"),
+    ("cache",),
+    ("jobs",),
+    ("references", "agents", "remote"),
+    ("engine", "doc_loader", "ci"),
+    ("roots", "runtime"),
+    ("lsp",),
+    ("cli",),
+    ("__main__",),
+)
+LSP_ONLY = ("pygls", "lsprotocol")
+
+
+def unit(module: str) -> str:
+    """The top-level part of the package a module belongs to (``prompt_tokens.lsp.x`` → lsp)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def layer_of(module: str) -> int | None:
+    name = unit(module)
+    if not name:
+        return 0  # the package's own __init__
+    return next((i for i, layer in enumerate(LAYERS) if name in layer), None)
+
+
+def layer_problems(graph: dict[str, dict[str, bool]]) -> list[str]:
+    """Imports that go up a layer, and modules in no layer (a new one must be placed)."""
+    out = []
+    for module, edges in sorted(graph.items()):
+        here = layer_of(module)
+        if here is None:
+            out.append(f"{module}: in no layer of LAYERS (place it)")
+            continue
+        for target in sorted(edges):
+            there = layer_of(target)
+            if there is not None and there > here:
+                out.append(f"{module} -> {target}: imports from a higher layer")
+    return out
+
+
+def external_problems(root: Path) -> list[str]:
+    """pygls/lsprotocol imported outside ``lsp/``."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        name = module_name(path, root)
+        if unit(name) == "lsp":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node, _lazy in imports(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            if any(n.split(".")[0] in LSP_ONLY for n in names):
+                out.append(f"{name}: imports {', '.join(names)} (only lsp/ may)")
+    return out
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -182,16 +250,21 @@ def main(argv: list[str] | None = None) -> int:
         deps = [f"{d} (lazy)" if lazy else d for d, lazy in sorted(graph[name].items())]
         print(f"{name} -> {', '.join(deps) if deps else '(nothing)'}")
     groups = strongly_connected(graph)
+    layers = layer_problems(graph) + external_problems(args.root.resolve())
     if not groups:
         print(f"no import cycle among {len(graph)} modules")
-        return 0
-    print(f"{len(groups)} import cycle(s):", file=sys.stderr)
+    else:
+        print(f"{len(groups)} import cycle(s):", file=sys.stderr)
     for group in groups:
         print(
             f"  {' -> '.join(one_cycle(graph, group))}   (group: {', '.join(group)})",
             file=sys.stderr,
         )
-    return 1
+    if not layers:
+        print(f"every import follows the {len(LAYERS)} layers")
+    for problem in layers:
+        print(f"  layer: {problem}", file=sys.stderr)
+    return 1 if groups or layers else 0
 
 
 if __name__ == "__main__":
