@@ -24,30 +24,29 @@ Counts are checked against plain tiktoken per file; every difference is printed 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-DATA = HERE / ".data"
-MB = 1 << 20
-DOC_SUFFIXES = (".md", ".markdown", ".txt")
-MAX_FILE = 2 * MB  # one huge changelog should not be a tenth of the corpus
-ENCODING = (
-    "cl100k_base"  # the product's default; files whose front matter picks another are recounted
-)
+sys.path.insert(0, str(HERE))
+
+from plain_tiktoken import load_reference, read_text  # noqa: E402
+from real_tree import MB, build_tree, counted_files, make_big  # noqa: E402
+
+import prompt_tokens.tokenizer  # noqa: E402
+
+# The product's default; files whose front matter or model picks another are recounted with it.
+ENCODING = "cl100k_base"
 
 
 class Run(NamedTuple):
@@ -80,98 +79,6 @@ def run_measured(cmd: Sequence[str], cwd: Path, env: dict[str, str], timeout: fl
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
         )
-
-
-# -- the tree of real files -------------------------------------------------------------------
-
-
-def npm_modules() -> Path | None:
-    """The VS Code extension's dependencies: its own node_modules, else a cached ``npm ci``."""
-    ext = ROOT / "editors" / "vscode"
-    if (ext / "node_modules").is_dir():
-        return ext / "node_modules"
-    cached = DATA / "npm-docs"
-    if (cached / "node_modules").is_dir():
-        return cached / "node_modules"
-    npm = shutil.which("npm")
-    if npm is None or not (ext / "package-lock.json").is_file():
-        return None
-    cached.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy2(ext / name, cached / name)
-    print(f"npm ci in {cached} (once; cached for later runs) …", flush=True)
-    cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
-    done = subprocess.run(cmd, cwd=cached, capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        print(f"npm ci failed: {done.stderr.strip()[-300:]}")
-        return None
-    return cached / "node_modules"
-
-
-def doc_sources() -> list[tuple[str, Path]]:
-    found = [
-        ("npm", npm_modules()),
-        ("npm-global", Path("/usr/lib/node_modules")),
-        ("site-packages", Path(sysconfig.get_paths()["purelib"])),
-        ("usr-share-doc", Path("/usr/share/doc")),
-    ]
-    return [(label, p) for label, p in found if p is not None and p.is_dir()]
-
-
-def doc_files(base: Path) -> Iterator[tuple[Path, Path]]:
-    """(source, relative destination) of the Markdown/text files under ``base``, sorted.
-
-    ``prompt-tokens count DIR`` rightly skips folders named node_modules and hidden folders, so
-    copies keep the path below ``base`` with ``node_modules`` spelled ``_node_modules``, and
-    files under hidden folders are left out.
-    """
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = Path(dirpath).relative_to(base)
-        parts = ["_node_modules" if p == "node_modules" else p for p in rel_dir.parts]
-        for name in sorted(filenames):
-            if name.lower().endswith(DOC_SUFFIXES):
-                yield Path(dirpath) / name, Path(*parts, name)
-
-
-def build_tree(root: Path, corpus: Path, cap: int) -> dict[str, tuple[int, int]]:
-    """The workspace: corpus as is + package docs until ``cap`` bytes; files, bytes per source."""
-    (root / ".git").mkdir(parents=True)
-    shutil.copytree(corpus, root / "corpus")
-    seen: set[str] = set()
-    used = 0
-    summary: dict[str, tuple[int, int]] = {}
-    for f in (root / "corpus").rglob("*"):
-        if f.is_file():
-            seen.add(hashlib.sha256(f.read_bytes()).hexdigest())
-            used += f.stat().st_size
-    summary["corpus"] = (len(seen), used)
-    for label, base in doc_sources():
-        n = size = 0
-        for src, rel in doc_files(base):
-            if used >= cap:
-                break
-            try:
-                data = src.read_bytes()
-            except OSError:
-                continue
-            digest = hashlib.sha256(data).hexdigest()
-            if not data or len(data) > MAX_FILE or digest in seen:
-                continue
-            seen.add(digest)
-            dest = root / "deps" / label / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-            n, size, used = n + 1, size + len(data), used + len(data)
-        summary[label] = (n, size)
-    return summary
-
-
-def counted_files(root: Path) -> list[Path]:
-    """Exactly the files ``prompt-tokens count ROOT`` counts: the CLI's own folder walk."""
-    from prompt_tokens.cli import walk
-
-    return list(walk(root))
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -231,8 +138,6 @@ def compare(
     root: Path, files: list[Path], plain_counts: dict[str, int], doc: dict[str, Any], ranks: Path
 ) -> tuple[int, int, list[str]]:
     """(reference total with each file's own encoding, CLI text total, difference lines)."""
-    from plain_tiktoken import load_reference, read_text
-
     by_path = {f["path"]: f for f in doc["files"]}
     encs: dict[str, Any] = {}
     ref_total = cli_text = 0
@@ -320,20 +225,6 @@ def report_exactness(
     for line in errors[:10]:
         print(f"  stderr: {line}")
     return problems
-
-
-def make_big(dest: Path, files: list[Path], size: int) -> int:
-    """One document of ``size``+ bytes: the real files, whole, one after another (cycled)."""
-    written = 0
-    with dest.open("wb") as out:
-        while written < size:
-            for f in files:
-                data = f.read_bytes() + b"\n\n"
-                out.write(data)
-                written += len(data)
-                if written >= size:
-                    break
-    return written
 
 
 def bench_big(
@@ -427,6 +318,13 @@ def big_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             yes(p / c >= 1.4),
         ),
         (
+            "start-up: the same on a one-line file",
+            f"CLI {median(runs['cli_tiny']):.2f} s",
+            f"plain {median(runs['plain_tiny']):.2f} s",
+            "",
+            "",
+        ),
+        (
             "peak RSS over tiny-file run: plain",
             f"+{plain_over:.0f} MB",
             f"{rss['plain']:.0f} vs {rss['plain_tiny']:.0f} MB",
@@ -443,51 +341,55 @@ def big_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def describe(root: Path, summary: dict[str, tuple[int, int]]) -> list[Path]:
+    """Print where the files came from; return those ``prompt-tokens count ROOT`` counts."""
+    for label, (n, size) in summary.items():
+        print(f"  {label:>14}: {n:5d} files, {size / MB:6.1f} MB")
+    files = counted_files(root)
+    every = [f for f in root.rglob("*") if f.is_file() and ".git" not in f.parts]
+    mb_all = sum(f.stat().st_size for f in every) / MB
+    mb = sum(f.stat().st_size for f in files) / MB
+    print(
+        f"tree: {len(every)} files, {mb_all:.1f} MB; `count DIR` counts {len(files)}, {mb:.1f} MB"
+    )
+    skipped = sorted({f.suffix or f.name for f in set(every) - set(files)})
+    print(f"  not counted by the folder walk (by suffix): {', '.join(skipped) or '-'}")
+    if len(files) < 1000:
+        print("WARNING: fewer than 1,000 files counted; the target is for ≥ 1,000")
+    return files
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--rounds", type=int, default=3, help="runs of each process; medians shown")
-    ap.add_argument("--quick", action="store_true", help="1 round, 16 MB big document")
+    ap.add_argument("--quick", action="store_true", help="1 round, big document ≤ 16 MB")
     ap.add_argument("--mb", type=float, default=24, help="size cap of the real-file tree (MB)")
     ap.add_argument("--big-mb", type=float, default=64, help="size of the one big document (MB)")
     ap.add_argument("--corpus", type=Path, default=Path("/work/shared/corpus"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args(argv)
-    rounds = 1 if args.quick else max(1, args.rounds)
-    big_mb = min(args.big_mb, 16) if args.quick else args.big_mb
-    sys.path.insert(0, str(HERE))
-    import prompt_tokens
-    import prompt_tokens.tokenizer
+    args.rounds = 1 if args.quick else max(1, args.rounds)
+    args.big_mb = min(args.big_mb, 16) if args.quick else args.big_mb
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     ranks = Path(prompt_tokens.tokenizer.__file__).parent / "data"
-    print(
-        f"CLI under test: {sys.executable} -m prompt_tokens ({Path(prompt_tokens.__file__).parent})"
-    )
-    print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores; rounds {rounds}")
+    print(f"CLI under test: {sys.executable} -m prompt_tokens ({ranks.parent.parent})")
+    print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores; rounds {args.rounds}")
     tmp = Path(tempfile.mkdtemp(prefix="pt-bench-cli-"))
     env = {**os.environ, "PROMPT_TOKENS_CACHE_DIR": str(tmp / "pt-cache")}
     try:
         root = tmp / "work"
-        summary = build_tree(root, args.corpus, int(args.mb * MB))
-        for label, (n, size) in summary.items():
-            print(f"  {label:>14}: {n:5d} files, {size / MB:6.1f} MB")
-        files = counted_files(root)
-        all_files = [f for f in root.rglob("*") if f.is_file() and ".git" not in f.parts]
-        size = sum(f.stat().st_size for f in files)
-        print(
-            f"tree: {len(all_files)} files, {sum(f.stat().st_size for f in all_files) / MB:.1f} MB;"
-            f" `count DIR` counts {len(files)} files, {size / MB:.1f} MB"
-        )
-        skipped = sorted({f.suffix or f.name for f in set(all_files) - set(files)})
-        print(f"  not counted by the folder walk (by suffix): {', '.join(skipped)}")
-        if len(files) < 1000:
-            print("WARNING: fewer than 1,000 files counted; the target is for ≥ 1,000")
+        files = describe(root, build_tree(root, args.corpus, int(args.mb * MB)))
         print("corpus rounds:", flush=True)
-        corpus = bench_corpus(root, files, rounds, env, ranks, tmp)
+        corpus = bench_corpus(root, files, args.rounds, env, ranks, tmp)
         problems = report_exactness(root, files, corpus, ranks)
-        print(f"one big document ({big_mb:.0f} MB) rounds:", flush=True)
-        big = bench_big(files, int(big_mb * MB), rounds, env, ranks, tmp)
+        print(f"one big document ({args.big_mb:.0f} MB) rounds:", flush=True)
+        big = bench_big(files, int(args.big_mb * MB), args.rounds, env, ranks, tmp)
         if not big["equal"]:
             problems.append("big document: CLI text count differs from plain tiktoken")
         print()
