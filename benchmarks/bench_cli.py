@@ -259,9 +259,11 @@ def bench_big(
         )
     doc = cli_json(runs["cli"][-1], "count (64 MB)")
     plain_total = int(json.loads(out.read_text(encoding="utf-8"))["total"])
-    cli_text = int(doc["files"][0]["tokens"]["text"]) if doc["files"] else -1
+    entry: dict[str, Any] = doc["files"][0] if doc["files"] else {}
+    cli_text = int(entry["tokens"]["text"]) if entry else -1
     print(
         f"big document: {written / MB:.1f} MB; plain {plain_total:,} tokens, CLI text {cli_text:,}"
+        f" ({entry.get('encoding')}; plain {ENCODING})"
     )
     return {"runs": runs, "equal": plain_total == cli_text, "mb": written / MB}
 
