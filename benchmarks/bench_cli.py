@@ -236,20 +236,19 @@ def bench_big(
     written = make_big(big, files, size)
     tiny.write_text("Hello, world.\n", encoding="utf-8")
     out = tmp / "big-plain.json"
-    runs: dict[str, list[Run]] = {k: [] for k in ("plain", "cli", "plain_tiny", "cli_tiny")}
+    count = cli("count", "--json", "--no-cache")
+    commands = {
+        "plain": plain(ranks, "whole", big, out),
+        "cli": [*count, str(big)],
+        "cli_norefs": [*count, "--no-references", str(big)],
+        "plain_tiny": plain(ranks, "whole", tiny, tmp / "tiny-plain.json"),
+        "cli_tiny": [*count, str(tiny)],
+    }
+    runs: dict[str, list[Run]] = {k: [] for k in commands}
     for r in range(rounds):
-        runs["plain"].append(
-            checked(run_measured(plain(ranks, "whole", big, out), ws, env, 900), "plain")
-        )
-        runs["cli"].append(
-            run_measured(cli("count", "--json", "--no-cache", str(big)), ws, env, 900)
-        )
-        runs["plain_tiny"].append(
-            checked(run_measured(plain(ranks, "whole", tiny, tmp / "t.json"), ws, env, 60), "plain")
-        )
-        runs["cli_tiny"].append(
-            run_measured(cli("count", "--json", "--no-cache", str(tiny)), ws, env, 60)
-        )
+        for key, cmd in commands.items():
+            run = run_measured(cmd, ws, env, 1800)
+            runs[key].append(checked(run, key) if key.startswith("plain") else run)
         print(
             f"  round {r + 1}: "
             + ", ".join(
@@ -257,15 +256,17 @@ def bench_big(
             ),
             flush=True,
         )
-    doc = cli_json(runs["cli"][-1], "count (64 MB)")
+    doc = cli_json(runs["cli"][-1], "count (big)")
+    no_refs = int(cli_json(runs["cli_norefs"][-1], "count --no-references (big)")["total"])
     plain_total = int(json.loads(out.read_text(encoding="utf-8"))["total"])
     entry: dict[str, Any] = doc["files"][0] if doc["files"] else {}
     cli_text = int(entry["tokens"]["text"]) if entry else -1
     print(
         f"big document: {written / MB:.1f} MB; plain {plain_total:,} tokens, CLI text {cli_text:,}"
-        f" ({entry.get('encoding')}; plain {ENCODING})"
+        f", --no-references {no_refs:,} ({entry.get('encoding')}; plain {ENCODING})"
     )
-    return {"runs": runs, "equal": plain_total == cli_text, "mb": written / MB}
+    equal = plain_total == cli_text == no_refs
+    return {"runs": runs, "equal": equal, "mb": written / MB}
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def corpus_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
 
 def big_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     runs = result["runs"]
-    p, c = median(runs["plain"]), median(runs["cli"])
+    p, c, n = median(runs["plain"]), median(runs["cli"]), median(runs["cli_norefs"])
     rss = {k: statistics.median(r.maxrss_mb for r in v) for k, v in runs.items()}
     plain_over = rss["plain"] - rss["plain_tiny"]
     cli_over = rss["cli"] - rss["cli_tiny"]
@@ -318,6 +319,13 @@ def big_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             f"{p / c:.2f}× plain",
             "≥ 1.4×",
             yes(p / c >= 1.4),
+        ),
+        (
+            "  same, --no-references",
+            f"{n:.2f} s",
+            f"{p / n:.2f}× plain",
+            "",
+            "",
         ),
         (
             "start-up: the same on a one-line file",
@@ -339,6 +347,13 @@ def big_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             f"{rss['cli']:.0f} vs {rss['cli_tiny']:.0f} MB",
             "≤ +64 MB",
             yes(cli_over <= 64),
+        ),
+        (
+            "  same, --no-references",
+            f"+{rss['cli_norefs'] - rss['cli_tiny']:.0f} MB",
+            f"{rss['cli_norefs']:.0f} vs {rss['cli_tiny']:.0f} MB",
+            "",
+            "",
         ),
     ]
 
