@@ -90,12 +90,18 @@ def reference_definition(name: str) -> dict[str, Any]:
                 str(ranks_file), expected_hash=expected_hash or PUBLISHED_SHA256[name]
             )
 
-        # tiktoken's loader caches what it reads: point that cache at the temporary folder.
-        with (
-            mock.patch.dict(os.environ, {"TIKTOKEN_CACHE_DIR": str(Path(tmp) / "cache")}),
-            mock.patch.object(openai_public, "load_tiktoken_bpe", local_loader),
-        ):
-            definition = dict(_tiktoken_constructor(name)())
+        # tiktoken's loader caches what it reads: point that cache at the temporary folder
+        # (only this one variable is set and put back, so nothing else in os.environ is touched).
+        old_cache = os.environ.get("TIKTOKEN_CACHE_DIR")
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(Path(tmp) / "cache")
+        try:
+            with mock.patch.object(openai_public, "load_tiktoken_bpe", local_loader):
+                definition = dict(_tiktoken_constructor(name)())
+        finally:
+            if old_cache is None:
+                os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+            else:
+                os.environ["TIKTOKEN_CACHE_DIR"] = old_cache
     expected = asked[0] if asked and asked[0] else PUBLISHED_SHA256[name]
     digest = hashlib.sha256(raw).hexdigest()
     if digest != expected:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,19 @@ def test_tiktoken_loader_refuses_a_file_that_does_not_match_the_hash(tmp_path: P
         mp.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "cache"))
         with pytest.raises(ValueError, match="Hash mismatch"):
             tiktoken.load.load_tiktoken_bpe(str(bad), expected_hash=PUBLISHED_SHA256["cl100k_base"])
+
+
+def test_building_the_reference_writes_nothing_to_tiktokens_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tiktoken caches every file it loads; the reference keeps that cache in its temp folder."""
+    users_cache = tmp_path / "users-tiktoken-cache"
+    users_cache.mkdir()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(users_cache))
+    fresh = reference_definition.__wrapped__("cl100k_base")  # uncached: really loads
+    assert fresh["mergeable_ranks"] == reference_definition("cl100k_base")["mergeable_ranks"]
+    assert list(users_cache.iterdir()) == []
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(users_cache)
 
 
 def test_product_rank_table_equals_tiktokens_own(encoding_name: str) -> None:
