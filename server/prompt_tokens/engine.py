@@ -8,7 +8,6 @@ keystroke in a large document does not re-encode or re-scan the whole text.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from prompt_tokens.errors import PromptTokensError, UnknownModelError
 from prompt_tokens.models import DEFAULT_BUDGET, ModelInfo, default_budget, lookup_model
 from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
 from prompt_tokens.references.resolver import ReferenceResolver
-from prompt_tokens.references.syntax import markdown_links_enabled, scan, utf16_len
+from prompt_tokens.references.syntax import markdown_links_enabled, scan
 from prompt_tokens.results import (
     Diagnostic,
     DocumentResult,
@@ -31,14 +30,12 @@ from prompt_tokens.results import (
     budget_message,
 )
 from prompt_tokens.settings import Settings
+from prompt_tokens.text.lines import first_line, utf16_len
+from prompt_tokens.text.markdown import section_heads
 from prompt_tokens.tokenizer.counter import BlockCounter
 from prompt_tokens.tokenizer.encodings import ENCODINGS
 
 log = logging.getLogger(__name__)
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line ends, and only those
-_HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)[ \t#]*")  # matched against a whole line
-_FENCE = re.compile(r"[ ]{0,3}(```|~~~)")
 
 # Severity per diagnostic code (SPEC "LSP surface").
 SEVERITY: dict[str, str] = {
@@ -61,8 +58,7 @@ class DocConfig:
 
 
 def _line0_span(text: str) -> Span:
-    m = _LINE_BREAK.search(text)
-    first = text[: m.start()] if m else text
+    first = first_line(text)
     return Span(0, 0, 0, utf16_len(first), 0, len(first))
 
 
@@ -200,32 +196,12 @@ class PromptEngine:
     def sections(self, text: str, encoding: str) -> list[Section]:
         """Tokens per Markdown section (heading line up to the next heading).
 
-        A heading starts with ``#`` at column 0, which after a ``\n`` is a safe cut for both
-        encodings, so section counts add up exactly to the text count from the first heading on.
-        Lines are numbered at every LSP line end, but only a line that starts the text or follows
-        a ``\n`` can open a section or a fence (after a lone ``\r`` no cut is safe) — the same
-        rule the language server's DocumentState follows.
+        The rules are ``text.markdown``'s (the document model uses the same): a heading starts
+        with ``#`` at column 0, which after a ``\n`` is a safe cut for every encoding, so section
+        counts add up exactly to the text count from the first heading on.
         """
         counter = self.counter(encoding)
-        heads: list[tuple[int, int, str, int]] = []  # (offset, line, title, end column)
-        in_fence = False
-        pos = 0
-        line = 0
-        breaks = _LINE_BREAK.finditer(text)
-        while True:
-            m = next(breaks, None)
-            end = m.start() if m else len(text)
-            content = text[pos:end]
-            if pos and text[pos - 1] != "\n":
-                pass  # the line follows a lone "\r": neither a heading nor a fence here
-            elif _FENCE.match(content):
-                in_fence = not in_fence
-            elif not in_fence and (h := _HEADING.fullmatch(content)):
-                heads.append((pos, line, h.group(2), utf16_len(content)))
-            if m is None:
-                break
-            pos = m.end()
-            line += 1
+        heads = section_heads(text)
         out: list[Section] = []
         for i, (start, ln, title, end_col) in enumerate(heads):
             stop = heads[i + 1][0] if i + 1 < len(heads) else len(text)

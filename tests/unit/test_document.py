@@ -10,15 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prompt_tokens.document import (
-    DocumentState,
-    count_breaks,
-    index_of_units,
-    split_text,
-    units_of,
-)
+from prompt_tokens.document import DocumentState, split_text
 from prompt_tokens.references.syntax import scan
 from prompt_tokens.results import Occurrence, Span
+from prompt_tokens.text.lines import count_breaks, index_of_units, units_of
 from tests.conftest import plain_count
 
 _BREAK = re.compile(r"\r\n|\r|\n")

@@ -36,191 +36,29 @@ whole-document scan is the reference in the property tests.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Callable, Sequence
 from itertools import accumulate, compress
 from operator import attrgetter
-from typing import Literal, cast
+from typing import cast
 
 import attrs
 import tiktoken
 
-from prompt_tokens.references.syntax import fenced_regions, front_matter_bounds, utf16_len
+from prompt_tokens.document.blocks import Block, split_text
 from prompt_tokens.results import Occurrence, Section, Span
-from prompt_tokens.tokenizer.boundaries import DEFAULT_BLOCK_CHARS, safe_cut_pattern
+from prompt_tokens.text.code import fenced_regions
+from prompt_tokens.text.lines import (
+    LINE_BREAK,
+    PositionEncoding,
+    count_breaks,
+    index_of_units,
+    units_of,
+)
+from prompt_tokens.text.markdown import front_matter_bounds
+from prompt_tokens.tokenizer.boundaries import DEFAULT_BLOCK_CHARS
 from prompt_tokens.tokenizer.encodings import get_encoding
 
-PositionEncoding = Literal["utf-8", "utf-16", "utf-32"]
 Scanner = Callable[[str], list[Occurrence]]
-
-_BREAK = re.compile(r"\r\n|\r|\n")
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-# Same rules as ``PromptEngine.sections`` (engine.py): headings and fence markers.
-_HEADING = re.compile(r"(#{1,6})[ \t]+([^\r\n]*?)[ \t#]*(?=[\r\n]|\Z)")  # matched at a block start
-_FENCE = re.compile(r"^[ ]{0,3}(```|~~~)", re.MULTILINE)
-# Where a heading line starts after a newline: always a safe cut (``#`` is not whitespace
-# and not ``/``), forced as a block start so sections are sums of whole blocks.
-_HEADING_START = re.compile(r"(?<=\n)#{1,6}[ \t]")
-
-
-def count_breaks(text: str) -> int:
-    """Line breaks in ``text``: ``\\n``, ``\\r\\n`` and lone ``\\r`` count one each."""
-    n = text.count("\n")
-    if "\r" in text:
-        n += text.count("\r") - text.count("\r\n")
-    return n
-
-
-# ---- column units ----------------------------------------------------------------------------
-
-
-def units_of(s: str, encoding: PositionEncoding) -> int:
-    """Length of ``s`` in the client's column units."""
-    if encoding == "utf-32" or s.isascii():
-        return len(s)
-    if encoding == "utf-16":
-        return len(s) + sum(1 for _ in _ASTRAL.finditer(s))
-    return len(s.encode("utf-8", "surrogatepass"))
-
-
-def index_of_units(s: str, units: int, encoding: PositionEncoding) -> int:
-    """Index into ``s`` of the column ``units`` (clamped to ``len(s)``).
-
-    A column inside a character (the middle of a surrogate pair or of a UTF-8 sequence) is
-    rounded up to the end of that character.
-    """
-    if units <= 0:
-        return 0
-    if encoding == "utf-32" or s.isascii():
-        return min(units, len(s))
-    if encoding == "utf-16":
-        extra = 0  # astral characters before the index: each takes 2 units
-        for m in _ASTRAL.finditer(s):
-            at = m.start() + extra  # the unit column of this astral character
-            if at >= units:
-                break
-            extra += 1
-            if at + 1 == units:  # inside the pair: after the character
-                return m.start() + 1
-        return min(units - extra, len(s))
-    raw = s.encode("utf-8", "surrogatepass")
-    if units >= len(raw):
-        return len(s)
-    decoded = raw[:units].decode("utf-8", "ignore")
-    # a partial trailing sequence was dropped: round up to include that character
-    return len(decoded) + (len(decoded.encode("utf-8", "surrogatepass")) < units)
-
-
-# ---- blocks ----------------------------------------------------------------------------------
-
-_STATEFUL = re.compile(r"\{%|\{#|\{\{!|\{\{\{?[-~]?[ \t]*[#/]")
-_FENCE_RUN = re.compile(r"```|~~~")
-_BLANK_LINE = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?=\r\n|\r|\n)")
-
-
-def _fence_candidate_lines(text: str) -> list[tuple[int, str]]:
-    """(offset, content) of every line holding a run of three backticks or tildes."""
-    out: list[tuple[int, str]] = []
-    last_start = -1
-    for m in _FENCE_RUN.finditer(text):
-        start = max(text.rfind("\n", 0, m.start()), text.rfind("\r", 0, m.start())) + 1
-        if start == last_start:
-            continue
-        last_start = start
-        ends = [e for e in (text.find("\n", m.end()), text.find("\r", m.end())) if e >= 0]
-        out.append((start, text[start : min(ends) if ends else len(text)]))
-    return out
-
-
-@attrs.define(eq=False, slots=True)
-class Block:
-    """A run of text ending at a safe cut (or the document end); replaced, never edited.
-
-    Besides its text a block knows what the document needs from it without reading it again:
-    line breaks, fence markers (engine rule, for sections), its heading, and what in it can
-    carry the reference scanner's state past its end (see :meth:`DocumentState._segments`).
-    """
-
-    text: str
-    breaks: int
-    fences: int
-    heading: tuple[str, int] | None
-    """(title, UTF-16 length of the line) when the block starts with a Markdown heading."""
-    stateful: bool
-    """Holds Jinja/Handlebars tags or template comments (state for the rest of the text)."""
-    fence_lines: list[tuple[int, str]]
-    """Lines holding a ``` or ~~~ run: the scanner's fence rule decides which are fences."""
-    has_blank: bool
-    tick_head: bool
-    """A backtick before the block's first blank line (inline code may start before it)."""
-    tick_tail: bool
-    """A backtick after its last blank line (inline code may run on past it)."""
-    tokens: int | None = None
-    occ: list[Occurrence] | None = None
-    """Occurrences found scanning this block alone (block-relative), for ``occ_key``."""
-    occ_key: object = None
-    seg: tuple[object, tuple[Block, ...], list[Occurrence]] | None = None
-    """Occurrences of the multi-block segment this block starts: (key, blocks, found)."""
-    abs_occ: tuple[list[Occurrence], tuple[int, int], list[Occurrence]] | None = None
-    """The occurrences it contributes, shifted to (offset, line) of its last position; kept
-    so blocks before an edit reuse them instead of building new ones per keystroke."""
-
-    @classmethod
-    def of(cls, text: str) -> Block:
-        heading = None
-        if text[:1] == "#":
-            m = _HEADING.match(text)
-            if m is not None:
-                heading = (m.group(2), utf16_len(m.group(0)))
-        fence_lines = _fence_candidate_lines(text) if ("```" in text or "~~~" in text) else []
-        if "`" not in text:
-            head = tail = False
-            has_blank = _BLANK_LINE.search(text) is not None
-        else:
-            blanks = list(_BLANK_LINE.finditer(text))
-            has_blank = bool(blanks)
-            if not blanks:
-                head = tail = True
-            else:
-                head = "`" in text[: blanks[0].start()]
-                tail = "`" in text[blanks[-1].end() :]
-        return cls(
-            text,
-            count_breaks(text),
-            sum(1 for _ in _FENCE.finditer(text)) if ("`" in text or "~" in text) else 0,
-            heading,
-            _STATEFUL.search(text) is not None if "{" in text else False,
-            fence_lines,
-            has_blank,
-            head,
-            tail,
-        )
-
-
-def split_text(text: str, encoding: str, target: int = DEFAULT_BLOCK_CHARS) -> list[str]:
-    """Cut ``text`` at safe cuts into pieces of at least ``target`` characters, and also
-    before every heading line. Never returns empty pieces (``[""]`` for an empty text)."""
-    if not text:
-        return [""]
-    pattern = safe_cut_pattern(encoding)
-    heads = [m.start() for m in _HEADING_START.finditer(text)] if "#" in text else []
-    out: list[str] = []
-    pos = 0
-    n = len(text)
-    h = 0
-    while pos < n:
-        while h < len(heads) and heads[h] <= pos:
-            h += 1
-        cut = n
-        if n - pos > target:
-            m = pattern.search(text, pos + target - 1)
-            if m is not None:
-                cut = m.end()
-        if h < len(heads) and heads[h] < cut:
-            cut = heads[h]
-        out.append(text[pos:cut])
-        pos = cut
-    return out
 
 
 # Per-block values kept in parallel lists, so that whole-document questions (prefix sums,
@@ -414,13 +252,13 @@ class DocumentState:
         k = line - lines[b]
         pos = 0
         if k:
-            it = _BREAK.finditer(text)
+            it = LINE_BREAK.finditer(text)
             for _ in range(k):
                 m = next(it, None)
                 if m is None:
                     return None
                 pos = m.end()
-        m = _BREAK.search(text, pos)
+        m = LINE_BREAK.search(text, pos)
         end = m.start() if m is not None else len(text)
         return b, pos, end
 
@@ -501,7 +339,7 @@ class DocumentState:
         k = self._block_at_offset(start)
         hi = self._block_at_offset(end)
         lo = k
-        if k > 0 and _BREAK.search(self.blocks[k].text, 0, start - starts[k]) is None:
+        if k > 0 and LINE_BREAK.search(self.blocks[k].text, 0, start - starts[k]) is None:
             lo = k - 1  # the edit is in the line that decides whether the cut before k is safe
         base = starts[lo]
         old = self.blocks[lo : hi + 1]
