@@ -1,8 +1,9 @@
 """PromptEngine: count a document = its text + what its references pull in → DocumentResult.
 
 The CLI and the language server both call this; nothing here knows about LSP or argparse.
-The LSP layer may pass ``text_tokens`` and ``occurrences`` it maintains incrementally, so a
-keystroke in a large document does not re-encode or re-scan the whole text.
+The LSP layer may pass ``text_tokens`` and ``occurrences`` it maintains incrementally (a
+``DocumentState`` with the scanner from :meth:`PromptEngine.scanner`), so a keystroke in a
+large document does not re-encode or re-scan the whole text.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from cachetools import LRUCache
 
 from prompt_tokens.errors import PromptTokensError, UnknownModelError
 from prompt_tokens.models import DEFAULT_BUDGET, ModelInfo, default_budget, lookup_model
+from prompt_tokens.references.blocks import BlockScanner
 from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
 from prompt_tokens.references.resolver import ReferenceResolver
-from prompt_tokens.references.syntax import markdown_links_enabled, scan
+from prompt_tokens.references.syntax import markdown_links_enabled
 from prompt_tokens.results import (
     Diagnostic,
     DocumentResult,
@@ -133,13 +135,17 @@ class PromptEngine:
 
     # -- counting --------------------------------------------------------------------------
 
-    def scan(self, text: str, path: str | None) -> list[Occurrence]:
+    def scanner(self, path: str | None) -> BlockScanner:
+        """The reference scanner for the document at ``path`` under these settings. Give it
+        to ``DocumentState.occurrences`` (with ``scanner.key``) and an edit rescans only the
+        blocks it touches; ``scanner(text)`` scans a whole text."""
         refs = self.settings.references
-        return scan(
-            text,
-            kinds=refs.enabled,
-            markdown_links=markdown_links_enabled(refs.markdown_links, path or ""),
+        return BlockScanner(
+            tuple(refs.enabled), markdown_links_enabled(refs.markdown_links, path or "")
         )
+
+    def scan(self, text: str, path: str | None) -> list[Occurrence]:
+        return self.scanner(path)(text)
 
     async def count_document(
         self,

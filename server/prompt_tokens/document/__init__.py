@@ -4,7 +4,16 @@ reference occurrences, updated in O(edit). See ``state`` for the design."""
 from __future__ import annotations
 
 from prompt_tokens.document.blocks import Block, split_text
-from prompt_tokens.document.state import PARALLEL_ABOVE, DocumentState, Scanner
+from prompt_tokens.document.counting import PARALLEL_ABOVE
+from prompt_tokens.document.state import DocumentState, IncrementalScanner, Scanner
 from prompt_tokens.text.lines import PositionEncoding
 
-__all__ = ["PARALLEL_ABOVE", "Block", "DocumentState", "PositionEncoding", "Scanner", "split_text"]
+__all__ = [
+    "PARALLEL_ABOVE",
+    "Block",
+    "DocumentState",
+    "IncrementalScanner",
+    "PositionEncoding",
+    "Scanner",
+    "split_text",
+]

@@ -38,6 +38,10 @@ refer to the item, not to a variable, and are skipped; so are Jinja ``{% for x i
 variables (and ``loop``) inside their loop, names bound by ``{% set x = … %}`` after it, and
 everything inside ``{% raw %}``.
 
+Incremental: ``blocks.BlockScanner`` scans a document kept as blocks and, after an edit, only
+the blocks the edit touches and those whose carried state it changed (``window`` explains the
+state; the whole-text scan is the same code over one window).
+
 Positions: 0-based lines (only ``\\n``, ``\\r\\n`` and ``\\r`` end a line, as in LSP), UTF-16
 columns (an astral character counts 2), plus character offsets into the scanned text.
 """
@@ -46,18 +50,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from prompt_tokens.references.exclusions import MASK, excluded_regions, mask_excluded
-from prompt_tokens.references.patterns import (
-    AT,
-    HASH,
-    LINK,
-    TRIM_CHARS,
-    at_reference,
-    hash_reference,
-    link_reference,
-    trim_trailing,
-)
-from prompt_tokens.references.templates import variables
+from prompt_tokens.references.blocks import ALL_KINDS, BlockScanner
+from prompt_tokens.references.exclusions import MASK
+from prompt_tokens.references.patterns import TRIM_CHARS, trim_trailing
 from prompt_tokens.results import Occurrence
 from prompt_tokens.text.lines import LineIndex, utf16_len
 from prompt_tokens.text.markdown import front_matter_bounds, front_matter_end
@@ -67,18 +62,15 @@ __all__ = [
     "MASK",
     "PROMPT_FILE_SUFFIXES",
     "TRIM_CHARS",
+    "BlockScanner",
     "LineIndex",
-    "excluded_regions",
     "front_matter_bounds",
     "front_matter_end",
     "markdown_links_enabled",
-    "mask_excluded",
     "scan",
     "trim_trailing",
     "utf16_len",
 ]
-
-ALL_KINDS: tuple[str, ...] = ("file", "url", "variable")
 
 # VS Code prompt files: the names for which ``references.markdownLinks: "auto"`` turns links on.
 PROMPT_FILE_SUFFIXES = (".prompt.md", ".instructions.md", ".chatmode.md", ".agent.md")
@@ -90,31 +82,9 @@ def scan(
     kinds: Collection[str] = ALL_KINDS,
     markdown_links: bool = False,
 ) -> list[Occurrence]:
-    """Every reference in ``text``, in document order."""
-    want_files = "file" in kinds
-    want_urls = "url" in kinds
-    want_links = want_files and markdown_links and "](" in text
-    want_at = (want_files or want_urls) and ("@" in text or "#f" in text)
-    want_vars = "variable" in kinds and ("{{" in text or "${input:" in text)
-    if not (want_at or want_links or want_vars):
-        return []
-    masked = mask_excluded(text)
-    index = LineIndex(text)
-    found: list[tuple[int, Occurrence]] = []
-    if want_at:
-        for m in AT.finditer(masked):
-            if m.start() == 0 or masked[m.start() - 1].isspace():
-                found.extend(at_reference(m, index, want_files, want_urls))
-        for m in HASH.finditer(masked):
-            if m.start() == 0 or masked[m.start() - 1].isspace():
-                found.extend(hash_reference(m, index, want_files, want_urls))
-    if want_links:
-        for m in LINK.finditer(masked):
-            found.extend(link_reference(m, index))
-    if want_vars:
-        found.extend(variables(masked, index))
-    found.sort(key=lambda t: t[0])
-    return [occ for _, occ in found]
+    """Every reference in ``text``, in document order (``BlockScanner`` over the whole text;
+    a document kept as blocks is scanned incrementally with ``BlockScanner.scan_blocks``)."""
+    return BlockScanner(tuple(kinds), markdown_links)(text)
 
 
 def markdown_links_enabled(setting: str | bool, path: str) -> bool:

@@ -13,9 +13,25 @@ import re
 
 from prompt_tokens.text.lines import LINE_BREAK, first_line, utf16_len
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+_FM_OPEN = re.compile(r"\ufeff?---[ \t]*(?:\r\n|\r|\n)")
+_FM_CLOSE = re.compile(r"(?:\A|(?<=\n)|(?<=\r)(?!\n))(?:---|\.\.\.)[ \t]*(?:\r\n|\r|\n|\Z)")
 
 # ---- front matter boundary (the YAML itself is parsed in ``references.frontmatter``) -------
+
+
+def front_matter_open(text: str, *, more: bool = False) -> int | None:
+    """Where the YAML starts when ``text`` opens with a ``---`` line (a BOM allowed before
+    it) and has more after that line (``more``: the document goes on after ``text``)."""
+    m = _FM_OPEN.match(text)
+    return m.end() if m is not None and (more or m.end() < len(text)) else None
+
+
+def front_matter_close(text: str, pos: int = 0) -> tuple[int, int] | None:
+    """``(yaml_end, end)`` of the first closing line (``---`` or ``...``, trailing spaces and
+    tabs allowed) starting at or after the line start ``pos``; ``end`` is after its line
+    break. Searched at C speed, so an unclosed ``---`` in a big document costs little."""
+    m = _FM_CLOSE.search(text, pos)
+    return (m.start(), m.end()) if m is not None else None
 
 
 def front_matter_bounds(text: str) -> tuple[int, int, int] | None:
@@ -24,23 +40,11 @@ def front_matter_bounds(text: str) -> tuple[int, int, int] | None:
     ``end`` is the offset just after the closing line (``---`` or ``...``) and its line break.
     A leading BOM is allowed. No closing line: no front matter.
     """
-    pos = 1 if text.startswith("\ufeff") else 0
-    lines = _LINE.finditer(text, pos)
-    first = next(lines, None)
-    if first is None or first.group().rstrip("\r\n").rstrip(" \t") != "---":
+    yaml_start = front_matter_open(text)
+    if yaml_start is None:
         return None
-    yaml_start = first.end()
-    if yaml_start >= len(text):
-        return None
-    for m in lines:
-        line = m.group()
-        if not line:
-            break
-        if line.rstrip("\r\n").rstrip(" \t") in ("---", "..."):
-            return yaml_start, m.start(), m.end()
-        if m.end() >= len(text):
-            break
-    return None
+    close = front_matter_close(text, yaml_start)
+    return None if close is None else (yaml_start, *close)
 
 
 def front_matter_end(text: str) -> int:
