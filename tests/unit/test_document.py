@@ -336,6 +336,11 @@ def test_random_lsp_edits_stay_exact(
         doc.apply_change(new, (l1, c1, l2, c2))
         text = text[:ra] + new + text[max(ra, rb) :]
         check(doc, text, enc)
+        lines = _BREAK.split(text)
+        for k in {0, l1, len(lines) - 1, len(lines)}:
+            content = lines[k] if k < len(lines) else ""
+            assert doc.line_text(k) == content
+            assert doc.line_end(k) == ref_units(content, pos_enc)
         secs = doc.sections()
         assert secs is not None
         total_in_sections = sum(s.tokens for s in secs)

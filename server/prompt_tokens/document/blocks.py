@@ -46,6 +46,8 @@ class Block:
     """The reference scanner's unit starting at this block (opaque here)."""
     line_starts: list[int] | None = None
     """Offsets where its lines start (built on first use by position lookups)."""
+    ascii: bool | None = None
+    """Whether its text is ASCII (then a column is a character offset); set on first use."""
 
     @classmethod
     def of(cls, text: str) -> Block:
@@ -56,6 +58,11 @@ class Block:
         if self.line_starts is None:
             self.line_starts = [0, *(m.end() for m in LINE_BREAK.finditer(self.text))]
         return self.line_starts
+
+    def is_ascii(self) -> bool:
+        if self.ascii is None:
+            self.ascii = self.text.isascii()
+        return self.ascii
 
     def line(self, k: int) -> tuple[int, int] | None:
         """(start, end) of the content of its ``k``-th line (None past its last line)."""

@@ -250,8 +250,16 @@ class DocumentState:
         return self.blocks[b].text[start:end]
 
     def line_end(self, line: int) -> int:
-        """Column (client units) of the end of ``line``'s content."""
-        return units_of(self.line_text(line), self.position_encoding)
+        """Column (client units) of the end of ``line``'s content (called per diagnostic and
+        hint, so an ASCII block answers without copying the line)."""
+        bounds = self._line_bounds(line)
+        if bounds is None:
+            return 0
+        b, start, end = bounds
+        block = self.blocks[b]
+        if self.position_encoding == "utf-32" or block.is_ascii():
+            return end - start
+        return units_of(block.text[start:end], self.position_encoding)
 
     def span_columns(self, span: Span) -> tuple[int, int, int, int]:
         """(line, start, end_line, end) of a span in the client's units.
