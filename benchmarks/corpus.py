@@ -13,6 +13,7 @@ path; it depends on the standard library only.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 from collections.abc import Callable, Iterator
@@ -353,6 +354,77 @@ def write_corpus(path: str | Path, size_bytes: int, seed: int = 0) -> int:
             written += len(slab)
     tmp.replace(path)
     return written
+
+
+# ---- code-heavy prompts from real source code ----------------------------------------------
+
+CODE_PACKAGES = (
+    "tiktoken",
+    "pygls",
+    "httpx",
+    "lsprotocol",
+    "cattrs",
+    "attr",
+    "yaml",
+    "rich",
+    "hypothesis",
+    "_pytest",
+    "pip",
+)
+"""Installed packages whose ``.py`` files make up :func:`code_prompt` (in this order)."""
+
+CODE_REFERENCES = (
+    "Follow @docs/style.md and answer from @docs/api.md (terms: #file:data/glossary.txt).\n"
+    "Reply to {{ user }} in {{ language }}.\n"
+)
+
+
+def source_files(packages: tuple[str, ...] = CODE_PACKAGES) -> Iterator[Path]:
+    """The ``.py`` files of installed ``packages`` (sorted paths, so the same venv gives the
+    same text); missing packages are skipped."""
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for root in spec.submodule_search_locations:
+            yield from sorted(Path(root).rglob("*.py"))
+
+
+def code_prompt(size_chars: int, *, references_every: int = 100_000) -> str:
+    """A Markdown prompt that is mostly real source code: each file of :data:`CODE_PACKAGES`
+    in a ``python`` fence under a heading, with a line of prose around it and a few real
+    references every ``references_every`` characters. Nothing is neutralised: the code keeps
+    its ``#`` comments, braces, backticks, ``@decorators``, ``{{`` and Markdown in docstrings
+    (a docstring's own ````` fence closes the wrapping one early, as it would for a user).
+    Files are used again from the start when the packages run out; the text ends at a line
+    break."""
+    parts: list[str] = ["# Code review prompt\n\n", CODE_REFERENCES, "\n"]
+    n = sum(len(p) for p in parts)
+    next_ref = references_every
+    while n < size_chars:
+        added = 0
+        for path in source_files():
+            try:
+                code = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            rel = "/".join(path.parts[-3:])
+            piece = (
+                f"## `{rel}`\n\nReview the module below; list bugs first, then style.\n\n"
+                f"```python\n{code.rstrip()}\n```\n\n"
+            )
+            parts.append(piece)
+            n += len(piece)
+            added += len(piece)
+            if n >= next_ref:
+                parts.append(CODE_REFERENCES + "\n")
+                next_ref += references_every
+            if n >= size_chars:
+                break
+        if not added:
+            raise RuntimeError("no Python source files found for the code-heavy prompt")
+    text = "".join(parts)[:size_chars]
+    return text[: max(text.rfind("\n"), 0) + 1]
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

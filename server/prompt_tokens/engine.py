@@ -1,14 +1,14 @@
 """PromptEngine: count a document = its text + what its references pull in → DocumentResult.
 
 The CLI and the language server both call this; nothing here knows about LSP or argparse.
-The LSP layer may pass ``text_tokens`` and ``occurrences`` it maintains incrementally, so a
-keystroke in a large document does not re-encode or re-scan the whole text.
+The LSP layer may pass ``text_tokens`` and ``occurrences`` it maintains incrementally (a
+``DocumentState`` with the scanner from :meth:`PromptEngine.scanner`), so a keystroke in a
+large document does not re-encode or re-scan the whole text.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,9 +17,10 @@ from cachetools import LRUCache
 
 from prompt_tokens.errors import PromptTokensError, UnknownModelError
 from prompt_tokens.models import DEFAULT_BUDGET, ModelInfo, default_budget, lookup_model
+from prompt_tokens.references.blocks import BlockScanner
 from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
 from prompt_tokens.references.resolver import ReferenceResolver
-from prompt_tokens.references.syntax import markdown_links_enabled, scan, utf16_len
+from prompt_tokens.references.syntax import markdown_links_enabled
 from prompt_tokens.results import (
     Diagnostic,
     DocumentResult,
@@ -31,14 +32,12 @@ from prompt_tokens.results import (
     budget_message,
 )
 from prompt_tokens.settings import Settings
+from prompt_tokens.text.lines import first_line, utf16_len
+from prompt_tokens.text.markdown import section_heads
 from prompt_tokens.tokenizer.counter import BlockCounter
 from prompt_tokens.tokenizer.encodings import ENCODINGS
 
 log = logging.getLogger(__name__)
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line ends, and only those
-_HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)[ \t#]*")  # matched against a whole line
-_FENCE = re.compile(r"[ ]{0,3}(```|~~~)")
 
 # Severity per diagnostic code (SPEC "LSP surface").
 SEVERITY: dict[str, str] = {
@@ -61,8 +60,7 @@ class DocConfig:
 
 
 def _line0_span(text: str) -> Span:
-    m = _LINE_BREAK.search(text)
-    first = text[: m.start()] if m else text
+    first = first_line(text)
     return Span(0, 0, 0, utf16_len(first), 0, len(first))
 
 
@@ -137,13 +135,17 @@ class PromptEngine:
 
     # -- counting --------------------------------------------------------------------------
 
-    def scan(self, text: str, path: str | None) -> list[Occurrence]:
+    def scanner(self, path: str | None) -> BlockScanner:
+        """The reference scanner for the document at ``path`` under these settings. Give it
+        to ``DocumentState.occurrences`` (with ``scanner.key``) and an edit rescans only the
+        blocks it touches; ``scanner(text)`` scans a whole text."""
         refs = self.settings.references
-        return scan(
-            text,
-            kinds=refs.enabled,
-            markdown_links=markdown_links_enabled(refs.markdown_links, path or ""),
+        return BlockScanner(
+            tuple(refs.enabled), markdown_links_enabled(refs.markdown_links, path or "")
         )
+
+    def scan(self, text: str, path: str | None) -> list[Occurrence]:
+        return self.scanner(path)(text)
 
     async def count_document(
         self,
@@ -200,32 +202,12 @@ class PromptEngine:
     def sections(self, text: str, encoding: str) -> list[Section]:
         """Tokens per Markdown section (heading line up to the next heading).
 
-        A heading starts with ``#`` at column 0, which after a ``\n`` is a safe cut for both
-        encodings, so section counts add up exactly to the text count from the first heading on.
-        Lines are numbered at every LSP line end, but only a line that starts the text or follows
-        a ``\n`` can open a section or a fence (after a lone ``\r`` no cut is safe) — the same
-        rule the language server's DocumentState follows.
+        The rules are ``text.markdown``'s (the document model uses the same): a heading starts
+        with ``#`` at column 0, which after a ``\n`` is a safe cut for every encoding, so section
+        counts add up exactly to the text count from the first heading on.
         """
         counter = self.counter(encoding)
-        heads: list[tuple[int, int, str, int]] = []  # (offset, line, title, end column)
-        in_fence = False
-        pos = 0
-        line = 0
-        breaks = _LINE_BREAK.finditer(text)
-        while True:
-            m = next(breaks, None)
-            end = m.start() if m else len(text)
-            content = text[pos:end]
-            if pos and text[pos - 1] != "\n":
-                pass  # the line follows a lone "\r": neither a heading nor a fence here
-            elif _FENCE.match(content):
-                in_fence = not in_fence
-            elif not in_fence and (h := _HEADING.fullmatch(content)):
-                heads.append((pos, line, h.group(2), utf16_len(content)))
-            if m is None:
-                break
-            pos = m.end()
-            line += 1
+        heads = section_heads(text)
         out: list[Section] = []
         for i, (start, ln, title, end_col) in enumerate(heads):
             stop = heads[i + 1][0] if i + 1 < len(heads) else len(text)

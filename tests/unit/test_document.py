@@ -10,36 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prompt_tokens.document import (
-    DocumentState,
-    count_breaks,
-    index_of_units,
-    split_text,
-    units_of,
-)
-from prompt_tokens.references.syntax import scan
+from prompt_tokens.document import DocumentState, split_text
+from prompt_tokens.references import blocks as blocks_module
+from prompt_tokens.references.blocks import BlockScanner
 from prompt_tokens.results import Occurrence, Span
+from prompt_tokens.text.lines import count_breaks, index_of_units, units_of
 from tests.conftest import plain_count
+from tests.unit import reference_scanner
+from tests.unit.prompt_pieces import PIECES, REF_PIECES
 
 _BREAK = re.compile(r"\r\n|\r|\n")
-
-# Pieces that stress the safe-cut rules, line ends and column units.
-# fmt: off
-PIECES = [
-    "a", "B", "word", " ", "  ", "\t", "\n", "\r", "\r\n", "\n\n", "\n  ", "\n/", "//", "/",
-    "😀", "👩‍👩‍👧", "é", "e\u0301", "中文", "'s", "'LL", "123", "4567", "!?", "...",
-    "# ", "## Title\n", "\n# H\n", "```\n", "\n```", "~~~\n", "<|endoftext|>", "\u2028",
-    "\x0b", "\x0c", "\x1c", "\x85", "\u00a0", "@a.md ", "{{ x }}",
-]
-# Reference syntax and everything that carries the scanner's state across lines.
-REF_PIECES = [
-    *PIECES, "@docs/a.md", " @b.txt, ", "#file:c.py ", "@https://x.io/v1 ", "#fetch:http://y.z/a",
-    "[t](d/e.md)", "{{ name }}", "{{#each xs}}", "{{/each}}", "{% set name = 1 %}", "{% for i in x %}",
-    "{% endfor %}", "{# c", "#}", "{{!-- c", "--}}", "${input:who}", "`", "``", "```", "~~~",
-    "> ```\n", "---\n", "\n---\n", "...\n", "\n\n", "\n \n", "a@b.com ", "\ufeff",
-]
-# fmt: on
-
 
 # ---- independent reference model -----------------------------------------------------------
 
@@ -209,8 +189,13 @@ def test_section_titles_of_crlf_lines() -> None:
     assert [(s.title, s.end_col) for s in secs] == [("One", 5), ("Two", len("## Two ##"))]
 
 
-def _scanner(text: str) -> list[Occurrence]:
-    return scan(text, markdown_links=True)
+_scanner = BlockScanner(markdown_links=True)
+"""Incremental when given to ``DocumentState.occurrences``."""
+
+
+def _reference(text: str) -> list[Occurrence]:
+    """The whole-text scanner the incremental one must agree with."""
+    return reference_scanner.scan(text, markdown_links=True)
 
 
 def _key(occ: list[Occurrence]) -> list[tuple[str, str, Span]]:
@@ -220,12 +205,12 @@ def _key(occ: list[Occurrence]) -> list[tuple[str, str, Span]]:
 def test_occurrences_incremental_with_fences() -> None:
     text = "see @a.md\n```\n@b.md\n" + "x\n" * 20 + "```\n@c.md here\n"
     doc = DocumentState(text, block_chars=8)
-    assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(text))
     assert [o.target for o in doc.occurrences(_scanner)] == ["a.md", "c.md"]
     # close the fence early: the fence state of every later block flips
     doc.apply_change("```\n", (2, 0, 2, 0))
     text = doc.text()
-    assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(text))
     assert [o.target for o in doc.occurrences(_scanner)] == ["a.md", "b.md"]
 
 
@@ -239,41 +224,67 @@ def test_edit_that_repeats_a_block_text_keeps_the_fence() -> None:
     assert doc.occurrences(_scanner) == []
     doc.replace(len("~~~\n@a.md #"), len("~~~\n@a.md ## "), "")  # an edit inside the fence
     assert doc.text() == "~~~\n@a.md #Title\n~~~\n"
-    assert _key(doc.occurrences(_scanner)) == _key(_scanner(doc.text())) == []
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(doc.text())) == []
 
 
-def test_occurrences_reuse_untouched_segments() -> None:
+def test_occurrences_rescan_only_touched_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "".join(f"para {i} @f{i}.md and {{{{ v{i} }}}}\n" for i in range(500))
     doc = DocumentState(text, block_chars=256)
-    calls: list[int] = []
+    scanned: list[int] = []
+    real = blocks_module.scan_window
 
-    def counting(t: str) -> list[Occurrence]:
-        calls.append(len(t))
-        return _scanner(t)
+    def counting(window: str, *args: object, **kw: object) -> object:
+        scanned.append(len(window))
+        return real(window, *args, **kw)  # type: ignore[arg-type]
 
-    assert len(doc.occurrences(counting)) == 1000
-    calls.clear()
+    monkeypatch.setattr(blocks_module, "scan_window", counting)
+    assert len(doc.occurrences(_scanner)) == 1000
+    assert sum(scanned) == len(text)  # every block once: nothing carries state across
+    scanned.clear()
     doc.apply_change("X", (250, 0, 250, 0))
-    occ = doc.occurrences(counting)
-    assert _key(occ) == _key(_scanner(doc.text()))
-    assert sum(calls) < 1000  # only the touched block(s) were scanned again
-    calls.clear()
-    doc.occurrences(counting)
-    assert calls == []
+    occ = doc.occurrences(_scanner)
+    assert _key(occ) == _key(_reference(doc.text()))
+    assert 0 < sum(scanned) <= 3 * 256  # only the touched block(s) were scanned again
+    scanned.clear()
+    doc.occurrences(_scanner)
+    assert scanned == []
+
+
+def test_a_fence_opened_and_closed_again_rescans_only_to_where_state_agrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = "".join(f"line {i} @f{i}.md\n" for i in range(400))
+    text = body + "```\n@in.md\n```\n" + body
+    doc = DocumentState(text, block_chars=128)
+    doc.occurrences(_scanner)
+    scanned: list[int] = []
+    real = blocks_module.scan_window
+    monkeypatch.setattr(
+        blocks_module,
+        "scan_window",
+        lambda w, *a, **k: scanned.append(len(w)) or real(w, *a, **k),  # type: ignore[misc]
+    )
+    doc.replace(100, 100, "```\n")  # opens a fence: every later block's state flips
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(doc.text()))
+    assert sum(scanned) >= len(text) // 2
+    scanned.clear()
+    doc.replace(100, 104, "")  # closes it again: back to the old states after a block or two
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(doc.text()))
+    assert sum(scanned) <= 4 * 128
 
 
 def test_occurrences_stateful_constructs() -> None:
     text = "{% set v1 = 'x' %}\n" + "".join(f"line @f{i}.md {{{{ v{i} }}}}\n" for i in range(50))
     doc = DocumentState(text, block_chars=16)
-    assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(text))
     assert "v1" not in [o.target for o in doc.occurrences(_scanner)]
     text = "---\nmodel: gpt-4o\n@nope.md\n---\n" + text
     doc = DocumentState(text, block_chars=4)
-    assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(text))
     # a horizontal rule pair in the middle is not front matter
     text = "intro @a.md\n---\n@b.md\n---\n@c.md\n"
     doc = DocumentState(text, block_chars=4)
-    assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(text))
     assert len(doc.occurrences(_scanner)) == 3
 
 
@@ -325,6 +336,11 @@ def test_random_lsp_edits_stay_exact(
         doc.apply_change(new, (l1, c1, l2, c2))
         text = text[:ra] + new + text[max(ra, rb) :]
         check(doc, text, enc)
+        lines = _BREAK.split(text)
+        for k in {0, l1, len(lines) - 1, len(lines)}:
+            content = lines[k] if k < len(lines) else ""
+            assert doc.line_text(k) == content
+            assert doc.line_end(k) == ref_units(content, pos_enc)
         secs = doc.sections()
         assert secs is not None
         total_in_sections = sum(s.tokens for s in secs)
@@ -374,13 +390,13 @@ def test_random_edits_occurrences_match_whole_text_scan(
 ) -> None:
     text, edits = script
     doc = DocumentState(text, block_chars=block_chars)
-    assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+    assert _key(doc.occurrences(_scanner)) == _key(_reference(text))
     for where, width, new in edits:
         a = int(where * len(text))
         b = min(len(text), a + int(width * len(text)))
         doc.replace(a, b, new)
         text = text[:a] + new + text[b:]
-        assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))
+        assert _key(doc.occurrences(_scanner)) == _key(_reference(text))
 
 
 def _engine_sections(text: str, encoding: str) -> list[tuple[int, str, int, int]]:
@@ -441,42 +457,3 @@ def test_snapshot_is_isolated_and_adopted() -> None:
     snap = doc.snapshot()
     doc.adopt(snap)
     assert doc.text_tokens == plain_count("cl100k_base", doc.text())
-
-
-PLAIN = ["word ", "more text ", "\n", "\n\n", " ", "x", "\n \n"]
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    pieces=st.lists(
-        st.one_of(st.sampled_from(PLAIN), st.sampled_from(REF_PIECES)), min_size=10, max_size=200
-    ),
-    edits=st.lists(
-        st.tuples(
-            st.floats(0, 1, allow_nan=False),
-            st.integers(0, 8),
-            st.lists(st.sampled_from(PLAIN), max_size=3).map("".join),
-        ),
-        max_size=25,
-    ),
-    block_chars=st.sampled_from([4, 16, 64]),
-)
-def test_segments_carried_across_plain_edits(
-    pieces: list[str], edits: list[tuple[float, int, str]], block_chars: int
-) -> None:
-    """Edits of plain text carry the segment structure over instead of recomputing it: the
-    carried one may be coarser, never finer, and the occurrences stay exact."""
-    text = "".join(pieces)
-    doc = DocumentState(text, block_chars=block_chars)
-    doc.occurrences(_scanner)
-    for where, width, new in edits:
-        a = int(where * len(text))
-        b = min(len(text), a + width)
-        doc.replace(a, b, new)
-        text = text[:a] + new + text[b:]
-
-        def covered(segs: list[tuple[int, int]]) -> set[int]:
-            return {k for s, z in segs for k in range(s + 1, z)}
-
-        assert covered(doc._segments()) >= covered(doc._compute_segments())
-        assert _key(doc.occurrences(_scanner)) == _key(_scanner(text))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from prompt_tokens.cache.tiered import TieredCache
+from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import PromptEngine
 from prompt_tokens.references.resolver import ReferenceResolver
 from prompt_tokens.settings import parse_settings
@@ -85,3 +86,26 @@ def test_settings_model_and_budget() -> None:
     # A document that names its own model gets that model's budget.
     cfg = make_engine({"budget": 100}).configure("---\nmodel: gpt-4o\n---\n")
     assert cfg.budget == 128_000
+
+
+async def test_scanner_follows_settings_and_counts_an_incremental_document(
+    workspace: Path,
+) -> None:
+    """``scanner(path)``: the enabled kinds and ``markdownLinks: auto`` (prompt files only);
+    the occurrences a ``DocumentState`` keeps with it resolve to the same result as a scan."""
+    engine = make_engine({"references": {"enabled": ["file"]}}, workspace)
+    assert engine.scanner("a.prompt.md").key == (("file",), True)
+    assert engine.scanner("a.md").key == (("file",), False)
+    (workspace / "b.md").write_text("B file\n")
+    text = "intro\n" * 300 + "see @b.md and {{ v }} and [x](b.md)\n"
+    doc = DocumentState(text, block_chars=64)
+    scanner = engine.scanner(str(workspace / "p.md"))
+    occ = doc.occurrences(scanner, scanner.key)
+    assert occ == engine.scan(text, str(workspace / "p.md"))
+    assert [o.target for o in occ] == ["b.md"]
+    doc.count_pending()
+    path = str(workspace / "p.md")
+    ours = await engine.count_document(path, text, text_tokens=doc.text_tokens, occurrences=occ)
+    theirs = await engine.count_document(path, text)
+    assert ours.tokens == theirs.tokens
+    assert ours.tokens.references == plain_count("cl100k_base", "B file\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prompt_tokens.references.syntax import (
@@ -14,6 +14,8 @@ from prompt_tokens.references.syntax import (
     trim_trailing,
 )
 from prompt_tokens.results import Occurrence
+from tests.unit import reference_scanner
+from tests.unit.prompt_pieces import STATE_PIECES
 
 
 def targets(text: str, **kw: object) -> list[tuple[str, str]]:
@@ -283,3 +285,26 @@ def test_comment_after_block_helper_still_masked() -> None:
 def test_fence_with_crlf_and_lone_cr() -> None:
     text = "@a.md\r\n```\r\n@in.md\r\n```\r\n@b.md\r```\r@in2.md\r```\r@c.md"
     assert [o.target for o in scan(text)] == ["a.md", "b.md", "c.md"]
+
+
+# ---- against the whole-text model --------------------------------------------------------------
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(STATE_PIECES), max_size=60).map("".join),
+    kinds=st.sampled_from([("file", "url", "variable"), ("file",), ("url",), ("variable",)]),
+    links=st.booleans(),
+)
+def test_scan_equals_the_whole_text_model(text: str, kinds: tuple[str, ...], links: bool) -> None:
+    """The scanner (one window of the incremental one) finds exactly what the pass-per-rule
+    model finds, on text made of every construct that carries state across lines."""
+
+    def key(occ: list[Occurrence]) -> list[tuple[object, ...]]:
+        return [
+            (o.kind, o.target, o.syntax, o.span, o.untrimmed, o.placeholder, o.raw) for o in occ
+        ]
+
+    assert key(scan(text, kinds=kinds, markdown_links=links)) == key(
+        reference_scanner.scan(text, kinds=kinds, markdown_links=links)
+    )

@@ -1,0 +1,45 @@
+"""Counting a document's uncounted blocks, on one thread or (for much new text) two."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import tiktoken
+
+from prompt_tokens.document.blocks import Block
+
+PARALLEL_ABOVE = 1_000_000
+"""Characters of new text above which :func:`count_blocks` uses two threads."""
+
+
+def count_blocks(
+    todo: Sequence[Block],
+    enc: tiktoken.Encoding,
+    *,
+    cancelled: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> bool:
+    """Fill in ``tokens`` of each block (``encode_ordinary``: the exact count of its text).
+    More than ``PARALLEL_ABOVE`` characters are counted on two threads (tiktoken releases the
+    GIL). Returns False when ``cancelled()`` said to stop."""
+    total = sum(len(b.text) for b in todo)
+    done = [0]
+
+    def run(blocks: Sequence[Block], report: bool) -> bool:
+        for i, b in enumerate(blocks):
+            if b.tokens is None:
+                b.tokens = len(enc.encode_ordinary(b.text))
+            done[0] += len(b.text)
+            if cancelled is not None and i % 16 == 15 and cancelled():
+                return False
+            if report and progress is not None and i % 32 == 31:
+                progress(min(done[0], total), total)
+        return True
+
+    if total <= PARALLEL_ABOVE:
+        return run(todo, True)
+    with ThreadPoolExecutor(1, thread_name_prefix="pt-doc") as pool:
+        other = pool.submit(run, todo[1::2], False)
+        ok = run(todo[0::2], True)
+        return other.result() and ok
