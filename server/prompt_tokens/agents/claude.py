@@ -51,7 +51,9 @@ from prompt_tokens.agents.fs import (
 )
 from prompt_tokens.agents.metadata import as_globs, read_header
 from prompt_tokens.agents.plausible import looks_like_path
-from prompt_tokens.references.syntax import fenced_regions, mask_excluded, trim_trailing
+from prompt_tokens.references.exclusions import mask_code
+from prompt_tokens.references.patterns import trim_trailing
+from prompt_tokens.text.code import fenced_regions
 
 MAX_MEMORY_BYTES = 4 * 1024 * 1024
 EXTERNAL = "external import: loads after you approve external imports for this project"
@@ -88,7 +90,7 @@ def import_tokens(text: str) -> list[tuple[str, str | None]]:
     or at a line start, ``\\ `` unescaped, quoted paths and URLs left out. Each comes as
     ``(trimmed, untrimmed)``: sentence punctuation trimmed, and the raw token when trimming
     changed it (None otherwise), so a file whose name really ends in punctuation still loads."""
-    masked = mask_excluded(text)
+    masked = mask_code(text)
     out: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for m in _IMPORT.finditer(masked):

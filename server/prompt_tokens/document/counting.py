@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import tiktoken
-
 from prompt_tokens.document.blocks import Block
+from prompt_tokens.tokenizer.openweights import TextEncoder
 
 PARALLEL_ABOVE = 1_000_000
 """Characters of new text above which :func:`count_blocks` uses two threads."""
@@ -15,7 +14,7 @@ PARALLEL_ABOVE = 1_000_000
 
 def count_blocks(
     todo: Sequence[Block],
-    enc: tiktoken.Encoding,
+    enc: TextEncoder,
     *,
     cancelled: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,

@@ -56,6 +56,12 @@ def exclude(text: str, *, fm_skip: int, fence: Fence, look: Horizons) -> Exclusi
     return Exclusions(masked, fences)
 
 
+def mask_code(text: str) -> str:
+    """A whole text with its fenced code, inline code and template comments masked (for
+    callers that scan a file once, not as blocks: the agents' import rules)."""
+    return exclude(text, fm_skip=0, fence=None, look=Horizons(False, lambda _closer: True)).masked
+
+
 def template_comments(text: str, look: Horizons) -> list[tuple[int, int]]:
     """``[start, end)`` of each template comment in ``text`` (code already masked)."""
     out: list[tuple[int, int]] = []
