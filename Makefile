@@ -37,7 +37,8 @@ test: $(VENV)/.installed-test
 	bash scripts/ci_editors.sh
 	$(BIN)/ruff check server tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/python scripts/import_graph.py > /dev/null
+	$(BIN)/pytest -q -rs
 
 test-python: $(VENV)/.installed-test
 	$(BIN)/pytest -q -m "not editor"
