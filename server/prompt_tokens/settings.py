@@ -34,7 +34,7 @@ from prompt_tokens.settings_schema import (
     to_camel,
     unique,
 )
-from prompt_tokens.tokenizer.encodings import ENCODINGS
+from prompt_tokens.tokenizer.encodings import TOKENIZERS
 
 __all__ = [
     "REFERENCE_KINDS",
@@ -157,8 +157,9 @@ class CacheSettings:
 class Settings:
     model: Annotated[str, stripped] | None = None
     """Sets the encoding and the default budget from the model table."""
-    encoding: Annotated[str, OneOf(tuple(ENCODINGS))] = DEFAULT_ENCODING
-    """Used when no model is set."""
+    encoding: Annotated[str, OneOf(TOKENIZERS)] = DEFAULT_ENCODING
+    """Used when no model is set: an OpenAI encoding or an exact open-weights tokenizer
+    (``qwen2``, ``deepseek-v4``, ``mistral-tekken``...; their package must be installed)."""
     budget: Annotated[int, Range(1)] | None = None
     """Tokens allowed for the total (default: the model's maximum input, else 8192)."""
     warning_ratio: Annotated[float, Range(0, 1, open_lo=True)] = 0.8
