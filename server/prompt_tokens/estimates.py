@@ -27,7 +27,7 @@ from fractions import Fraction
 import attrs
 
 from prompt_tokens.models import ModelInfo, cost_usd, estimate_tokens
-from prompt_tokens.results import DocumentResult, TokenCounts, scale
+from prompt_tokens.results import DocumentResult, Span, TokenCounts, budget_diagnostics, scale
 
 
 @attrs.frozen
@@ -126,4 +126,22 @@ def with_model(
     )
 
 
-__all__ = ["Calibration", "Shown", "shown_counts", "with_model"]
+def restated(
+    result: DocumentResult,
+    model: ModelInfo | None,
+    calibration: Calibration | None,
+    *,
+    current: bool,
+    first_line: str,
+) -> DocumentResult:
+    """``result`` shown with ``calibration`` (:func:`with_model`) and its budget diagnostics
+    judged again on the new numbers (``first_line``: the document's line 0, where they go)."""
+    out = with_model(result, model, calibration, current=current)
+    width = len(first_line.encode("utf-16-le", "surrogatepass")) // 2
+    line0 = Span(0, 0, 0, width, 0, len(first_line))
+    kept = [d for d in out.diagnostics if not d.code.startswith("budget-")]
+    out.diagnostics = kept + budget_diagnostics(out, line0)
+    return out
+
+
+__all__ = ["Calibration", "Shown", "restated", "shown_counts", "with_model"]

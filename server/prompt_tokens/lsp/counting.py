@@ -31,7 +31,7 @@ import attrs
 
 from prompt_tokens import environment
 from prompt_tokens.document import DocumentState
-from prompt_tokens.lsp import configuration, diagnostics, hints, status
+from prompt_tokens.lsp import configuration, diagnostics, exact, hints, status
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.state import OpenDocument, RefMemo
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult, Span, widen
@@ -279,6 +279,7 @@ class _Recount:
         ls, doc = self.ls, self.doc
         if memo is not None:
             doc.ref_memo = memo
+        result = exact.restate(ls, doc, result, self.version)  # the vendor's last count, if any
         doc.result = result
         doc.result_version = self.version
         doc.counted_occurrences = occ
@@ -290,6 +291,7 @@ class _Recount:
         status.notify(ls, doc, "ready")
         hints.refresh(ls, doc)
         doc.settled.set()
+        exact.schedule(ls, doc)  # the vendor's count once typing pauses (when configured)
         log.debug(
             "%s v%d: %d tokens (%d text) in %.1f ms",
             self.name,
