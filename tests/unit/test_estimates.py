@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from prompt_tokens.document import DocumentState
 from prompt_tokens.estimates import Calibration, shown_counts, with_model
+from prompt_tokens.lsp.state import OpenDocument
+from prompt_tokens.lsp.status import status_object
 from prompt_tokens.models import cost_usd, estimate_tokens, lookup_model, model_table
 from prompt_tokens.results import (
     DocumentResult,
@@ -19,6 +22,8 @@ from prompt_tokens.results import (
     format_usd,
     scale,
 )
+from prompt_tokens.settings import parse_settings
+from prompt_tokens.tokenizer.encodings import TOKENIZERS
 from tests.conftest import plain_count
 from tests.unit.test_engine import make_engine
 
@@ -109,8 +114,6 @@ async def test_front_matter_may_name_an_open_weights_tokenizer(workspace: Path) 
 
 
 def test_encoding_setting_accepts_every_exact_tokenizer() -> None:
-    from prompt_tokens.settings import parse_settings
-    from prompt_tokens.tokenizer.encodings import TOKENIZERS
 
     for name in TOKENIZERS:
         settings, problems = parse_settings({"encoding": name})
@@ -186,3 +189,36 @@ def test_budget_message_marks_estimates() -> None:
 )
 def test_format_usd(amount: float, text: str) -> None:
     assert format_usd(amount) == text
+
+
+# -- promptTokens/status while a count is under way -------------------------------------------
+
+
+def _open(result: DocumentResult | None, interim: int | None) -> OpenDocument:
+    doc = OpenDocument("file:///p.md", "/p.md", "markdown", 2, DocumentState("x\n"), "/")
+    doc.result, doc.interim_text_tokens = result, interim
+    return doc
+
+
+def test_interim_status_is_marked_from_the_first_number() -> None:
+
+    doc = _open(None, 100)  # the first count of a Claude document, references still pending
+    s = status_object(
+        doc,
+        "counting",
+        warning_ratio=0.8,
+        encoding="o200k_base",
+        budget=1000,
+        model=CLAUDE,
+    )
+    assert s["tokens"]["total"] == 120 and s["exact"] is False
+    assert s["method"] == CLAUDE.method and s["costUsd"] == cost_usd(120, CLAUDE)
+    last = with_model(
+        DocumentResult("p.md", "o200k_base", 1000, CLAUDE.name, TokenCounts(50, 10)), CLAUDE
+    )
+    doc = _open(last, 100)  # a newer text count, the last count's references
+    s = status_object(doc, "counting", warning_ratio=0.8)
+    assert s["tokens"] == {"text": 120, "references": 12, "total": 132} and s["exact"] is False
+    doc = _open(last, None)
+    s = status_object(doc, "ready", warning_ratio=0.8)
+    assert s["tokens"]["total"] == last.tokens.total == 72 and s["exact"] is False

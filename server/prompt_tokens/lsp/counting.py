@@ -206,7 +206,9 @@ class _Recount:
         snap = doc.state.snapshot()
         scanner = ls.runtime.scanner(doc.root, doc.path)
         doc.status = "counting"
-        status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
+        status.notify(
+            ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget, model=cfg.model
+        )
         async with ls.work_progress.watch(f"Counting tokens: {self.name}", self.cancel) as watch:
             pending_chars = snap.pending_chars()
             text_tokens, occ = await ls.runtime.count_buffer(
@@ -263,7 +265,9 @@ class _Recount:
             if not done:
                 doc.pending_references = len(occ)
                 doc.interim_text_tokens = text_tokens
-                status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
+                status.notify(
+                    ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget, model=cfg.model
+                )
                 hints.refresh(ls, doc)
             result = await resolving
         finally:

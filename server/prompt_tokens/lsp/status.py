@@ -19,20 +19,29 @@ inlay hint and the diagnostic message show too.
 
 from __future__ import annotations
 
+import enum
 import logging
-from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from prompt_tokens.estimates import Shown, shown_counts
 from prompt_tokens.lsp import configuration
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.state import OpenDocument
-from prompt_tokens.models import cost_usd, resolve_model
+from prompt_tokens.models import ModelInfo, cost_usd, resolve_model
 from prompt_tokens.results import TokenCounts, budget_percent, budget_status
 
 log = logging.getLogger(__name__)
 
 METHOD = "promptTokens/status"
+
+
+class _Last(enum.Enum):
+    MODEL = 0
+    """No model given: the one the last count used."""
+
+
+LAST_MODEL: Literal[_Last.MODEL] = _Last.MODEL
+ModelArg = ModelInfo | None | Literal[_Last.MODEL]
 
 
 def status_object(
@@ -42,11 +51,13 @@ def status_object(
     warning_ratio: float,
     encoding: str | None = None,
     budget: int | None = None,
+    model: ModelArg = LAST_MODEL,
 ) -> dict[str, Any]:
     """``warning_ratio``: the root's current setting, used for numbers not yet counted in
-    full (a ready count's own verdict is used as it is)."""
+    full (a ready count's own verdict is used as it is); ``encoding``, ``budget`` and
+    ``model``: those of the count under way (default: the last count's)."""
     r = doc.result
-    shown, cost = _shown(doc)
+    shown, cost = _shown(doc, model, encoding)
     text, refs, total = shown.tokens.text, shown.tokens.references, shown.tokens.total
     budget = budget if budget is not None else (r.budget if r is not None else 0)
     if state == "ready" and r is not None and (total, budget) == (r.tokens.total, r.budget):
@@ -69,18 +80,19 @@ def status_object(
     }
 
 
-def _shown(doc: OpenDocument) -> tuple[Shown, float | None]:
+def _shown(doc: OpenDocument, model: ModelArg, encoding: str | None) -> tuple[Shown, float | None]:
     """The numbers to show now and their cost: the last count's, or, while a newer text count
-    waits for its references, that text count shown the way the last count was."""
+    waits for its references, that text count (with the last references) shown for the model
+    of the count under way: an estimate is marked from the first number on."""
     r = doc.result
-    if r is None:
-        return Shown(TokenCounts(doc.interim_text_tokens or 0, 0), True, None, Fraction(1)), None
     interim = doc.interim_text_tokens
-    if interim is None:
+    if r is not None and interim is None:
         return Shown(r.tokens, r.exact, r.method, r.ratio), r.cost_usd
-    model = resolve_model(r.model) if r.model else None
-    local = TokenCounts(interim, r.local_tokens.references)
-    shown = shown_counts(local, model, r.encoding, doc.calibration)
+    if model is LAST_MODEL:
+        model = resolve_model(r.model) if r is not None and r.model else None
+    local = TokenCounts(interim or 0, r.local_tokens.references if r is not None else 0)
+    enc = encoding or (r.encoding if r is not None else doc.state.encoding)
+    shown = shown_counts(local, model, enc, doc.calibration)
     return shown, cost_usd(shown.tokens.total, model)
 
 
@@ -97,9 +109,12 @@ def notify(
     *,
     encoding: str | None = None,
     budget: int | None = None,
+    model: ModelArg = LAST_MODEL,
 ) -> None:
     ratio = configuration.settings_for(ls, doc.root).warning_ratio
-    obj = status_object(doc, state, warning_ratio=ratio, encoding=encoding, budget=budget)
+    obj = status_object(
+        doc, state, warning_ratio=ratio, encoding=encoding, budget=budget, model=model
+    )
     doc.status = state
     try:
         ls.protocol.notify(METHOD, obj)
