@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from prompt_tokens.backoff import Backoff
+from prompt_tokens.environment import EnvMap
 from prompt_tokens.errors import (
     RemoteAuthError,
     RemoteCountError,
@@ -98,7 +99,7 @@ class RemoteCounts:
         backoff_base: float = 0.5,
         max_backoff: float = 30.0,
         max_retry_after: float = 60.0,
-        environ: dict[str, str] | None = None,
+        environ: EnvMap | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         client: VendorClient | None = None,
     ) -> None:
@@ -164,10 +165,16 @@ class RemoteCounts:
         if task is None:
             request = build_request(vendor, creds.base_url, model_id, text)
             what = label or f"exact count ({model_id})"
-            job = self._ask(settings, creds, request, what, group)
-            task = self._inflight.start((key, sha), asyncio.ensure_future(job))
+
+            async def ask_and_keep() -> int:
+                # cached here, not by the caller: an answer that arrives after its asker has
+                # gone (the document changed again) is still worth keeping
+                tokens = await self._ask(settings, creds, request, what, group)
+                cache.put_count(key, sha, tokens, len(data))
+                return tokens
+
+            task = self._inflight.start((key, sha), asyncio.ensure_future(ask_and_keep()))
         tokens = await asyncio.shield(task)
-        cache.put_count(key, sha, tokens, len(data))
         return ExactCount(tokens, model.name, model_id, vendor, "miss")
 
     def _credentials(self, settings: Settings, vendor: Vendor) -> Credentials:
