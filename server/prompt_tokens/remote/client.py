@@ -53,7 +53,6 @@ class VendorClient:
         self._resolve_host = resolve_host or getaddrinfo
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.requests_made = 0
 
     def _http(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -103,7 +102,6 @@ class VendorClient:
                 extensions=extensions,
                 timeout=httpx.Timeout(timeout_s),
             )
-            self.requests_made += 1
             log.debug("POST %s", redact(request.url))
             try:
                 response = await client.send(sent, stream=True)

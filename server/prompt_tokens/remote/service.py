@@ -123,10 +123,6 @@ class RemoteCounts:
             self._client = VendorClient()
         return self._client
 
-    @property
-    def requests_made(self) -> int:
-        return self._client.requests_made if self._client is not None else 0
-
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
