@@ -16,6 +16,7 @@ import attrs
 from cachetools import LRUCache
 
 from prompt_tokens.errors import PromptTokensError, UnknownModelError
+from prompt_tokens.estimates import with_model
 from prompt_tokens.models import DEFAULT_BUDGET, ModelInfo, default_budget, lookup_model
 from prompt_tokens.references.blocks import BlockScanner
 from prompt_tokens.references.frontmatter import FrontMatter, parse_front_matter
@@ -29,13 +30,13 @@ from prompt_tokens.results import (
     Section,
     Span,
     TokenCounts,
-    budget_message,
+    budget_diagnostics,
 )
 from prompt_tokens.settings import Settings
 from prompt_tokens.text.lines import first_line, utf16_len
 from prompt_tokens.text.markdown import section_heads
 from prompt_tokens.tokenizer.counter import BlockCounter
-from prompt_tokens.tokenizer.encodings import ENCODINGS
+from prompt_tokens.tokenizer.encodings import TOKENIZERS
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +111,14 @@ class PromptEngine:
         if model is not None:
             encoding = model.encoding
         if fm.encoding:
-            if fm.encoding in ENCODINGS:
+            if fm.encoding in TOKENIZERS:
                 encoding = fm.encoding
             else:
                 diags.append(
                     Diagnostic(
                         "invalid-front-matter",
                         "warning",
-                        f"Unknown encoding '{fm.encoding}' (supported: {', '.join(ENCODINGS)}); "
+                        f"Unknown encoding '{fm.encoding}' (supported: {', '.join(TOKENIZERS)}); "
                         f"using {encoding}",
                         fm.error_span or line0,
                     )
@@ -193,6 +194,7 @@ class PromptEngine:
             diagnostics=list(cfg.diagnostics),
             warning_ratio=self.settings.warning_ratio,
         )
+        result = with_model(result, cfg.model)  # what the model shows: exact or an estimate
         result.diagnostics.extend(reference_diagnostics(refs))
         result.diagnostics.extend(budget_diagnostics(result, _line0_span(text)))
         if sections:
@@ -226,21 +228,6 @@ def reference_diagnostics(refs: Sequence[ReferenceResult]) -> list[Diagnostic]:
         if r.warning and r.warning_code:
             out.append(Diagnostic(r.warning_code, "warning", r.warning, r.span))
     return out
-
-
-def budget_diagnostics(result: DocumentResult, line0: Span) -> list[Diagnostic]:
-    status = result.status
-    if status == "ok":
-        return []
-    code = "budget-exceeded" if status == "exceeded" else "budget-warning"
-    return [
-        Diagnostic(
-            code,
-            "error" if status == "exceeded" else "warning",
-            budget_message(result.tokens.total, result.budget),
-            line0,
-        )
-    ]
 
 
 def describe_error(exc: BaseException) -> str:

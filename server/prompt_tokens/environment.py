@@ -66,3 +66,28 @@ def codex_home(environ: EnvMap | None = None) -> str | None:
     """``CODEX_HOME``: where Codex keeps its user-level ``AGENTS.md`` (default ``~/.codex``),
     read as Codex reads it, so ``prompt-tokens context`` lists the same file."""
     return _env(environ).get("CODEX_HOME") or None
+
+
+def anthropic_api_key(environ: EnvMap | None = None) -> str | None:
+    """``ANTHROPIC_API_KEY``: the key for Anthropic's token counting (as the Anthropic SDK
+    reads it). Never logged or stored."""
+    return _env(environ).get("ANTHROPIC_API_KEY", "").strip() or None
+
+
+def anthropic_base_url(environ: EnvMap | None = None) -> str | None:
+    """``ANTHROPIC_BASE_URL``: where the Anthropic API is (as the Anthropic SDK reads it)."""
+    return _env(environ).get("ANTHROPIC_BASE_URL", "").strip() or None
+
+
+def gemini_api_key(environ: EnvMap | None = None) -> str | None:
+    """``GOOGLE_API_KEY``, else ``GEMINI_API_KEY``: the key for Gemini's token counting, read
+    as the Google Gen AI SDK reads them ("If both GOOGLE_API_KEY and GEMINI_API_KEY are set,
+    GOOGLE_API_KEY takes precedence": https://mintlify.com/googleapis/python-genai/concepts/
+    authentication, read 2026-12-02). Never logged or stored."""
+    env = _env(environ)
+    return env.get("GOOGLE_API_KEY", "").strip() or env.get("GEMINI_API_KEY", "").strip() or None
+
+
+def gemini_base_url(environ: EnvMap | None = None) -> str | None:
+    """``GEMINI_BASE_URL``: where the Gemini API is (default Google's public endpoint)."""
+    return _env(environ).get("GEMINI_BASE_URL", "").strip() or None

@@ -80,6 +80,32 @@ class TransientFetchError(TransientError):
     code = "reference-fetch-failed"
 
 
+class RemoteCountError(PermanentError):
+    """The model vendor's token-counting API could not give a count (the estimate is kept).
+    ``repeated``: this message was already raised once in this process (say it once)."""
+
+    code = "remote-count-failed"
+    repeated: bool = False
+
+
+class RemoteNotConfigured(RemoteCountError):
+    """Remote counting was asked for but cannot run: off, no key, or no network allowed."""
+
+    code = "remote-not-configured"
+
+
+class RemoteAuthError(RemoteCountError):
+    """The vendor refused the key (401/403): asking again with the same key cannot help."""
+
+    code = "remote-auth"
+
+
+class TransientRemoteError(TransientError):
+    """Timeouts, connection errors, 429 and 5xx from the vendor: retried with backoff."""
+
+    code = "remote-count-failed"
+
+
 class CacheBusyError(TransientError):
     """SQLite said ``database is locked``/``busy``: another process holds the write lock."""
 

@@ -6,6 +6,7 @@ hints and diagnostics and the CLI into JSON without knowing how they were comput
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Literal
 
 import attrs
@@ -82,11 +83,12 @@ class ReferenceResult:
     warning: str | None = None  # e.g. invalid UTF-8 replaced
     warning_code: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, shown: int | None = None) -> dict[str, Any]:
+        """``shown``: the tokens as the document shows them (an estimate's scaled count)."""
         return {
             "kind": self.kind,
             "target": self.target,
-            "tokens": self.tokens,
+            "tokens": self.tokens if shown is None else shown,
             "status": "error" if self.status == "error" else "ok",
             "error": self.error,
         }
@@ -125,6 +127,11 @@ class Section:
 
 @attrs.define
 class DocumentResult:
+    """One document's count as shown. ``tokens`` are the shown numbers: the local counts with
+    ``encoding`` for an exact model, else the estimate made from them (``estimates``), which
+    ``local`` then keeps; ``ratio`` turns any local count of this document (a reference's, a
+    section's) into a shown one, and ``method`` says how (None: an exact local count)."""
+
     path: str
     encoding: str
     budget: int
@@ -134,10 +141,28 @@ class DocumentResult:
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     sections: list[Section] = attrs.field(factory=list)
     warning_ratio: float = 0.8
+    exact: bool = True
+    method: str | None = None
+    local: TokenCounts | None = None
+    """The counts with ``encoding`` when ``tokens`` differ from them (None: they are ``tokens``)."""
+    ratio: Fraction = Fraction(1)
+    cost_usd: float | None = None
+    """Input cost of ``tokens.total`` at the model's list price; None when no price is known."""
 
     @property
     def status(self) -> BudgetStatus:
         return budget_status(self.tokens.total, self.budget, self.warning_ratio)
+
+    @property
+    def local_tokens(self) -> TokenCounts:
+        return self.tokens if self.local is None else self.local
+
+    def shown(self, local_count: int) -> int:
+        """A local count of part of this document as shown (scaled by ``ratio``, half up)."""
+        return scale(local_count, self.ratio)
+
+    def references_json(self) -> list[dict[str, Any]]:
+        return [r.to_json(self.shown(r.tokens)) for r in self.references]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,8 +171,18 @@ class DocumentResult:
             "budget": self.budget,
             "status": self.status,
             "tokens": self.tokens.to_json(),
-            "references": [r.to_json() for r in self.references],
+            "exact": self.exact,
+            "method": self.method,
+            "cost_usd": self.cost_usd,
+            "references": self.references_json(),
         }
+
+
+def scale(count: int, ratio: Fraction) -> int:
+    """``count × ratio`` rounded half up (``models.estimate_tokens``'s rounding)."""
+    if ratio == 1:
+        return count
+    return (2 * count * ratio.numerator + ratio.denominator) // (2 * ratio.denominator)
 
 
 def budget_status(total: int, budget: int, warning_ratio: float) -> BudgetStatus:
@@ -169,5 +204,41 @@ def budget_percent(total: int, budget: int) -> int:
     return (200 * total + budget) // (2 * budget)
 
 
-def budget_message(total: int, budget: int) -> str:
-    return f"Prompt uses {total:,} of {budget:,} tokens ({budget_percent(total, budget)}%)"
+def approx(exact: bool) -> str:
+    """The mark before a number that is an estimate."""
+    return "" if exact else "≈ "
+
+
+def budget_message(total: int, budget: int, *, exact: bool = True) -> str:
+    """``Prompt uses 7,012 of 8,192 tokens (86%)``; an estimate says ``uses ≈ 7,012``."""
+    pct = budget_percent(total, budget)
+    return f"Prompt uses {approx(exact)}{total:,} of {budget:,} tokens ({pct}%)"
+
+
+def budget_diagnostics(result: DocumentResult, line0: Span) -> list[Diagnostic]:
+    """The budget diagnostic of ``result`` on ``line0`` (none while within the warning ratio),
+    on the shown numbers: an estimate is judged, and worded, as the estimate."""
+    status = result.status
+    if status == "ok":
+        return []
+    code = "budget-exceeded" if status == "exceeded" else "budget-warning"
+    return [
+        Diagnostic(
+            code,
+            "error" if status == "exceeded" else "warning",
+            budget_message(result.tokens.total, result.budget, exact=result.exact),
+            line0,
+        )
+    ]
+
+
+def format_usd(amount: float) -> str:
+    """A cost as users read it: ``$0.0123``, ``$1.50``; below a hundredth of a cent
+    ``<$0.0001`` (never ``$0.0000`` for a cost that is not zero)."""
+    if amount <= 0:
+        return "$0"
+    if amount < 0.0001:
+        return "<$0.0001"
+    if amount < 1:
+        return f"${amount:.4f}"
+    return f"${amount:,.2f}"

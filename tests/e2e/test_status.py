@@ -16,6 +16,9 @@ KEYS = {
     "pendingReferences",
     "status",
     "percent",
+    "exact",
+    "method",
+    "costUsd",
 }
 
 
@@ -36,6 +39,9 @@ async def test_status_shape_and_sequence(session: Session) -> None:
         "pendingReferences": 0,
         "status": "ok",
         "percent": percent(total, 8192),
+        "exact": True,
+        "method": None,
+        "costUsd": None,
     }
     states = [s["state"] for s in session.statuses_for(uri)]
     assert states[0] == "counting" and states[-1] == "ready"

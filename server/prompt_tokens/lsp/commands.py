@@ -29,7 +29,10 @@ def _uri_arg(args: tuple[Any, ...]) -> str | None:
 
 
 def _sections(result: DocumentResult) -> list[dict[str, Any]]:
-    return [{"line": s.line, "title": s.title, "tokens": s.tokens} for s in result.sections]
+    return [
+        {"line": s.line, "title": s.title, "tokens": result.shown(s.tokens)}
+        for s in result.sections
+    ]
 
 
 async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, Any]:
@@ -45,7 +48,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
             log.warning("documentStats: %s is still counting; answering with what is known", uri)
         out = status.current(ls, doc, doc.status)
         r = doc.result
-        out["references"] = [x.to_json() for x in r.references] if r is not None else []
+        out["references"] = r.references_json() if r is not None else []
         doc.current_sections()
         out["sections"] = _sections(r) if r is not None else []
         out["model"] = r.model if r is not None else None
@@ -65,10 +68,13 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         "budget": result.budget,
         "tokens": result.tokens.to_json(),
         "pendingReferences": 0,
-        "references": [x.to_json() for x in result.references],
+        "references": result.references_json(),
         "sections": _sections(result),
         "status": result.status,
         "percent": budget_percent(result.tokens.total, result.budget),
+        "exact": result.exact,
+        "method": result.method,
+        "costUsd": result.cost_usd,
         "model": result.model,
     }
 

@@ -31,7 +31,7 @@ import attrs
 
 from prompt_tokens import environment
 from prompt_tokens.document import DocumentState
-from prompt_tokens.lsp import configuration, diagnostics, hints, status
+from prompt_tokens.lsp import configuration, diagnostics, exact, hints, status
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.state import OpenDocument, RefMemo
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult, Span, widen
@@ -206,7 +206,9 @@ class _Recount:
         snap = doc.state.snapshot()
         scanner = ls.runtime.scanner(doc.root, doc.path)
         doc.status = "counting"
-        status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
+        status.notify(
+            ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget, model=cfg.model
+        )
         async with ls.work_progress.watch(f"Counting tokens: {self.name}", self.cancel) as watch:
             pending_chars = snap.pending_chars()
             text_tokens, occ = await ls.runtime.count_buffer(
@@ -263,7 +265,9 @@ class _Recount:
             if not done:
                 doc.pending_references = len(occ)
                 doc.interim_text_tokens = text_tokens
-                status.notify(ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget)
+                status.notify(
+                    ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget, model=cfg.model
+                )
                 hints.refresh(ls, doc)
             result = await resolving
         finally:
@@ -279,6 +283,7 @@ class _Recount:
         ls, doc = self.ls, self.doc
         if memo is not None:
             doc.ref_memo = memo
+        result = exact.restate(ls, doc, result, self.version)  # the vendor's last count, if any
         doc.result = result
         doc.result_version = self.version
         doc.counted_occurrences = occ
@@ -290,6 +295,7 @@ class _Recount:
         status.notify(ls, doc, "ready")
         hints.refresh(ls, doc)
         doc.settled.set()
+        exact.schedule(ls, doc)  # the vendor's count once typing pauses (when configured)
         log.debug(
             "%s v%d: %d tokens (%d text) in %.1f ms",
             self.name,

@@ -5,6 +5,11 @@
 - after each reference: ``+2,048``, ``…`` while pending, ``⚠ not found``, or ``⚠ <short reason>``;
 - at the end of each Markdown heading line: the tokens of its section, ``312 tokens``.
 
+A document whose model has no local tokenizer shows estimates, each marked: ``≈ 1,234 tokens ·
+1% of 200,000``, ``≈ +2,458``, ``≈ 312 tokens`` (``estimates``: the references and sections
+scaled by the document's ratio); the total's tooltip says how it was estimated and, when the
+model's price is known, what the prompt costs.
+
 Hints describe the last finished count. When the document changed since, reference hints are
 moved to where the same references are now (a newly typed one shows ``…`` until counted).
 """
@@ -21,7 +26,15 @@ from prompt_tokens.lsp import configuration
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.diagnostics import to_range
 from prompt_tokens.lsp.state import HintsShown, OpenDocument
-from prompt_tokens.results import ReferenceResult, Span, budget_percent, widen
+from prompt_tokens.results import (
+    DocumentResult,
+    ReferenceResult,
+    Span,
+    approx,
+    budget_percent,
+    format_usd,
+    widen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +61,11 @@ def total_label(doc: OpenDocument) -> str:
             return f"⚠ {doc.error}"[:80]
         return COUNTING
     total, budget = r.tokens.total, r.budget
-    return f"{total:,} tokens · {budget_percent(total, budget)}% of {budget:,}"
+    return f"{approx(r.exact)}{total:,} tokens · {budget_percent(total, budget)}% of {budget:,}"
 
 
-def reference_label(r: ReferenceResult | None) -> str:
+def reference_label(r: ReferenceResult | None, doc: DocumentResult | None = None) -> str:
+    """``doc``: the count ``r`` belongs to (an estimate scales and marks the figure)."""
     if r is None or r.status == "pending":
         return PENDING
     if r.status == "error":
@@ -59,17 +73,22 @@ def reference_label(r: ReferenceResult | None) -> str:
         if reason is None:
             reason = (r.error or r.code or "error").split(":")[0].split(";")[0][:40]
         return f"⚠ {reason}"
-    return f"+{r.tokens:,}"
+    if doc is None or doc.exact or r.tokens == 0:
+        return f"+{r.tokens:,}"
+    return f"≈ +{doc.shown(r.tokens):,}"
 
 
-def reference_tooltip(r: ReferenceResult | None) -> str | None:
+def reference_tooltip(r: ReferenceResult | None, doc: DocumentResult | None = None) -> str | None:
     if r is None:
         return "not counted yet"
     parts = [f"{r.kind}: {r.target}"]
+    estimated = doc is not None and not doc.exact
     if r.status == "error":
         parts.append(r.error or r.code or "error")
     elif r.duplicate:
         parts.append(f"{r.own_tokens:,} tokens, already counted above (counted once)")
+    elif doc is not None and estimated:
+        parts.append(f"≈ {doc.shown(r.tokens):,} tokens (estimate; {r.tokens:,} in {doc.encoding})")
     else:
         parts.append(f"{r.tokens:,} tokens")
     if r.warning:
@@ -137,12 +156,14 @@ def compute(
                 out.append(
                     types.InlayHint(
                         position=pos,
-                        label=PENDING if doc.pending_references else reference_label(res),
+                        label=PENDING
+                        if doc.pending_references
+                        else reference_label(res, doc.result),
                         padding_left=True,
-                        tooltip=reference_tooltip(res),
+                        tooltip=reference_tooltip(res, doc.result),
                     )
                 )
-    if settings.sections and doc.result is not None:
+    if settings.sections and (r := doc.result) is not None:
         stale = doc.result_version != doc.version
         for sec in doc.current_sections():
             if not first <= sec.line <= last or sec.line >= doc.state.line_count:
@@ -152,7 +173,7 @@ def compute(
             out.append(
                 types.InlayHint(
                     position=types.Position(line=sec.line, character=doc.state.line_end(sec.line)),
-                    label=f"{sec.tokens:,} tokens",
+                    label=f"{approx(r.exact)}{r.shown(sec.tokens):,} tokens",
                     padding_left=True,
                 )
             )
@@ -164,10 +185,16 @@ def _total_tooltip(doc: OpenDocument) -> str | None:
     if r is None:
         return None
     model = f"{r.model}, " if r.model else ""
-    return (
-        f"text {r.tokens.text:,} + references {r.tokens.references:,} = {r.tokens.total:,} "
-        f"tokens ({model}{r.encoding}); budget {r.budget:,}"
-    )
+    a = approx(r.exact)
+    lines = [
+        f"text {a}{r.tokens.text:,} + references {a}{r.tokens.references:,} = "
+        f"{a}{r.tokens.total:,} tokens ({model}{r.encoding}); budget {r.budget:,}"
+    ]
+    if r.method:
+        lines.append(r.method)
+    if r.cost_usd is not None:
+        lines.append(f"input cost {a}{format_usd(r.cost_usd)} at the list price of {r.model}")
+    return "\n".join(lines)
 
 
 def refresh(ls: PromptTokensServer, doc: OpenDocument) -> None:

@@ -13,6 +13,7 @@ import attrs
 from lsprotocol import types
 
 from prompt_tokens.document import DocumentState
+from prompt_tokens.estimates import Calibration
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult, Section
 
 Range = tuple[int, int, int, int]
@@ -68,6 +69,8 @@ class OpenDocument:
     """``result_version`` whose sections ``result.sections`` holds (filled on first use)."""
     ref_memo: RefMemo | None = None
     """The last resolved references, reused while no reference changes."""
+    calibration: Calibration | None = None
+    """The model vendor's last exact count of this document (``lsp.exact``), if any."""
     settled: asyncio.Event = attrs.field(factory=asyncio.Event)
     """Set when the current version is counted (or failed); cleared by every new change."""
 

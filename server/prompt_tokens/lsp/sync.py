@@ -16,7 +16,7 @@ from typing import Any
 from lsprotocol import types
 
 from prompt_tokens.document import DocumentState
-from prompt_tokens.lsp import counting, diagnostics, reconfigure
+from prompt_tokens.lsp import counting, diagnostics, exact, reconfigure
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.state import OpenDocument
 from prompt_tokens.workspace import CONFIG_FILE
@@ -140,6 +140,7 @@ def did_save(ls: PromptTokensServer, params: types.DidSaveTextDocumentParams) ->
         reconfigure.config_file_changed(ls, path, known_roots_only=False)
         return
     counting.schedule_dependents(ls, path, delay_s=0.0, exclude=uri)
+    exact.on_save(ls, uri)  # the vendor's count now (when configured)
 
 
 def did_close(ls: PromptTokensServer, params: types.DidCloseTextDocumentParams) -> None:
