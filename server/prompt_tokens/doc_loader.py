@@ -66,6 +66,7 @@ class LoadedDocument:
     text: str  # the whole text when references were scanned, else only its head
     text_tokens: int
     occurrences: list[Occurrence] | None  # None: not scanned (references off)
+    sha256: str  # of the content counted
 
 
 def refs_key(kinds: Collection[str], markdown_links: bool) -> str:
@@ -107,14 +108,15 @@ def load_document(
     path: str,
     cache: TieredCache,
     *,
-    encoding_for: Callable[[str], str],
+    encoding_for: Callable[[str, str | None], str],
     scan: Callable[[str], list[Occurrence]] | None,
     scan_key: str = "",
     triggers: tuple[bytes, ...] = (*REF_TRIGGERS, LINK_TRIGGER),
 ) -> LoadedDocument:
     """Read, count and scan ``path`` — or as little of it as the cache allows.
 
-    ``encoding_for(head_text)`` returns the document's encoding (front matter may choose it);
+    ``encoding_for(head_text, sha256 or None)`` returns the document's encoding (front matter
+    may choose it; the content's sha256 when the file's fingerprint already gives it);
     ``scan(text)`` finds its references, or is None when references are off; ``scan_key``
     names the scanner's settings (see :func:`refs_key`) for the cached reference count;
     ``triggers``: what a text the scanner finds anything in contains (:func:`ref_triggers`).
@@ -124,14 +126,14 @@ def load_document(
     with open(path, "rb") as fh:
         head_bytes = fh.read(HEAD_BYTES)
         head = StreamDecoder(label="the file").feed(head_bytes)
-        encoding = encoding_for(head)
         sha = cache.get_fingerprint(path, *fp)
+        encoding = encoding_for(head, sha)
         tokens = cache.get_count(encoding, sha) if sha is not None else None
         n_refs: int | None = 0
         if scan is not None:
             n_refs = cache.get_count(scan_key, sha) if sha is not None else None
         if tokens is not None and n_refs == 0:
-            return LoadedDocument(head, tokens, [] if scan else None)
+            return LoadedDocument(head, tokens, [] if scan else None, sha or "")
         watch = TriggerWatch(triggers) if scan is not None and n_refs is None else None
         done = None
         if tokens is None or watch is not None:
@@ -145,10 +147,10 @@ def load_document(
         tokens = done.tokens
     assert tokens is not None
     if scan is None:
-        return LoadedDocument(head, tokens, None)
+        return LoadedDocument(head, tokens, None, done.sha256 if done else sha or "")
     if watch is not None and not watch.seen and done is not None:
         cache.put_count(scan_key, done.sha256, 0, done.size)
-        return LoadedDocument(head, tokens, [])
+        return LoadedDocument(head, tokens, [], done.sha256)
     return _scan_whole(path, cache, encoding, tokens, done, scan, scan_key)
 
 
@@ -189,4 +191,4 @@ def _scan_whole(
         cache.put_count(encoding, stats.sha256, tokens, stats.size)
     occurrences = scan(text)
     cache.put_count(scan_key, stats.sha256, len(occurrences), stats.size)
-    return LoadedDocument(text, tokens, occurrences)
+    return LoadedDocument(text, tokens, occurrences, stats.sha256)

@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 
 from prompt_tokens.cache.tiered import TieredCache
+from prompt_tokens.doc_config import NEUTRAL_KEY, CachedConfigure
 from prompt_tokens.doc_loader import load_document, ref_triggers, refs_key
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
@@ -272,18 +273,22 @@ class Runtime:
         engine = self._roots.engine(root)
         scanner = self.scanner(root, path) if references else None
         links = markdown_links_enabled(self.settings(root).references.markdown_links, path)
+        cache = self._roots.cache(root)
+        configure = CachedConfigure(engine.configure, cache)
         loaded = await asyncio.to_thread(
             load_document,
             path,
-            self._roots.cache(root),
-            encoding_for=lambda head: engine.configure(head).encoding,
+            cache,
+            encoding_for=configure,
             scan=scanner.scan if scanner is not None else None,
             scan_key=scanner.cache_key if scanner is not None else "",
             triggers=ref_triggers(links),
         )
+        configure.record(loaded.sha256)
         return await engine.count_document(
             path,
             loaded.text,
+            config=configure.config,
             text_tokens=loaded.text_tokens,
             occurrences=loaded.occurrences or [],
             references=references,
@@ -346,7 +351,7 @@ class Runtime:
                 continue
             paths, keys = by_root.setdefault(r.root, ([], set()))
             if not keys:
-                keys.add(self.configure(r.root, "").encoding)
+                keys.update((self.configure(r.root, "").encoding, NEUTRAL_KEY))
             paths.append(r.path)
             scanner = self.scanner(r.root, r.path) if references else None
             if scanner is not None:
