@@ -28,7 +28,7 @@ from prompt_tokens.tokenizer.counter import count_stream, count_text_parallel
 from prompt_tokens.tokenizer.textio import StreamDecoder, decode_bytes
 
 HEAD_BYTES = 64 * 1024  # front matter lives at the very top
-READ_BYTES = 1 << 20
+READ_BYTES = 256 * 1024  # the transient copies of one read stay small (a few MiB in all)
 
 REF_TRIGGERS: tuple[bytes, ...] = (b"@", b"#file:", b"#fetch:", b"{{", b"${input:")
 """Byte strings one of which every reference contains (``references.syntax``'s table): ``@path``
