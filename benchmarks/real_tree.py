@@ -16,7 +16,7 @@ import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
-from prompt_tokens.cli import walk
+from prompt_tokens.cli.discovery import walk
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

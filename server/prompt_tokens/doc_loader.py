@@ -5,30 +5,68 @@ unchanged prompts. The file's fingerprint (path, size, mtime_ns, inode) gives it
 gives its token count; the number of references found in that content is cached too, so a
 file without references is not even read past its front matter. Only hashes and numbers go
 into the cache, never text.
+
+A cold count streams the file through ``count_stream`` (safe-cut blocks on two threads), so the
+text is never held whole for counting. The whole text is built only when the reference scanner
+needs it: the raw bytes are watched for the scanner's triggers on the way (every reference
+syntax starts with one of them), and a document without any is never held whole.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from typing import BinaryIO
 
 import attrs
 
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.errors import NotFoundError
 from prompt_tokens.results import Occurrence
-from prompt_tokens.tokenizer.counter import count_text_parallel
+from prompt_tokens.tokenizer.counter import count_stream, count_text_parallel
 from prompt_tokens.tokenizer.textio import StreamDecoder, decode_bytes
 
 HEAD_BYTES = 64 * 1024  # front matter lives at the very top
+READ_BYTES = 256 * 1024  # the transient copies of one read stay small (a few MiB in all)
+
+REF_TRIGGERS: tuple[bytes, ...] = (b"@", b"#file:", b"#fetch:", b"{{", b"${input:")
+"""Byte strings one of which every reference contains (``references.syntax``'s table): ``@path``
+and ``@https://``, ``#file:``/``#fetch:``, ``{{ var }}``, ``${input:var}``."""
+LINK_TRIGGER = b"]("
+"""…and ``[text](path)`` when Markdown links count as references."""
+
+
+def ref_triggers(markdown_links: bool) -> tuple[bytes, ...]:
+    """What :class:`TriggerWatch` looks for under these scanner settings."""
+    return (*REF_TRIGGERS, LINK_TRIGGER) if markdown_links else REF_TRIGGERS
+
+
+class TriggerWatch:
+    """Sees whether a byte stream contains any trigger, across chunk seams.
+
+    All triggers are ASCII, so a byte search is the same as a search in the decoded text."""
+
+    def __init__(self, triggers: tuple[bytes, ...]) -> None:
+        self._triggers = triggers
+        self._keep = max(len(t) for t in triggers) - 1
+        self._tail = b""
+        self.seen = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.seen or not chunk:
+            return
+        window = self._tail + chunk
+        self.seen = any(t in window for t in self._triggers)
+        self._tail = window[-self._keep :] if self._keep else b""
 
 
 @attrs.define
 class LoadedDocument:
-    text: str  # the whole text, or only its head when nothing else was needed
+    text: str  # the whole text when references were scanned, else only its head
     text_tokens: int
     occurrences: list[Occurrence] | None  # None: not scanned (references off)
+    sha256: str  # of the content counted
 
 
 def refs_key(kinds: Collection[str], markdown_links: bool) -> str:
@@ -36,48 +74,121 @@ def refs_key(kinds: Collection[str], markdown_links: bool) -> str:
     return f"doc-refs-v1:{','.join(sorted(kinds))}:{'md' if markdown_links else 'plain'}"
 
 
-def load_document(
-    path: str,
-    cache: TieredCache,
-    *,
-    encoding_for: Callable[[str], str],
-    scan: Callable[[str], list[Occurrence]] | None,
-    scan_key: str = "",
-) -> LoadedDocument:
-    """Read, count and scan ``path`` — or as little of it as the cache allows.
+def _chunks(fh: BinaryIO, head: bytes, watch: TriggerWatch | None) -> Iterator[bytes]:
+    """The file's bytes from the start, ``head`` (already read) first, fed to ``watch``."""
+    chunk = head
+    while chunk:
+        if watch is not None:
+            watch.feed(chunk)
+        yield chunk
+        chunk = fh.read(READ_BYTES)
 
-    ``encoding_for(head_text)`` returns the document's encoding (front matter may choose it);
-    ``scan(text)`` finds its references, or is None when references are off; ``scan_key``
-    names the scanner's settings (see :func:`refs_key`) for the cached reference count.
-    """
+
+def _regular_stat(path: str) -> os.stat_result:
     try:
         st = os.stat(path)
     except FileNotFoundError:
         raise NotFoundError("no such file") from None
     if stat.S_ISDIR(st.st_mode):
         raise NotFoundError("is a folder")
+    return st
+
+
+@attrs.define
+class _Pass:
+    """What one streaming pass over the file learned."""
+
+    sha256: str
+    size: int
+    tokens: int
+    unchanged: bool  # the file's fingerprint after the pass is the one before it
+
+
+def load_document(
+    path: str,
+    cache: TieredCache,
+    *,
+    encoding_for: Callable[[str, str | None], str],
+    scan: Callable[[str], list[Occurrence]] | None,
+    scan_key: str = "",
+    triggers: tuple[bytes, ...] = (*REF_TRIGGERS, LINK_TRIGGER),
+) -> LoadedDocument:
+    """Read, count and scan ``path`` — or as little of it as the cache allows.
+
+    ``encoding_for(head_text, sha256 or None)`` returns the document's encoding (front matter
+    may choose it; the content's sha256 when the file's fingerprint already gives it);
+    ``scan(text)`` finds its references, or is None when references are off; ``scan_key``
+    names the scanner's settings (see :func:`refs_key`) for the cached reference count;
+    ``triggers``: what a text the scanner finds anything in contains (:func:`ref_triggers`).
+    """
+    st = _regular_stat(path)
+    fp = (st.st_size, st.st_mtime_ns, st.st_ino)
     with open(path, "rb") as fh:
-        head_dec = StreamDecoder(label="the file")
-        head = head_dec.feed(fh.read(HEAD_BYTES))
-        encoding = encoding_for(head)
-        sha = cache.get_fingerprint(path, st.st_size, st.st_mtime_ns, st.st_ino)
-        if sha is not None:
-            tokens, _ = cache.lookup_count(encoding, sha)
-            n_refs = cache.get_count(scan_key, sha) if scan is not None else 0
-            if tokens is not None and n_refs == 0:
-                return LoadedDocument(head, tokens, [] if scan else None)
-        fh.seek(0)
-        data = fh.read()
-        after = os.fstat(fh.fileno())
-    text, stats = decode_bytes(data, label="the file")
-    tokens, _ = cache.lookup_count(encoding, stats.sha256)
+        head_bytes = fh.read(HEAD_BYTES)
+        head = StreamDecoder(label="the file").feed(head_bytes)
+        sha = cache.get_fingerprint(path, *fp)
+        encoding = encoding_for(head, sha)
+        tokens = cache.get_count(encoding, sha) if sha is not None else None
+        n_refs: int | None = 0
+        if scan is not None:
+            n_refs = cache.get_count(scan_key, sha) if sha is not None else None
+        if tokens is not None and n_refs == 0:
+            return LoadedDocument(head, tokens, [] if scan else None, sha or "")
+        watch = TriggerWatch(triggers) if scan is not None and n_refs is None else None
+        done = None
+        if tokens is None or watch is not None:
+            done = _stream_pass(fh, head_bytes, encoding, tokens, watch, sha)
+            after = os.fstat(fh.fileno())
+            done.unchanged = (after.st_size, after.st_mtime_ns, after.st_ino) == fp
+    if done is not None:
+        if done.unchanged:
+            cache.put_fingerprint(path, *fp, done.sha256)
+        cache.put_count(encoding, done.sha256, done.tokens, done.size)
+        tokens = done.tokens
+    assert tokens is not None
+    if scan is None:
+        return LoadedDocument(head, tokens, None, done.sha256 if done else sha or "")
+    if watch is not None and not watch.seen and done is not None:
+        cache.put_count(scan_key, done.sha256, 0, done.size)
+        return LoadedDocument(head, tokens, [], done.sha256)
+    return _scan_whole(path, cache, encoding, tokens, done, scan, scan_key)
+
+
+def _stream_pass(
+    fh: BinaryIO,
+    head: bytes,
+    encoding: str,
+    tokens: int | None,
+    watch: TriggerWatch | None,
+    sha: str | None,
+) -> _Pass:
+    """Count the file streaming (unless ``tokens`` is known), watching for triggers."""
+    chunks = _chunks(fh, head, watch)
     if tokens is None:
+        counted = count_stream(chunks, encoding, label="the file")
+        return _Pass(counted.stats.sha256, counted.stats.size, counted.tokens, False)
+    size = sum(len(c) for c in chunks)  # only the triggers were wanted: no decoding
+    assert sha is not None
+    return _Pass(sha, size, tokens, False)
+
+
+def _scan_whole(
+    path: str,
+    cache: TieredCache,
+    encoding: str,
+    tokens: int,
+    done: _Pass | None,
+    scan: Callable[[str], list[Occurrence]],
+    scan_key: str,
+) -> LoadedDocument:
+    """The reference scanner needs the whole text: read it (once more, from the page cache)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    text, stats = decode_bytes(data, label="the file")
+    del data
+    if done is not None and stats.sha256 != done.sha256:  # changed since the counting pass
         tokens = count_text_parallel(text, encoding)
         cache.put_count(encoding, stats.sha256, tokens, stats.size)
-    if (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
-        cache.put_fingerprint(path, st.st_size, st.st_mtime_ns, st.st_ino, stats.sha256)
-    occurrences = None
-    if scan is not None:
-        occurrences = scan(text)
-        cache.put_count(scan_key, stats.sha256, len(occurrences), stats.size)
-    return LoadedDocument(text, tokens, occurrences)
+    occurrences = scan(text)
+    cache.put_count(scan_key, stats.sha256, len(occurrences), stats.size)
+    return LoadedDocument(text, tokens, occurrences, stats.sha256)

@@ -153,6 +153,7 @@ class PromptEngine:
         path: str,
         text: str,
         *,
+        config: DocConfig | None = None,
         text_tokens: int | None = None,
         occurrences: Sequence[Occurrence] | None = None,
         overlay: Mapping[str, str] | None = None,
@@ -165,8 +166,9 @@ class PromptEngine:
         ``overlay`` maps absolute paths to unsaved editor text, which wins over the disk.
         ``resolved``: reference results already known for ``occurrences`` (the language server
         reuses its previous ones while a keystroke changed no reference); not resolved again.
+        ``config``: the document's configuration when the caller already has it.
         """
-        cfg = self.configure(text)
+        cfg = config if config is not None else self.configure(text)
         counter = self.counter(cfg.encoding)
         if text_tokens is None:
             text_tokens = counter.count(text)

@@ -23,7 +23,8 @@ from typing import Any
 import attrs
 
 from prompt_tokens.cache.tiered import TieredCache
-from prompt_tokens.doc_loader import load_document, refs_key
+from prompt_tokens.doc_config import NEUTRAL_KEY, CachedConfigure
+from prompt_tokens.doc_loader import load_document, ref_triggers, refs_key
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
 from prompt_tokens.jobs.queue import (
@@ -273,17 +274,23 @@ class Runtime:
             )
         engine = self._roots.engine(root)
         scanner = self.scanner(root, path) if references else None
+        links = markdown_links_enabled(self.settings(root).references.markdown_links, path)
+        cache = self._roots.cache(root)
+        configure = CachedConfigure(engine.configure, cache)
         loaded = await asyncio.to_thread(
             load_document,
             path,
-            self._roots.cache(root),
-            encoding_for=lambda head: engine.configure(head).encoding,
+            cache,
+            encoding_for=configure,
             scan=scanner.scan if scanner is not None else None,
             scan_key=scanner.cache_key if scanner is not None else "",
+            triggers=ref_triggers(links),
         )
+        configure.record(loaded.sha256)
         return await engine.count_document(
             path,
             loaded.text,
+            config=configure.config,
             text_tokens=loaded.text_tokens,
             occurrences=loaded.occurrences or [],
             references=references,
@@ -331,6 +338,7 @@ class Runtime:
 
             return run
 
+        await asyncio.to_thread(self._prefetch, requests, references)
         return await self._jobs().batch(
             [job(r) for r in requests], priority=Priority.OPEN, label="count", limit=8
         )
@@ -346,6 +354,24 @@ class Runtime:
         return await self._remote.count(
             settings, cache, cfg.model, written, text, label=label, group=group
         )
+
+    def _prefetch(self, requests: Sequence[CountRequest], references: bool) -> None:
+        """Load what the cache knows about every file of a run in a few batched queries
+        (fingerprints, then counts in each root's default encoding and reference-scan keys),
+        so the per-file lookups that follow are memory hits."""
+        by_root: dict[str, tuple[list[str], set[str]]] = {}
+        for r in requests:
+            if r.text is not None or r.data is not None:
+                continue
+            paths, keys = by_root.setdefault(r.root, ([], set()))
+            if not keys:
+                keys.update((self.configure(r.root, "").encoding, NEUTRAL_KEY))
+            paths.append(r.path)
+            scanner = self.scanner(r.root, r.path) if references else None
+            if scanner is not None:
+                keys.add(scanner.cache_key)
+        for root, (paths, keys) in by_root.items():
+            self._roots.cache(root).prefetch_files(paths, keys)
 
     # -- dependencies --------------------------------------------------------------------------
 

@@ -115,10 +115,16 @@ class CountRun:
         return EXIT_USAGE if bad else EXIT_OK
 
 
-def _root_of(args: argparse.Namespace, doc_path: Path) -> Path:
+def _root_of(args: argparse.Namespace, doc_path: Path, memo: dict[Path, Path]) -> Path:
+    """The settings root of ``doc_path`` (a file, or ``cwd/-``); ``memo``: by folder, so a
+    run over thousands of files walks each folder's ancestors once, not once per file."""
     if args.root:
         return Path(args.root).resolve()
-    return find_root(doc_path) or Path.cwd()
+    folder = doc_path.parent
+    root = memo.get(folder)
+    if root is None:
+        root = memo[folder] = find_root(doc_path) or Path.cwd()
+    return root
 
 
 def plan(args: argparse.Namespace, rt: Runtime) -> tuple[CountRun, list[CountRequest]]:
@@ -131,9 +137,10 @@ def plan(args: argparse.Namespace, rt: Runtime) -> tuple[CountRun, list[CountReq
         raise UsageError("stdin (-) can be counted only once")
     run = CountRun([], {}, expansion)
     requests: list[CountRequest] = []
+    memo: dict[Path, Path] = {}
     for named in expansion.files:
         doc_path = Path.cwd() / "-" if named.label == "-" else Path(named.label).resolve()
-        folder = _root_of(args, doc_path)
+        folder = _root_of(args, doc_path, memo)
         root = str(folder)
         if root not in run.roots:
             config = run.roots[root] = settings_for(folder, flags)

@@ -195,10 +195,20 @@ class ReferenceResolver:
             return {}
 
     def count_value(self, encoding: str, value: str) -> int:
-        key = (encoding, value_hash(value))
+        sha = value_hash(value)
+        key = (encoding, sha)
         n = self._values.get(key)
         if n is None:
-            n = len(get_encoding(encoding).encode_ordinary(value))
+            # A value whose UTF-8 bytes decode back to itself (no BOM to drop, no lone
+            # surrogate) is a content like a file's: its count is shared through the cache,
+            # so a warm run does not load a tokenizer just to count variable values.
+            data = value.encode("utf-8", "surrogatepass")
+            shared = value.isascii() or _round_trips(data)
+            n = self.cache.get_count(encoding, sha) if shared else None
+            if n is None:
+                n = len(get_encoding(encoding).encode_ordinary(value))
+                if shared:
+                    self.cache.put_count(encoding, sha, n, len(data))
             self._values[key] = n
         return n
 
@@ -271,3 +281,14 @@ class ReferenceResolver:
 
 
 __all__ = ["ReferenceResolver"]
+
+
+def _round_trips(data: bytes) -> bool:
+    """``data`` is valid UTF-8 without a leading BOM: decoding it as a file gives the value."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -32,19 +32,23 @@ def count_breaks(text: str) -> int:
 def line_start(text: str, pos: int, has_cr: bool = True) -> int:
     """Offset where the line holding ``pos`` starts (``has_cr=False``: the caller knows the
     text has no ``\\r``, which saves a search)."""
+    nl = text.rfind("\n", 0, pos)
     if not has_cr:
-        return text.rfind("\n", 0, pos) + 1
-    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+        return nl + 1
+    # Look for a '\r' only after that '\n': an unbounded search would run back to the last
+    # '\r' of the text, which made scanning a big text with a few '\r' quadratic.
+    return max(nl, text.rfind("\r", nl + 1, pos)) + 1
 
 
 def line_end(text: str, pos: int, has_cr: bool = True) -> int:
     """Offset of the first line break at or after ``pos`` (``len(text)`` if none)."""
     nl = text.find("\n", pos)
+    end = nl if nl >= 0 else len(text)
     if has_cr:
-        cr = text.find("\r", pos)
-        if cr >= 0 and (nl < 0 or cr < nl):
+        cr = text.find("\r", pos, end)  # only before that '\n' (bounded, see line_start)
+        if cr >= 0:
             return cr
-    return nl if nl >= 0 else len(text)
+    return end
 
 
 def after_line_break(text: str, pos: int) -> int:

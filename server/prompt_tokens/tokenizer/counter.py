@@ -155,11 +155,23 @@ class _ParallelSum:
     def __init__(self, encoding: str, threads: int) -> None:
         self._enc = get_encoding(encoding)
         self._threads = max(1, threads)
-        self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="pt-count")
+        self._pool: ThreadPoolExecutor | None = None
+        self._first: str | None = None
         self._inflight: deque[Future[int]] = deque()
         self.total = 0
 
     def submit(self, block: str) -> None:
+        # The pool starts with the second block: most files are one block, and starting
+        # threads for each of thousands of small files cost more than counting them.
+        if self._pool is None:
+            if self._first is None:
+                self._first = block
+                return
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._threads, thread_name_prefix="pt-count"
+            )
+            first, self._first = self._first, None
+            self._inflight.append(self._pool.submit(count_text, self._enc, first))
         self._inflight.append(self._pool.submit(count_text, self._enc, block))
         while len(self._inflight) > 2 * self._threads:
             self.total += self._inflight.popleft().result()
@@ -170,10 +182,14 @@ class _ParallelSum:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         try:
             if exc_type is None:
+                if self._first is not None:
+                    self.total += count_text(self._enc, self._first)
+                    self._first = None
                 while self._inflight:
                     self.total += self._inflight.popleft().result()
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def count_text_parallel(

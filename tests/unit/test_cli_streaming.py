@@ -1,0 +1,144 @@
+"""The CLI's document loader streams: counts equal plain tiktoken on real text, and a
+document without reference triggers is never held whole (measured by allocations, not time)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prompt_tokens.cache.tiered import TieredCache
+from prompt_tokens.doc_loader import (
+    HEAD_BYTES,
+    REF_TRIGGERS,
+    TriggerWatch,
+    load_document,
+    ref_triggers,
+)
+from prompt_tokens.references.syntax import scan
+from prompt_tokens.settings import CacheSettings
+from prompt_tokens.tokenizer.textio import decode_bytes
+from tests.conftest import plain_count
+from tests.unit.shared_corpus import corpus_files
+
+ENC = "cl100k_base"
+
+
+def _memory_cache() -> TieredCache:
+    return TieredCache.from_settings(CacheSettings(path=None))
+
+
+def _load(path: Path, cache: TieredCache, *, refs: bool) -> tuple[int, object]:
+    loaded = load_document(
+        str(path),
+        cache,
+        encoding_for=lambda _head, _sha: ENC,
+        scan=scan if refs else None,
+        scan_key="test-refs",
+        triggers=ref_triggers(False),
+    )
+    return loaded.text_tokens, loaded.occurrences
+
+
+def _corpus_text(min_chars: int) -> str:
+    parts: list[str] = []
+    size = 0
+    while size < min_chars:
+        for path in corpus_files():
+            text, _ = decode_bytes(path.read_bytes())
+            parts.append(text)
+            size += len(text)
+    return "".join(parts)
+
+
+def _without_triggers(text: str) -> str:
+    for trigger in (*REF_TRIGGERS, b"]("):
+        text = text.replace(trigger.decode(), trigger.decode()[:-1] + " ")
+    text = text.replace("@", " ")
+    assert not any(t.decode() in text for t in ref_triggers(True))
+    return text
+
+
+def test_every_corpus_file_counts_as_plain_tiktoken() -> None:
+    cache = _memory_cache()
+    files = corpus_files()
+    assert len(files) > 100
+    for path in files:
+        text, _ = decode_bytes(path.read_bytes())
+        want = plain_count(ENC, text)
+        tokens, occ = _load(path, cache, refs=True)
+        assert tokens == want, path
+        assert occ == scan(text), path
+        assert _load(path, _memory_cache(), refs=False)[0] == want, path
+
+
+def test_big_file_from_corpus_text_counts_exactly(tmp_path: Path) -> None:
+    text = _corpus_text(3_000_000)  # dozens of stream blocks, CRLF files among them
+    path = tmp_path / "big.md"
+    path.write_bytes(text.encode("utf-8"))
+    want = plain_count(ENC, text)
+    assert _load(path, _memory_cache(), refs=False)[0] == want
+    tokens, occ = _load(path, _memory_cache(), refs=True)
+    assert tokens == want
+    assert occ == scan(text)
+
+
+def test_document_without_references_is_never_held_whole(tmp_path: Path) -> None:
+    data = _without_triggers(_corpus_text(12_000_000)).encode("utf-8") * 2  # ~27 MB
+    path = tmp_path / "plain.md"
+    path.write_bytes(data)
+    cache = _memory_cache()
+    tracemalloc.start()
+    try:
+        loaded = load_document(
+            str(path),
+            cache,
+            encoding_for=lambda _h, _s: ENC,
+            scan=scan,
+            scan_key="test-refs",
+            triggers=ref_triggers(True),
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert loaded.text_tokens > len(data) // 8  # counted (exactness: the tests above)
+    assert loaded.occurrences == []
+    assert len(loaded.text) <= HEAD_BYTES
+    # A whole copy would be ≥ len(data) (bytes) or more (str); streaming keeps a few MiB.
+    assert peak < len(data) // 3, f"peak {peak:,} bytes for a {len(data):,}-byte file"
+
+
+def test_a_trigger_in_the_last_block_still_scans(tmp_path: Path) -> None:
+    text = _without_triggers(_corpus_text(500_000)) + "\nsee @docs/a.md\n"
+    path = tmp_path / "late.md"
+    path.write_text(text, encoding="utf-8", newline="")
+    tokens, occ = _load(path, _memory_cache(), refs=True)
+    assert tokens == plain_count(ENC, text)
+    assert occ == scan(text)
+    assert occ  # the reference at the very end was found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="ab @{}#$:]()filetchinpu\n", max_size=80),
+    st.lists(st.integers(min_value=1, max_value=7), max_size=20),
+)
+def test_trigger_watch_sees_triggers_across_chunk_seams(text: str, cuts: list[int]) -> None:
+    data = text.encode()
+    watch = TriggerWatch(ref_triggers(True))
+    pos = 0
+    for n in cuts:
+        watch.feed(data[pos : pos + n])
+        pos += n
+    watch.feed(data[pos:])
+    assert watch.seen == any(t in data for t in ref_triggers(True))
+
+
+@pytest.mark.parametrize("links", [False, True])
+def test_no_trigger_means_no_reference(links: bool) -> None:
+    """The quick check is sound: a corpus text without triggers has no occurrences."""
+    text = _without_triggers(_corpus_text(200_000))
+    assert scan(text, markdown_links=links) == []
