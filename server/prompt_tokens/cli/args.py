@@ -52,7 +52,9 @@ def _tokenizer_flags(c: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--model", help="model name (sets encoding and default budget; see 'prompt-tokens models')"
     )
-    g.add_argument("--encoding", help="cl100k_base or o200k_base")
+    g.add_argument(
+        "--encoding", help="tokenizer when no model is set: cl100k_base, o200k_base, qwen2, …"
+    )
 
 
 def _counting(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
@@ -61,6 +63,12 @@ def _counting(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
     c.add_argument("--budget", type=positive, help="tokens allowed for each file's total")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.add_argument("--no-references", action="store_true", help="count only the text")
+    c.add_argument(
+        "--exact-remote",
+        action="store_true",
+        help="exact counts from the model's vendor (Claude: ANTHROPIC_API_KEY; Gemini: "
+        "GEMINI_API_KEY or GOOGLE_API_KEY), cached by content; off by default",
+    )
     cg = c.add_mutually_exclusive_group()
     cg.add_argument("--cache", metavar="PATH", help="SQLite cache file")
     cg.add_argument("--no-cache", action="store_true", help="memory-only cache")

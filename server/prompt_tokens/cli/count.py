@@ -34,7 +34,7 @@ from prompt_tokens.errors import PromptTokensError, UsageError
 from prompt_tokens.results import DocumentResult
 from prompt_tokens.runtime import CountRequest, Runtime
 from prompt_tokens.settings import Settings, deep_merge, parse_settings
-from prompt_tokens.tokenizer.encodings import ENCODINGS
+from prompt_tokens.tokenizer.encodings import TOKENIZERS
 from prompt_tokens.workspace import CONFIG_FILE, find_root, load_config
 
 EXIT_OK = 0
@@ -51,10 +51,12 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
         check_model(args.model)
         raw["model"] = args.model
     if args.encoding:
-        if args.encoding not in ENCODINGS:
-            raise UsageError(f"--encoding must be one of {', '.join(ENCODINGS)}")
+        if args.encoding not in TOKENIZERS:
+            raise UsageError(f"--encoding must be one of {', '.join(TOKENIZERS)}")
         raw["encoding"] = args.encoding
         raw["model"] = None
+    if getattr(args, "exact_remote", False):
+        raw["remote"] = {"enabled": True}
     if getattr(args, "budget", None) is not None:
         raw["budget"] = args.budget
     if getattr(args, "no_cache", False):
@@ -176,6 +178,13 @@ async def count_all(args: argparse.Namespace, rt: Runtime) -> CountRun:
     total_bytes = sum(os.path.getsize(i.path) for i in run.items if i.path != "-")
     with progress_bar(len(requests), total_bytes) as step:
         outcomes = await rt.count_files(requests, references=not args.no_references, on_done=step)
+    if getattr(args, "exact_remote", False):
+        # Imported only for this flag: the vendor clients (and httpx) stay out of start-up.
+        from prompt_tokens.remote.documents import exact_remote
+
+        outcomes, notes = await exact_remote(rt, requests, outcomes)
+        for note in notes:
+            warn(note)
     for item, outcome in zip(run.items, outcomes, strict=True):
         if isinstance(outcome, DocumentResult):
             item.result = outcome

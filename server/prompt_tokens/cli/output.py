@@ -19,7 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from prompt_tokens.results import DocumentResult, ReferenceResult, Severity
+from prompt_tokens.results import (
+    DocumentResult,
+    ReferenceResult,
+    Severity,
+    approx,
+    budget_percent,
+)
 
 PROGRESS_MIN_FILES = 4
 PROGRESS_MIN_BYTES = 8 << 20
@@ -79,7 +85,7 @@ def _reference_row(result: DocumentResult, ref: ReferenceResult) -> list[Text | 
         return [name, "", "", "", "", "", detail]
     if ref.duplicate:
         return [name, "", "counted above", "", "", "", ""]
-    return [name, "", f"+{ref.tokens:,}", "", "", "", ""]
+    return [name, "", f"{approx(result.exact)}+{ref.tokens:,}", "", "", "", ""]
 
 
 COUNT_HEADERS = (
@@ -92,12 +98,13 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
     """One row per file, its references indented below it, then the sum of several files."""
     table = plain_table(COUNT_HEADERS)
     for r in results:
-        used = f"{100 * r.tokens.total / r.budget:.0f}%" if r.budget else "-"
+        used = f"{budget_percent(r.tokens.total, r.budget)}%" if r.budget else "-"
+        mark = approx(r.exact)  # an estimate (Claude, Gemini …) is marked on every number
         table.add_row(
             r.path,
-            f"{r.tokens.text:,}",
-            f"{r.tokens.references:,}",
-            f"{r.tokens.total:,}",
+            f"{mark}{r.tokens.text:,}",
+            f"{mark}{r.tokens.references:,}",
+            f"{mark}{r.tokens.total:,}",
             f"{r.budget:,}",
             used,
             Text(r.status, style=STATUS_STYLE.get(r.status, "")),
