@@ -22,6 +22,15 @@ from typing import Any
 
 import attrs
 
+from prompt_tokens.agents.dialects import (
+    Dialect,
+    DialectError,
+    DialectMap,
+    parse_overrides,
+    rules_for,
+)
+from prompt_tokens.agents.references import links_for
+from prompt_tokens.agents.scanning import DialectScanner, file_exists_near
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.doc_loader import load_document, refs_key
 from prompt_tokens.document import DocumentState
@@ -34,9 +43,8 @@ from prompt_tokens.jobs.queue import (
     Priority,
     QueueClosed,
 )
+from prompt_tokens.references.blocks import BlockScanner
 from prompt_tokens.references.graph import doc_key, file_key
-from prompt_tokens.references.syntax import markdown_links_enabled
-from prompt_tokens.references.syntax import scan as scan_references
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
 from prompt_tokens.settings import CacheSettings, Settings
@@ -104,6 +112,7 @@ class Runtime:
         self._queue: JobQueue | None = None
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
+        self._dialect_maps: dict[tuple[tuple[str, str], ...], DialectMap] = {}
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -142,16 +151,35 @@ class Runtime:
         return self._roots.engine(root).configure(head)
 
     def scanner(self, root: str, path: str | None) -> Scanner | None:
-        """How references are found in the document at ``path``; None when they are off."""
+        """How references are found in the document at ``path``; None when they are off.
+
+        The document's dialect (``dialects`` overrides, then its path) decides what is a
+        reference (SPEC "Agent dialects"): the scanner is the incremental block scanner read in
+        that dialect, so the key and cache key name the dialect too."""
         refs = self.settings(root).references
         if not refs.enabled:
             return None
-        links = markdown_links_enabled(refs.markdown_links, path or "")
-        return Scanner(
-            scan=partial(scan_references, kinds=refs.enabled, markdown_links=links),
-            key=(tuple(refs.enabled), links),
-            cache_key=refs_key(refs.enabled, links),
+        dialect = self.dialect(root, path)
+        links = links_for(rules_for(dialect), refs.markdown_links, path or "")
+        scan = DialectScanner(
+            BlockScanner(tuple(refs.enabled), links), dialect, file_exists_near(path)
         )
+        return Scanner(
+            scan=scan, key=scan.key, cache_key=f"{refs_key(refs.enabled, links)}:{dialect}"
+        )
+
+    def dialect(self, root: str, path: str | None) -> Dialect:
+        """The dialect of the document at ``path`` under the settings of ``root``."""
+        rules = tuple((r.glob, r.dialect) for r in self.settings(root).dialects)
+        found = self._dialect_maps.get(rules)
+        if found is None:
+            try:
+                overrides = parse_overrides([{"glob": g, "dialect": d} for g, d in rules])
+            except DialectError as exc:
+                log.warning("dialects: %s; detecting dialects from paths only", exc)
+                overrides = ()
+            found = self._dialect_maps[rules] = DialectMap(overrides)
+        return found.dialect_of(path or "", root)
 
     def text_counter(self, root: str) -> Callable[[str], int]:
         """The exact count of a whole text under the settings of ``root`` (its model's or
@@ -240,7 +268,10 @@ class Runtime:
         ``text_tokens``/``occurrences``: already known (an open buffer counts them
         incrementally); ``overlay``: unsaved editor text by absolute path, which wins over the
         disk; ``resolved``: reference results still valid for ``occurrences`` (not resolved
-        again)."""
+        again). Without ``occurrences`` the text is scanned here, in its dialect."""
+        if occurrences is None and references and resolved is None:
+            scanner = self.scanner(root, path)
+            occurrences = scanner.scan(text) if scanner is not None else []
         return await self._roots.engine(root).count_document(
             path,
             text,
