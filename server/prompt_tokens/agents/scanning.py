@@ -9,8 +9,9 @@ document is kept whatever it looks like), and template includes are added. The r
 ``references.dialect_references`` on the whole text (tested).
 
 Includes (dotprompt ``{{>``, Jinja ``{% include``, Prompty ``${file:``) are looked for only in
-dialects that read them, and only when some block holds one of their openers: a template
-without any costs one substring test per block per scan, no text is joined.
+the template dialects that read them, and only in a text holding one of their openers. For
+those dialects a scan joins the blocks into the text (a C-speed copy; templates are small, and
+an include may be written across a block boundary); every other dialect never joins.
 
 The file-existence check (``exists``) answers per scanner, memoised: a scanner is built for one
 count, so a file created meanwhile is seen by the next count.
@@ -19,7 +20,7 @@ count, so a file created meanwhile is seen by the next count.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -29,10 +30,10 @@ from prompt_tokens.agents.plausible import Exists, looks_like_path
 from prompt_tokens.references.blocks import BlockScanner, ScanBlock
 from prompt_tokens.results import Occurrence
 
-_OPENERS: dict[str, str] = {
-    "dotprompt-partial": "{{",
-    "jinja-include": "{%",
-    "prompty-file": "${file:",
+_OPENERS: dict[str, tuple[str, ...]] = {
+    "dotprompt-partial": ("{{>", "{{~>"),
+    "jinja-include": ("{%",),
+    "prompty-file": ("${file:",),
 }
 
 
@@ -95,7 +96,7 @@ class DialectScanner:
     def __call__(self, text: str) -> list[Occurrence]:
         """Every reference ``text`` holds in this dialect, in document order."""
         found = self._filter(self.blocks(text))
-        if self._wants_includes((text,)):
+        if self._wants_includes(text):
             found = _merge(found, scan_includes(text, self.dialect))
         return found
 
@@ -111,20 +112,20 @@ class DialectScanner:
         """``BlockScanner.scan_blocks``, read in this dialect (equal to ``self(whole text)``)."""
         occ, meta = self.blocks.scan_blocks(blocks, units, starts, lines, fm_end, meta)
         found = self._filter(occ)
-        if self._wants_includes(b.text for b in blocks):
+        if self.rules.includes and "file" in self.blocks.kinds:
             text = "".join(b.text for b in blocks)
-            found = _merge(found, scan_includes(text, self.dialect))
+            if self._wants_includes(text):
+                found = _merge(found, scan_includes(text, self.dialect))
         return found, meta
 
     def _filter(self, occ: list[Occurrence]) -> list[Occurrence]:
         rules, exists = self.rules, self.exists
         return [o for o in occ if keeps(o, rules, exists)]
 
-    def _wants_includes(self, texts: Iterable[str]) -> bool:
+    def _wants_includes(self, text: str) -> bool:
         if "file" not in self.blocks.kinds:
             return False
-        openers = [_OPENERS[i] for i in self.rules.includes]
-        return bool(openers) and any(o in t for t in texts for o in openers)
+        return any(o in text for i in self.rules.includes for o in _OPENERS[i])
 
 
 def _merge(found: list[Occurrence], includes: list[Occurrence]) -> list[Occurrence]:
