@@ -134,6 +134,7 @@ class DocumentResult:
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     sections: list[Section] = attrs.field(factory=list)
     warning_ratio: float = 0.8
+    agent: dict[str, Any] | None = None  # what the file's agent loads (a skill's three numbers)
 
     @property
     def status(self) -> BudgetStatus:
@@ -147,6 +148,7 @@ class DocumentResult:
             "status": self.status,
             "tokens": self.tokens.to_json(),
             "references": [r.to_json() for r in self.references],
+            **({"agent": self.agent} if self.agent is not None else {}),
         }
 
 

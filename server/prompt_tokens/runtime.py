@@ -31,10 +31,12 @@ from prompt_tokens.agents.dialects import (
 )
 from prompt_tokens.agents.references import links_for
 from prompt_tokens.agents.scanning import DialectScanner, file_exists_near
+from prompt_tokens.agents.skills import skill_summary
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.doc_loader import load_document, refs_key
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
+from prompt_tokens.errors import PromptTokensError
 from prompt_tokens.jobs.queue import (
     JobCancelled,
     JobContext,
@@ -181,6 +183,19 @@ class Runtime:
             found = self._dialect_maps[rules] = DialectMap(overrides)
         return found.dialect_of(path or "", root)
 
+    def agent_summary(self, root: str, path: str, text: str | None = None) -> dict[str, Any] | None:
+        """What the agent of the file at ``path`` loads with it, for results and hovers — for
+        an Agent Skill its three numbers (``skill``: front matter listed always, body on
+        activation, linked files on demand), counted exactly with the root's tokenizer. None
+        for other dialects. Blocking (reads the linked files): run it in a thread."""
+        dialect = self.dialect(root, path)
+        if dialect != "skill" or not path or path == "-":
+            return None
+        if text is None:
+            text, _ = decode_bytes(Path(path).read_bytes(), label=path)
+        summary = skill_summary(Path(path), text, self.text_counter(root))
+        return {"dialect": dialect, "skill": summary.to_json()}
+
     def text_counter(self, root: str) -> Callable[[str], int]:
         """The exact count of a whole text under the settings of ``root`` (its model's or
         encoding's tokenizer): for texts that are not documents, such as the files an agent
@@ -272,7 +287,7 @@ class Runtime:
         if occurrences is None and references and resolved is None:
             scanner = self.scanner(root, path)
             occurrences = scanner.scan(text) if scanner is not None else []
-        return await self._roots.engine(root).count_document(
+        result = await self._roots.engine(root).count_document(
             path,
             text,
             text_tokens=text_tokens,
@@ -282,6 +297,18 @@ class Runtime:
             sections=sections,
             resolved=resolved,
         )
+        await self._add_agent(root, path, result, text)
+        return result
+
+    async def _add_agent(
+        self, root: str, path: str, result: DocumentResult, text: str | None
+    ) -> None:
+        """``result.agent`` for the dialects that have one (a one-line lookup for the rest)."""
+        if self.dialect(root, path) == "skill" and path != "-":
+            try:
+                result.agent = await asyncio.to_thread(self.agent_summary, root, path, text)
+            except (OSError, ValueError, PromptTokensError) as exc:
+                log.warning("%s: no skill summary: %s", path, exc)
 
     async def count_file(
         self,
@@ -310,7 +337,7 @@ class Runtime:
             scan=scanner.scan if scanner is not None else None,
             scan_key=scanner.cache_key if scanner is not None else "",
         )
-        return await engine.count_document(
+        result = await engine.count_document(
             path,
             loaded.text,
             text_tokens=loaded.text_tokens,
@@ -318,6 +345,8 @@ class Runtime:
             references=references,
             sections=False,
         )
+        await self._add_agent(root, path, result, None)
+        return result
 
     async def count_files(
         self,

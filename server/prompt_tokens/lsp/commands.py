@@ -49,6 +49,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         doc.current_sections()
         out["sections"] = _sections(r) if r is not None else []
         out["model"] = r.model if r is not None else None
+        out["agent"] = r.agent if r is not None else None
         return out
     # not open: count the file on disk with the same engine
     path = ls.uri_path(uri)
@@ -70,6 +71,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         "status": result.status,
         "percent": budget_percent(result.tokens.total, result.budget),
         "model": result.model,
+        "agent": result.agent,
     }
 
 
