@@ -29,6 +29,8 @@ from prompt_tokens.agents.dialects import (
     parse_overrides,
     rules_for,
 )
+from prompt_tokens.agents.entries import AgentContext, ContextOptions
+from prompt_tokens.agents.loads import AgentLoads, agent_of
 from prompt_tokens.agents.references import links_for
 from prompt_tokens.agents.scanning import DialectScanner, file_exists_near
 from prompt_tokens.agents.skills import skill_summary
@@ -115,6 +117,7 @@ class Runtime:
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
         self._dialect_maps: dict[tuple[tuple[str, str], ...], DialectMap] = {}
+        self._agent_loads = AgentLoads(ContextOptions(home=Path.home()))
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -195,6 +198,18 @@ class Runtime:
             text, _ = decode_bytes(Path(path).read_bytes(), label=path)
         summary = skill_summary(Path(path), text, self.text_counter(root))
         return {"dialect": dialect, "skill": summary.to_json()}
+
+    def agent_context(self, root: str, path: str) -> AgentContext | None:
+        """What the agent of the file at ``path`` loads in the folder it works in (user-level
+        files included), counted exactly with the root's tokenizer; remembered until one of
+        the files or folders it read changes. None for a file no agent loads. Blocking."""
+        agent = agent_of(self.dialect(root, path))
+        if agent is None or not path or path == "-":
+            return None
+        encoding = self.configure(root, "").encoding
+        return self._agent_loads.context(
+            agent, Path(path), self.text_counter(root), tokenizer=encoding
+        )
 
     def text_counter(self, root: str) -> Callable[[str], int]:
         """The exact count of a whole text under the settings of ``root`` (its model's or
