@@ -15,6 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
+import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -237,3 +238,51 @@ def test_the_incremental_dialect_scan_equals_the_whole_text_scan(
         assert [(o.target, o.syntax, o.span) for o in got] == [
             (o.target, o.syntax, o.span) for o in want
         ]
+
+
+def test_a_skills_three_numbers_are_in_count_json(workspace: Path) -> None:
+    body = "# Forms\n\nSee [the guide](guide.md) and [missing](gone.md).\n"
+    skill = "---\nname: forms\ndescription: Fill PDF forms.\n---\n" + body
+    guide = "Guide to every field.\n"
+    put(workspace, ".claude/skills/forms/SKILL.md", skill)
+    put(workspace, ".claude/skills/forms/guide.md", guide)
+    proc = run("count", "--json", "--no-cache", ".claude/skills/forms/SKILL.md", cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    (doc,) = json.loads(proc.stdout)["files"]
+    assert doc["agent"]["skill"] == {
+        "name": "forms",
+        "metadata": tokens("forms: Fill PDF forms."),
+        "body": tokens(body),
+        "resources": tokens(guide),
+        "resourceFiles": 1,
+        "invokedOnly": False,
+    }
+    plain_doc = put(workspace, "notes.md", "no agent here\n")
+    proc = run("count", "--json", "--no-cache", str(plain_doc), cwd=workspace)
+    assert "agent" not in json.loads(proc.stdout)["files"][0]
+
+
+def test_what_an_agent_loads_is_remembered_until_a_file_it_read_changes(
+    workspace: Path,
+) -> None:
+    put(workspace, "CLAUDE.md", "Root memory.\n")
+    put(workspace, "sub/docs/a.md", "A.\n")
+    sub = put(workspace, "sub/CLAUDE.md", "Sub memory. @docs/a.md\n")
+    rt = Runtime()
+    rt.set_settings(str(workspace), Settings(dialects=[]))
+    loads = rt._agent_loads
+    loads.options = attrs.evolve(loads.options, home=None)  # the repository alone
+
+    def ask() -> tuple[int, int]:
+        ctx = rt.agent_context(str(workspace), str(sub))
+        assert ctx is not None and ctx.agent == "claude-code"
+        return len(ctx.always), ctx.total
+
+    first = ask()
+    assert first == (3, tokens("Root memory.\n", "A.\n", "Sub memory. @docs/a.md\n"))
+    assert ask() == first and loads.computed == 1  # asked again: nothing read again
+    put(workspace, "sub/docs/a.md", "A, longer now.\n")
+    assert ask()[1] == tokens("Root memory.\n", "A, longer now.\n", "Sub memory. @docs/a.md\n")
+    put(workspace, "sub/.claude/rules/r.md", "A rule for sub.\n")  # a new file in a new folder
+    assert ask()[0] == 4 and loads.computed == 3
+    assert rt.agent_context(str(workspace), str(put(workspace, "x.md", "x\n"))) is None
