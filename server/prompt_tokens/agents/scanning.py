@@ -9,9 +9,10 @@ document is kept whatever it looks like), and template includes are added. The r
 ``references.dialect_references`` on the whole text (tested).
 
 Includes (dotprompt ``{{>``, Jinja ``{% include``, Prompty ``${file:``) are looked for only in
-the template dialects that read them, and only in a text holding one of their openers. For
-those dialects a scan joins the blocks into the text (a C-speed copy; templates are small, and
-an include may be written across a block boundary); every other dialect never joins.
+the template dialects that read them: a scan joins the blocks into the text (a C-speed copy; an
+include may be written across a block boundary) and searches it with the include patterns
+(``includes.may_include``); only a text with a match is scanned for includes in full. Every
+other dialect never joins. Measured in ``benchmarks/bench_dialects.py``.
 
 The file-existence check (``exists``) answers per scanner, memoised: a scanner is built for one
 count, so a file created meanwhile is seen by the next count.
@@ -25,16 +26,10 @@ from collections.abc import Sequence
 import attrs
 
 from prompt_tokens.agents.dialects import Dialect, DialectRules, rules_for
-from prompt_tokens.agents.includes import scan_includes
+from prompt_tokens.agents.includes import may_include, scan_includes
 from prompt_tokens.agents.plausible import Exists, looks_like_path
 from prompt_tokens.references.blocks import BlockScanner, ScanBlock
 from prompt_tokens.results import Occurrence
-
-_OPENERS: dict[str, tuple[str, ...]] = {
-    "dotprompt-partial": ("{{>", "{{~>"),
-    "jinja-include": ("{%",),
-    "prompty-file": ("${file:",),
-}
 
 
 def keeps(occ: Occurrence, rules: DialectRules, exists: Exists | None) -> bool:
@@ -123,9 +118,7 @@ class DialectScanner:
         return [o for o in occ if keeps(o, rules, exists)]
 
     def _wants_includes(self, text: str) -> bool:
-        if "file" not in self.blocks.kinds:
-            return False
-        return any(o in text for i in self.rules.includes for o in _OPENERS[i])
+        return "file" in self.blocks.kinds and may_include(text, self.dialect)
 
 
 def _merge(found: list[Occurrence], includes: list[Occurrence]) -> list[Occurrence]:
