@@ -20,9 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prompt_tokens.agents.dialects import DIALECTS
+from prompt_tokens.agents.entries import AgentContext, ContextFile
+from prompt_tokens.agents.loads import working_folder
 from prompt_tokens.agents.plausible import looks_like_path
 from prompt_tokens.agents.references import dialect_references
 from prompt_tokens.document import DocumentState
+from prompt_tokens.lsp.agent_hover import headline
 from prompt_tokens.results import DocumentResult
 from prompt_tokens.runtime import CountRequest, Runtime
 from prompt_tokens.settings import Settings, parse_settings
@@ -286,3 +289,17 @@ def test_what_an_agent_loads_is_remembered_until_a_file_it_read_changes(
     put(workspace, "sub/.claude/rules/r.md", "A rule for sub.\n")  # a new file in a new folder
     assert ask()[0] == 4 and loads.computed == 3
     assert rt.agent_context(str(workspace), str(put(workspace, "x.md", "x\n"))) is None
+
+
+def test_the_folder_an_agent_works_in_and_the_hover_headline() -> None:
+    assert working_folder(Path("/r/app/CLAUDE.md")) == Path("/r/app")
+    assert working_folder(Path("/r/.claude/rules/a/b.md")) == Path("/r")
+    assert working_folder(Path("/r/x/.github/copilot-instructions.md")) == Path("/r/x")
+    assert working_folder(Path("/r/.cursor/rules/y.mdc")) == Path("/r")
+    memories = [
+        ContextFile(path=f"/r/{i}.md", role="memory", loaded="always", tokens=1530)
+        for i in range(4)
+    ]
+    files = (*memories, ContextFile(path="/r/s.md", role="rule", loaded="conditional", tokens=9))
+    ctx = AgentContext(agent="claude-code", directory="/r", root="/r", files=files)
+    assert headline(ctx) == "Claude Code loads 4 files here: 6,120 tokens"
