@@ -37,9 +37,14 @@ LINK_TRIGGER = b"]("
 """…and ``[text](path)`` when Markdown links count as references."""
 
 
-def ref_triggers(markdown_links: bool) -> tuple[bytes, ...]:
+INCLUDE_TRIGGERS: tuple[bytes, ...] = (b"{%", b"${file:")
+"""…and template includes (``{% include %}``, Prompty ``${file:}``; ``{{> p}}`` has ``{{``)."""
+
+
+def ref_triggers(markdown_links: bool, includes: bool = False) -> tuple[bytes, ...]:
     """What :class:`TriggerWatch` looks for under these scanner settings."""
-    return (*REF_TRIGGERS, LINK_TRIGGER) if markdown_links else REF_TRIGGERS
+    out = (*REF_TRIGGERS, LINK_TRIGGER) if markdown_links else REF_TRIGGERS
+    return (*out, *INCLUDE_TRIGGERS) if includes else out
 
 
 class TriggerWatch:

@@ -148,6 +148,7 @@ class DocumentResult:
     ratio: Fraction = Fraction(1)
     cost_usd: float | None = None
     """Input cost of ``tokens.total`` at the model's list price; None when no price is known."""
+    agent: dict[str, Any] | None = None  # what the file's agent loads (a skill's three numbers)
 
     @property
     def status(self) -> BudgetStatus:
@@ -175,6 +176,7 @@ class DocumentResult:
             "method": self.method,
             "cost_usd": self.cost_usd,
             "references": self.references_json(),
+            **({"agent": self.agent} if self.agent is not None else {}),
         }
 
 

@@ -22,11 +22,24 @@ from typing import Any
 
 import attrs
 
+from prompt_tokens.agents.dialects import (
+    Dialect,
+    DialectError,
+    DialectMap,
+    parse_overrides,
+    rules_for,
+)
+from prompt_tokens.agents.entries import AgentContext, ContextOptions
+from prompt_tokens.agents.loads import AgentLoads, agent_of
+from prompt_tokens.agents.references import links_for
+from prompt_tokens.agents.scanning import DialectScanner, file_exists_near
+from prompt_tokens.agents.skills import skill_summary
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.doc_config import NEUTRAL_KEY, CachedConfigure
 from prompt_tokens.doc_loader import load_document, ref_triggers, refs_key
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
+from prompt_tokens.errors import PromptTokensError
 from prompt_tokens.jobs.queue import (
     JobCancelled,
     JobContext,
@@ -35,9 +48,8 @@ from prompt_tokens.jobs.queue import (
     Priority,
     QueueClosed,
 )
+from prompt_tokens.references.blocks import BlockScanner
 from prompt_tokens.references.graph import doc_key, file_key
-from prompt_tokens.references.syntax import markdown_links_enabled
-from prompt_tokens.references.syntax import scan as scan_references
 from prompt_tokens.remote.service import ExactCount, RemoteCounts
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
@@ -107,6 +119,8 @@ class Runtime:
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
         self._remote = RemoteCounts(self._jobs)
+        self._dialect_maps: dict[tuple[tuple[str, str], ...], DialectMap] = {}
+        self._agent_loads = AgentLoads(ContextOptions(home=Path.home()))
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -145,15 +159,59 @@ class Runtime:
         return self._roots.engine(root).configure(head)
 
     def scanner(self, root: str, path: str | None) -> Scanner | None:
-        """How references are found in the document at ``path``; None when they are off."""
+        """How references are found in the document at ``path``; None when they are off.
+
+        The document's dialect (``dialects`` overrides, then its path) decides what is a
+        reference (SPEC "Agent dialects"): the scanner is the incremental block scanner read in
+        that dialect, so the key and cache key name the dialect too."""
         refs = self.settings(root).references
         if not refs.enabled:
             return None
-        links = markdown_links_enabled(refs.markdown_links, path or "")
+        dialect = self.dialect(root, path)
+        links = links_for(rules_for(dialect), refs.markdown_links, path or "")
+        scan = DialectScanner(
+            BlockScanner(tuple(refs.enabled), links), dialect, file_exists_near(path)
+        )
         return Scanner(
-            scan=partial(scan_references, kinds=refs.enabled, markdown_links=links),
-            key=(tuple(refs.enabled), links),
-            cache_key=refs_key(refs.enabled, links),
+            scan=scan, key=scan.key, cache_key=f"{refs_key(refs.enabled, links)}:{dialect}"
+        )
+
+    def dialect(self, root: str, path: str | None) -> Dialect:
+        """The dialect of the document at ``path`` under the settings of ``root``."""
+        rules = tuple((r.glob, r.dialect) for r in self.settings(root).dialects)
+        found = self._dialect_maps.get(rules)
+        if found is None:
+            try:
+                overrides = parse_overrides([{"glob": g, "dialect": d} for g, d in rules])
+            except DialectError as exc:
+                log.warning("dialects: %s; detecting dialects from paths only", exc)
+                overrides = ()
+            found = self._dialect_maps[rules] = DialectMap(overrides)
+        return found.dialect_of(path or "", root)
+
+    def agent_summary(self, root: str, path: str, text: str | None = None) -> dict[str, Any] | None:
+        """What the agent of the file at ``path`` loads with it, for results and hovers — for
+        an Agent Skill its three numbers (``skill``: front matter listed always, body on
+        activation, linked files on demand), counted exactly with the root's tokenizer. None
+        for other dialects. Blocking (reads the linked files): run it in a thread."""
+        dialect = self.dialect(root, path)
+        if dialect != "skill" or not path or path == "-":
+            return None
+        if text is None:
+            text, _ = decode_bytes(Path(path).read_bytes(), label=path)
+        summary = skill_summary(Path(path), text, self.text_counter(root))
+        return {"dialect": dialect, "skill": summary.to_json()}
+
+    def agent_context(self, root: str, path: str) -> AgentContext | None:
+        """What the agent of the file at ``path`` loads in the folder it works in (user-level
+        files included), counted exactly with the root's tokenizer; remembered until one of
+        the files or folders it read changes. None for a file no agent loads. Blocking."""
+        agent = agent_of(self.dialect(root, path))
+        if agent is None or not path or path == "-":
+            return None
+        encoding = self.configure(root, "").encoding
+        return self._agent_loads.context(
+            agent, Path(path), self.text_counter(root), tokenizer=encoding
         )
 
     def text_counter(self, root: str) -> Callable[[str], int]:
@@ -243,8 +301,11 @@ class Runtime:
         ``text_tokens``/``occurrences``: already known (an open buffer counts them
         incrementally); ``overlay``: unsaved editor text by absolute path, which wins over the
         disk; ``resolved``: reference results still valid for ``occurrences`` (not resolved
-        again)."""
-        return await self._roots.engine(root).count_document(
+        again). Without ``occurrences`` the text is scanned here, in its dialect."""
+        if occurrences is None and references and resolved is None:
+            scanner = self.scanner(root, path)
+            occurrences = scanner.scan(text) if scanner is not None else []
+        result = await self._roots.engine(root).count_document(
             path,
             text,
             text_tokens=text_tokens,
@@ -254,6 +315,18 @@ class Runtime:
             sections=sections,
             resolved=resolved,
         )
+        await self._add_agent(root, path, result, text)
+        return result
+
+    async def _add_agent(
+        self, root: str, path: str, result: DocumentResult, text: str | None
+    ) -> None:
+        """``result.agent`` for the dialects that have one (a one-line lookup for the rest)."""
+        if self.dialect(root, path) == "skill" and path != "-":
+            try:
+                result.agent = await asyncio.to_thread(self.agent_summary, root, path, text)
+            except (OSError, ValueError, PromptTokensError) as exc:
+                log.warning("%s: no skill summary: %s", path, exc)
 
     async def count_file(
         self,
@@ -274,7 +347,8 @@ class Runtime:
             )
         engine = self._roots.engine(root)
         scanner = self.scanner(root, path) if references else None
-        links = markdown_links_enabled(self.settings(root).references.markdown_links, path)
+        rules = rules_for(self.dialect(root, path))
+        links = links_for(rules, self.settings(root).references.markdown_links, path)
         cache = self._roots.cache(root)
         configure = CachedConfigure(engine.configure, cache)
         loaded = await asyncio.to_thread(
@@ -284,10 +358,10 @@ class Runtime:
             encoding_for=configure,
             scan=scanner.scan if scanner is not None else None,
             scan_key=scanner.cache_key if scanner is not None else "",
-            triggers=ref_triggers(links),
+            triggers=ref_triggers(links, includes=bool(rules.includes)),
         )
         configure.record(loaded.sha256)
-        return await engine.count_document(
+        result = await engine.count_document(
             path,
             loaded.text,
             config=configure.config,
@@ -296,6 +370,8 @@ class Runtime:
             references=references,
             sections=False,
         )
+        await self._add_agent(root, path, result, None)
+        return result
 
     async def count_files(
         self,

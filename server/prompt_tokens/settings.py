@@ -22,6 +22,7 @@ import platformdirs
 from prompt_tokens import environment
 from prompt_tokens.models import DEFAULT_ENCODING
 from prompt_tokens.settings_schema import (
+    DIALECT_NAMES,
     REFERENCE_KINDS,
     OneOf,
     Parse,
@@ -41,6 +42,7 @@ __all__ = [
     "REFERENCE_KINDS",
     "CacheRule",
     "CacheSettings",
+    "DialectRule",
     "HeaderRule",
     "HttpSettings",
     "InlayHintSettings",
@@ -79,6 +81,14 @@ class HeaderRule:
     """URL glob (``fnmatch``) the headers are sent to."""
     headers: dict[str, str] = attrs.field(factory=dict)
     """Header name → value; values may use ``${env:NAME}``."""
+
+
+@attrs.define
+class DialectRule:
+    glob: Annotated[str, stripped]
+    """Gitignore-style glob, matched against the path relative to the workspace root."""
+    dialect: Annotated[str, OneOf(DIALECT_NAMES)]
+    """The dialect of the files it matches (first matching rule wins)."""
 
 
 @attrs.define
@@ -215,6 +225,8 @@ class Settings:
     """Where counts are cached."""
     remote: RemoteSettings = attrs.field(factory=RemoteSettings)
     """Exact counts from the model vendor (off by default)."""
+    dialects: list[DialectRule] = attrs.field(factory=list)
+    """Dialect overrides ``[{glob, dialect}]``, before the detection from the file's path."""
 
 
 _SCHEMA = SettingsSchema(

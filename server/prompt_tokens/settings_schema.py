@@ -27,6 +27,21 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.v import format_exception
 
 REFERENCE_KINDS = ("file", "url", "variable")
+DIALECT_NAMES = (
+    "claude-memory",
+    "claude-rule",
+    "copilot",
+    "cursor-rule",
+    "skill",
+    "agents-md",
+    "dotprompt",
+    "jinja",
+    "prompty",
+    "markdown",
+    "text",
+)
+"""The dialects a ``dialects`` override may name (``agents.dialects.DIALECTS``; a test keeps
+the two equal — settings sit below the agents package, so they cannot import it)."""
 MEMORY_CACHE = ":memory:"
 
 

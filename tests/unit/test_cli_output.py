@@ -14,7 +14,7 @@ from tests.unit.cli_helpers import put, run
 
 PROMPT = (
     "---\nmode: agent\n---\n"
-    "Review ${input:file:the changed file} against [house style](style.md) and @missing.md.\n"
+    "Review ${input:file:the changed file} against [house style](style.md) and #file:missing.md.\n"
 )
 
 
@@ -33,7 +33,7 @@ def test_reference_rows_carry_the_diagnostic_severity(workspace: Path) -> None:
     variable = next(line for line in lines if line.lstrip().startswith("variable "))
     assert variable.strip().split("  ")[0] == "variable ${input:file:the changed file}"
     assert variable.endswith("information: Variable 'file' is not defined")
-    missing = next(line for line in lines if "@missing.md" in line)
+    missing = next(line for line in lines if "#file:missing.md" in line)
     assert missing.split()[-1] != "error:" and " warning: " in missing
     assert all(" error: " not in line for line in lines)
 

@@ -15,34 +15,19 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from prompt_tokens.agents.dialects import Dialect, DialectRules, rules_for
-from prompt_tokens.agents.includes import scan_includes
-from prompt_tokens.agents.plausible import Exists, looks_like_path
-from prompt_tokens.references.syntax import ALL_KINDS, markdown_links_enabled, scan
+from prompt_tokens.agents.plausible import Exists
+from prompt_tokens.agents.scanning import DialectScanner
+from prompt_tokens.references.blocks import BlockScanner
+from prompt_tokens.references.syntax import ALL_KINDS, markdown_links_enabled
 from prompt_tokens.results import Occurrence
 
 
-def _links(rules: DialectRules, setting: str | bool, path: str) -> bool:
+def links_for(rules: DialectRules, setting: str | bool, path: str) -> bool:
+    """Whether Markdown links are references: the dialect's own rule, else the
+    ``references.markdownLinks`` setting."""
     if rules.markdown_links is not None:
         return rules.markdown_links
     return markdown_links_enabled(setting, path)
-
-
-def _keeps(occ: Occurrence, rules: DialectRules, exists: Exists | None) -> bool:
-    if occ.syntax == "at":
-        if rules.at != "file":
-            return False  # a chat participant, or plain text to a template engine
-        if occ.kind == "url":
-            return rules.urls
-        if exists is not None and occ.untrimmed and exists(occ.untrimmed):
-            return True
-        return looks_like_path(occ.target, exists)
-    if occ.syntax == "file":
-        return rules.hash_file
-    if occ.syntax == "fetch":
-        return rules.urls
-    if occ.syntax in ("mustache", "input"):
-        return occ.syntax in rules.variables
-    return True  # Markdown links: already decided by ``markdown_links``
 
 
 def dialect_references(
@@ -60,13 +45,5 @@ def dialect_references(
     not fix it themselves; ``exists`` tells whether an ``@`` token names an existing file (so a
     bare ``@README`` that exists counts and a missing ``@docs/typo.md`` still warns).
     """
-    rules = rules_for(dialect)
-    found = [
-        occ
-        for occ in scan(text, kinds=kinds, markdown_links=_links(rules, markdown_links, path))
-        if _keeps(occ, rules, exists)
-    ]
-    if "file" in kinds and rules.includes:
-        found.extend(scan_includes(text, dialect))
-        found.sort(key=lambda o: o.span.offset)
-    return found
+    links = links_for(rules_for(dialect), markdown_links, path)
+    return DialectScanner(BlockScanner(tuple(kinds), links), dialect, exists)(text)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import attrs
 
-from prompt_tokens.agents.entries import Collector, ContextOptions, Scope
+from prompt_tokens.agents.entries import Collector, ContextOptions, Count, Scope
 from prompt_tokens.agents.fs import is_inside, read, skill_files
 from prompt_tokens.agents.metadata import Header, as_text, read_header
 from prompt_tokens.agents.plausible import looks_like_path
@@ -96,7 +96,20 @@ def _skill(
     if got.text is None:
         out.note(f"{path} skipped: {got.error}")
         return
-    text = got.text
+    add_skill(path, got.text, scope, options, out, style, names)
+
+
+def add_skill(
+    path: Path,
+    text: str,
+    scope: Scope,
+    options: ContextOptions,
+    out: Collector,
+    style: SkillStyle,
+    names: set[str],
+) -> None:
+    """List the skill at ``path`` whose SKILL.md reads ``text`` (an editor's buffer, or the
+    file): its listing, body and resources, each with how it loads."""
     header = read_header(text)
     name = as_text(header.data.get("name")) or path.parent.name
     if name in names:
@@ -161,3 +174,52 @@ def _resources(
             scope=scope,
             note=note,
         )
+
+
+@attrs.frozen
+class SkillSummary:
+    """The three numbers of one skill (tokens): what it costs always, on activation, on demand."""
+
+    name: str
+    metadata: int
+    body: int
+    resources: int
+    resource_files: int
+    invoked_only: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "metadata": self.metadata,
+            "body": self.body,
+            "resources": self.resources,
+            "resourceFiles": self.resource_files,
+            "invokedOnly": self.invoked_only,
+        }
+
+
+def skill_summary(
+    path: Path,
+    text: str,
+    count: Count,
+    *,
+    options: ContextOptions | None = None,
+    style: SkillStyle = CLAUDE_STYLE,
+) -> SkillSummary:
+    """The three numbers for the SKILL.md at ``path`` reading ``text``, counted with ``count``
+    exactly as ``prompt-tokens context`` counts them (the same entries)."""
+    out = Collector(count)
+    add_skill(path, text, "project", options or ContextOptions(), out, style, set())
+
+    def total(role: str) -> int:
+        return sum(f.tokens for f in out.files if f.role == role)
+
+    header = read_header(text)
+    return SkillSummary(
+        name=as_text(header.data.get("name")) or path.parent.name,
+        metadata=total("skill-metadata"),
+        body=total("skill"),
+        resources=total("skill-resource"),
+        resource_files=sum(1 for f in out.files if f.role == "skill-resource"),
+        invoked_only=header.data.get("disable-model-invocation") is True,
+    )

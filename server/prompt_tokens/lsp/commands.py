@@ -52,6 +52,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         doc.current_sections()
         out["sections"] = _sections(r) if r is not None else []
         out["model"] = r.model if r is not None else None
+        out["agent"] = r.agent if r is not None else None
         return out
     # not open: count the file on disk with the same engine
     path = ls.uri_path(uri)
@@ -76,6 +77,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
         "method": result.method,
         "costUsd": result.cost_usd,
         "model": result.model,
+        "agent": result.agent,
     }
 
 

@@ -11,7 +11,7 @@ import logging
 
 from lsprotocol import types
 
-from prompt_tokens.lsp import hints
+from prompt_tokens.lsp import agent_hover, hints
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.diagnostics import to_range
 from prompt_tokens.lsp.state import OpenDocument
@@ -123,4 +123,4 @@ def on_hover(ls: PromptTokensServer, params: types.HoverParams) -> types.Hover |
     doc = ls.docs.get(params.text_document.uri)
     if doc is None:
         return None
-    return hover(ls, doc, params.position)
+    return hover(ls, doc, params.position) or agent_hover.hover(ls, doc, params.position)

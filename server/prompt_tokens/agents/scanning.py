@@ -1,0 +1,129 @@
+"""The incremental reference scanner of one document, read in its dialect.
+
+``DialectScanner`` wraps ``references.blocks.BlockScanner``: the block scanner keeps finding
+every reference its settings enable, incrementally (an edit rescans only the blocks it touches),
+and this wrapper then applies the dialect's rules to those occurrences — a pass over the list,
+not over the text: kinds the dialect does not read are dropped, ``@`` tokens that cannot be
+paths are dropped (``plausible.looks_like_path``; a token naming an existing file next to the
+document is kept whatever it looks like), and template includes are added. The result equals
+``references.dialect_references`` on the whole text (tested).
+
+Includes (dotprompt ``{{>``, Jinja ``{% include``, Prompty ``${file:``) are looked for only in
+the template dialects that read them: a scan joins the blocks into the text (a C-speed copy; an
+include may be written across a block boundary) and searches it with the include patterns
+(``includes.may_include``); only a text with a match is scanned for includes in full. Every
+other dialect never joins. Measured in ``benchmarks/bench_dialects.py``.
+
+The file-existence check (``exists``) answers per scanner, memoised: a scanner is built for one
+count, so a file created meanwhile is seen by the next count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import attrs
+
+from prompt_tokens.agents.dialects import Dialect, DialectRules, rules_for
+from prompt_tokens.agents.includes import may_include, scan_includes
+from prompt_tokens.agents.plausible import Exists, looks_like_path
+from prompt_tokens.references.blocks import BlockScanner, ScanBlock
+from prompt_tokens.results import Occurrence
+
+
+def keeps(occ: Occurrence, rules: DialectRules, exists: Exists | None) -> bool:
+    """Whether ``rules``' dialect reads ``occ`` as a reference (see the module docstring)."""
+    if occ.syntax == "at":
+        if rules.at != "file":
+            return False  # a chat participant, or plain text to a template engine
+        if occ.kind == "url":
+            return rules.urls
+        if looks_like_path(occ.target):
+            return True  # shaped like a path: a missing one must warn
+        if exists is None:
+            return False
+        return exists(occ.target) or (occ.untrimmed is not None and exists(occ.untrimmed))
+    if occ.syntax == "file":
+        return rules.hash_file
+    if occ.syntax == "fetch":
+        return rules.urls
+    if occ.syntax in ("mustache", "input"):
+        return occ.syntax in rules.variables
+    return True  # Markdown links: already decided by the scanner's ``markdown_links``
+
+
+def file_exists_near(path: str | None) -> Exists | None:
+    """``exists(token)`` for a document at ``path``: a file at ``token`` relative to the
+    document's folder (``~`` expanded, absolute paths as they are) — where the resolver will
+    look. None for a document without a folder (standard input)."""
+    if not path or path == "-":
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    memo: dict[str, bool] = {}
+
+    def exists(token: str) -> bool:
+        hit = memo.get(token)
+        if hit is None:
+            full = os.path.join(folder, os.path.expanduser(token))
+            hit = memo[token] = os.path.isfile(full)
+        return hit
+
+    return exists
+
+
+@attrs.frozen
+class DialectScanner:
+    """``BlockScanner`` plus one dialect's rules; a plain and an incremental scanner."""
+
+    blocks: BlockScanner
+    dialect: Dialect
+    exists: Exists | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def rules(self) -> DialectRules:
+        return rules_for(self.dialect)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (self.dialect, *self.blocks.key)
+
+    def __call__(self, text: str) -> list[Occurrence]:
+        """Every reference ``text`` holds in this dialect, in document order."""
+        found = self._filter(self.blocks(text))
+        if self._wants_includes(text):
+            found = _merge(found, scan_includes(text, self.dialect))
+        return found
+
+    def scan_blocks(
+        self,
+        blocks: Sequence[ScanBlock],
+        units: list[object],
+        starts: Sequence[int],
+        lines: Sequence[int],
+        fm_end: int,
+        meta: object,
+    ) -> tuple[list[Occurrence], object]:
+        """``BlockScanner.scan_blocks``, read in this dialect (equal to ``self(whole text)``)."""
+        occ, meta = self.blocks.scan_blocks(blocks, units, starts, lines, fm_end, meta)
+        found = self._filter(occ)
+        if self.rules.includes and "file" in self.blocks.kinds:
+            text = "".join(b.text for b in blocks)
+            if self._wants_includes(text):
+                found = _merge(found, scan_includes(text, self.dialect))
+        return found, meta
+
+    def _filter(self, occ: list[Occurrence]) -> list[Occurrence]:
+        rules, exists = self.rules, self.exists
+        return [o for o in occ if keeps(o, rules, exists)]
+
+    def _wants_includes(self, text: str) -> bool:
+        return "file" in self.blocks.kinds and may_include(text, self.dialect)
+
+
+def _merge(found: list[Occurrence], includes: list[Occurrence]) -> list[Occurrence]:
+    if not includes:
+        return found
+    out = found + includes
+    out.sort(key=lambda o: o.span.offset)
+    return out
