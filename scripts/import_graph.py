@@ -30,6 +30,7 @@ PACKAGE = "prompt_tokens"
 # The layers of ARCHITECTURE.md, lowest first: each names the top-level modules/packages in it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "environment", "tasks", "backoff", "results", "models", "settings_schema"),
+    ("estimates",),
     ("tokenizer",),
     ("text",),
     ("document",),
@@ -37,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cache",),
     ("jobs",),
     ("references", "agents", "remote"),
-    ("engine", "doc_loader", "ci"),
+    ("engine", "doc_loader", "doc_config", "ci"),
     ("roots", "runtime"),
     ("lsp",),
     ("cli",),

@@ -1,5 +1,5 @@
 """``count --exact-remote`` below the CLI: ``Runtime.count_files`` then
-``remote.documents.exact_remote``, settings read as the CLI reads them (workspace file + the
+``cli.exact_remote.exact_remote``, settings read as the CLI reads them (workspace file + the
 flag's override), against a real stand-in vendor server on 127.0.0.1 and a real cache file."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from prompt_tokens.cli.exact_remote import exact_remote
 from prompt_tokens.models import cost_usd, estimate_tokens, lookup_model
-from prompt_tokens.remote.documents import exact_remote
 from prompt_tokens.results import DocumentResult
 from prompt_tokens.runtime import CountRequest, Runtime
 from prompt_tokens.settings import deep_merge, parse_settings

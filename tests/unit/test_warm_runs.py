@@ -71,6 +71,9 @@ def test_warm_run_writes_nothing_and_parses_no_neutral_yaml(
         return real(self)
 
     monkeypatch.setattr(yaml.SafeLoader, "get_single_node", counting)
+    # A SKILL.md's result also carries its skill summary (agents.skills), which reads the
+    # skill's own front matter on every run by design; this test is about document settings.
+    shutil.rmtree(tree / "skills")
     db = tmp_path / "cache.sqlite3"
     files = list(walk(tree))
     assert len(files) > 100

@@ -180,7 +180,7 @@ async def count_all(args: argparse.Namespace, rt: Runtime) -> CountRun:
         outcomes = await rt.count_files(requests, references=not args.no_references, on_done=step)
     if getattr(args, "exact_remote", False):
         # Imported only for this flag: the vendor clients (and httpx) stay out of start-up.
-        from prompt_tokens.remote.documents import exact_remote
+        from prompt_tokens.cli.exact_remote import exact_remote
 
         outcomes, notes = await exact_remote(rt, requests, outcomes)
         for note in notes:
