@@ -19,7 +19,6 @@ from prompt_tokens.text.code import BEYOND, Fence, FenceScan, code_spans, fence_
 
 MASK = "\x00"  # replaces excluded characters (non-whitespace, so `@` after it is mid-word)
 
-_COMMENT_START = re.compile(r"(?<!\{)\{#|\{\{!")
 _NOT_LINE_BREAK = re.compile(r"[^\r\n]+")
 _ASCII_MASK = {i: 0 for i in range(128) if i not in (10, 13)}
 """``str.translate`` table masking ASCII text at C speed (line breaks kept)."""
@@ -66,8 +65,7 @@ def template_comments(text: str, look: Horizons) -> list[tuple[int, int]]:
     """``[start, end)`` of each template comment in ``text`` (code already masked)."""
     out: list[tuple[int, int]] = []
     pos = 0
-    while (m := _COMMENT_START.search(text, pos)) is not None:
-        p = m.start()
+    while (p := _next_comment_start(text, pos)) >= 0:
         end = _comment_at(text, p, look)
         if end is None:
             pos = p + 1
@@ -75,6 +73,16 @@ def template_comments(text: str, look: Horizons) -> list[tuple[int, int]]:
             out.append((p, end))
             pos = end
     return out
+
+
+def _next_comment_start(text: str, pos: int) -> int:
+    """The first ``{#`` not after a ``{``, or ``{{!``, from ``pos`` (-1: none). Found with
+    ``str.find``: a regex starting with a look-behind would be tried at every position."""
+    h = text.find("{#", pos)
+    while h > 0 and text[h - 1] == "{":
+        h = text.find("{#", h + 1)
+    b = text.find("{{!", pos)
+    return b if h < 0 or 0 <= b < h else h
 
 
 def _comment_at(text: str, p: int, look: Horizons) -> int | None:
