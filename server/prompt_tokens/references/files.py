@@ -35,6 +35,7 @@ from collections.abc import Collection, Iterator, Sequence
 import attrs
 from cachetools import LRUCache
 
+from prompt_tokens.agents.plausible import looks_like_path
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.errors import (
     NotFoundError,
@@ -122,7 +123,14 @@ class FileCounter:
                 meta.nested[md] = nested
 
     def _scan(self, text: str, md: bool) -> list[Occurrence]:
-        return scan(text, kinds=self.nested_kinds, markdown_links=md)
+        """References inside a referenced file. An ``@name`` that cannot be a path (a package
+        scope, a decorator, a handle: ``agents.plausible``) is text here too, as in documents;
+        the rule reads the token only, so the result may be cached by content."""
+        return [
+            o
+            for o in scan(text, kinds=self.nested_kinds, markdown_links=md)
+            if o.syntax != "at" or o.kind != "file" or looks_like_path(o.target)
+        ]
 
     def _tokens(
         self, encoding: str, sha: str, text: str | None, chunks: Iterator[bytes] | None
