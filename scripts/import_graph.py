@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jobs",),
     ("references", "agents", "remote"),
     ("engine", "doc_loader", "doc_config", "ci"),
-    ("roots", "runtime"),
+    ("roots", "runtime_agents", "runtime"),
     ("lsp",),
     ("cli",),
     ("__main__",),

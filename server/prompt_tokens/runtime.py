@@ -22,21 +22,12 @@ from typing import Any
 
 import attrs
 
-from prompt_tokens.agents.dialects import (
-    Dialect,
-    DialectError,
-    DialectMap,
-    parse_overrides,
-    rules_for,
-)
-from prompt_tokens.agents.entries import AgentContext, ContextOptions
-from prompt_tokens.agents.loads import AgentLoads, agent_of
+from prompt_tokens.agents.dialects import Dialect, rules_for
+from prompt_tokens.agents.entries import AgentContext
 from prompt_tokens.agents.references import links_for
-from prompt_tokens.agents.scanning import DialectScanner, file_exists_near
-from prompt_tokens.agents.skills import skill_summary
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.doc_config import NEUTRAL_KEY, CachedConfigure
-from prompt_tokens.doc_loader import load_document, ref_triggers, refs_key
+from prompt_tokens.doc_loader import load_document, ref_triggers
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
 from prompt_tokens.errors import PromptTokensError
@@ -48,11 +39,11 @@ from prompt_tokens.jobs.queue import (
     Priority,
     QueueClosed,
 )
-from prompt_tokens.references.blocks import BlockScanner
 from prompt_tokens.references.graph import doc_key, file_key
 from prompt_tokens.remote.service import ExactCount, RemoteCounts
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
+from prompt_tokens.runtime_agents import Agents, Scanner
 from prompt_tokens.settings import CacheSettings, Settings
 from prompt_tokens.tokenizer.counter import count_text
 from prompt_tokens.tokenizer.encodings import get_encoding
@@ -84,17 +75,6 @@ ProgressCallback = Callable[[float | None, str | None], None]
 
 
 @attrs.frozen
-class Scanner:
-    """How the references of one document are found, under the settings of its root."""
-
-    scan: Callable[[str], list[Occurrence]]
-    key: tuple[Any, ...]
-    """What the scan results depend on (``DocumentState.occurrences`` re-scans when it changes)."""
-    cache_key: str
-    """The pseudo-encoding under which reference counts of a content are cached."""
-
-
-@attrs.frozen
 class CountRequest:
     """One document for :meth:`Runtime.count_files`."""
 
@@ -119,8 +99,7 @@ class Runtime:
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
         self._remote = RemoteCounts(self._jobs)
-        self._dialect_maps: dict[tuple[tuple[str, str], ...], DialectMap] = {}
-        self._agent_loads = AgentLoads(ContextOptions(home=Path.home()))
+        self._agents = Agents()
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -159,59 +138,24 @@ class Runtime:
         return self._roots.engine(root).configure(head)
 
     def scanner(self, root: str, path: str | None) -> Scanner | None:
-        """How references are found in the document at ``path``; None when they are off.
-
-        The document's dialect (``dialects`` overrides, then its path) decides what is a
-        reference (SPEC "Agent dialects"): the scanner is the incremental block scanner read in
-        that dialect, so the key and cache key name the dialect too."""
-        refs = self.settings(root).references
-        if not refs.enabled:
-            return None
-        dialect = self.dialect(root, path)
-        links = links_for(rules_for(dialect), refs.markdown_links, path or "")
-        scan = DialectScanner(
-            BlockScanner(tuple(refs.enabled), links), dialect, file_exists_near(path)
-        )
-        return Scanner(
-            scan=scan, key=scan.key, cache_key=f"{refs_key(refs.enabled, links)}:{dialect}"
-        )
+        """How references are found in the document at ``path``; None when they are off
+        (read in the document's dialect: ``runtime_agents``)."""
+        return self._agents.scanner(self.settings(root), root, path)
 
     def dialect(self, root: str, path: str | None) -> Dialect:
         """The dialect of the document at ``path`` under the settings of ``root``."""
-        rules = tuple((r.glob, r.dialect) for r in self.settings(root).dialects)
-        found = self._dialect_maps.get(rules)
-        if found is None:
-            try:
-                overrides = parse_overrides([{"glob": g, "dialect": d} for g, d in rules])
-            except DialectError as exc:
-                log.warning("dialects: %s; detecting dialects from paths only", exc)
-                overrides = ()
-            found = self._dialect_maps[rules] = DialectMap(overrides)
-        return found.dialect_of(path or "", root)
+        return self._agents.dialect(self.settings(root), root, path)
 
     def agent_summary(self, root: str, path: str, text: str | None = None) -> dict[str, Any] | None:
-        """What the agent of the file at ``path`` loads with it, for results and hovers — for
-        an Agent Skill its three numbers (``skill``: front matter listed always, body on
-        activation, linked files on demand), counted exactly with the root's tokenizer. None
-        for other dialects. Blocking (reads the linked files): run it in a thread."""
-        dialect = self.dialect(root, path)
-        if dialect != "skill" or not path or path == "-":
-            return None
-        if text is None:
-            text, _ = decode_bytes(Path(path).read_bytes(), label=path)
-        summary = skill_summary(Path(path), text, self.text_counter(root))
-        return {"dialect": dialect, "skill": summary.to_json()}
+        """A skill's three numbers for results and hovers (None for other dialects). Blocking."""
+        return self._agents.summary(self.dialect(root, path), path, text, self.text_counter(root))
 
     def agent_context(self, root: str, path: str) -> AgentContext | None:
-        """What the agent of the file at ``path`` loads in the folder it works in (user-level
-        files included), counted exactly with the root's tokenizer; remembered until one of
-        the files or folders it read changes. None for a file no agent loads. Blocking."""
-        agent = agent_of(self.dialect(root, path))
-        if agent is None or not path or path == "-":
-            return None
+        """What the agent of the file at ``path`` loads where it works (None: no agent's file),
+        remembered until a file it read changes. Blocking."""
         encoding = self.configure(root, "").encoding
-        return self._agent_loads.context(
-            agent, Path(path), self.text_counter(root), tokenizer=encoding
+        return self._agents.context(
+            self.dialect(root, path), path, self.text_counter(root), encoding
         )
 
     def text_counter(self, root: str) -> Callable[[str], int]:

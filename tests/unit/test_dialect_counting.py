@@ -273,7 +273,7 @@ def test_what_an_agent_loads_is_remembered_until_a_file_it_read_changes(
     sub = put(workspace, "sub/CLAUDE.md", "Sub memory. @docs/a.md\n")
     rt = Runtime()
     rt.set_settings(str(workspace), Settings(dialects=[]))
-    loads = rt._agent_loads
+    loads = rt._agents._loads
     loads.options = attrs.evolve(loads.options, home=None)  # the repository alone
 
     def ask() -> tuple[int, int]:
