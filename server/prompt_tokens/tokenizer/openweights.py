@@ -58,7 +58,9 @@ def _missing(tokenizer: str, package: str, extra: str) -> TokenizerUnavailableEr
     )
 
 
-class _QwenEncoder:
+class _Encoder:
+    """A library tokenizer behind the ``TextEncoder`` shape (``name``, ``encode_ordinary``)."""
+
     def __init__(self, name: str, tokenizer: Any) -> None:
         self._name = name
         self._tok = tokenizer
@@ -67,20 +69,14 @@ class _QwenEncoder:
     def name(self) -> str:
         return self._name
 
+
+class _QwenEncoder(_Encoder):
     def encode_ordinary(self, text: str) -> list[int]:
         ids: list[int] = self._tok.encode(text, allowed_special=set(), disallowed_special=())
         return ids
 
 
-class _HFEncoder:
-    def __init__(self, name: str, tokenizer: Any) -> None:
-        self._name = name
-        self._tok = tokenizer
-
-    @property
-    def name(self) -> str:
-        return self._name
-
+class _HFEncoder(_Encoder):
     def encode_ordinary(self, text: str) -> list[int]:
         try:
             ids: list[int] = self._tok.encode(text, add_special_tokens=False).ids
@@ -92,15 +88,7 @@ class _HFEncoder:
         return ids
 
 
-class _TekkenEncoder:
-    def __init__(self, name: str, tokenizer: Any) -> None:
-        self._name = name
-        self._tok = tokenizer
-
-    @property
-    def name(self) -> str:
-        return self._name
-
+class _TekkenEncoder(_Encoder):
     def encode_ordinary(self, text: str) -> list[int]:
         ids: list[int] = self._tok.encode(text, bos=False, eos=False)
         return ids
