@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import count
 from tests.e2e.rawrpc import RawServer, frame, notification, request
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
@@ -65,6 +66,182 @@ def hint_params(uri: str, first: int = 0, last: int = 100) -> dict[str, Any]:
         "textDocument": {"uri": uri},
         "range": {"start": {"line": first, "character": 0}, "end": {"line": last, "character": 0}},
     }
+
+
+# -- 2: params of the wrong type get InvalidParams, never silence -------------------------------
+
+BAD_HINTS = [
+    {"textDocument": {"uri": "file:///x.md"}, "range": "all of it"},
+    {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}},
+    None,
+    {"textDocument": {"uri": "file:///x.md"}, "range": {"start": [0, 0], "end": [1, 0]}},
+    {"textDocument": {"uri": "file:///x.md"}, "range": {"start": {"line": -1, "character": 0}}},
+]
+BAD_HOVERS = [
+    {"textDocument": {"uri": "file:///x.md"}, "position": [0, 0]},
+    {"textDocument": {"uri": "file:///x.md"}, "position": {"line": "x", "character": 0}},
+    {"textDocument": {"uri": "file:///x.md"}, "position": {"line": -1, "character": 0}},
+    {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 10**12, "character": 0}},
+    {"textDocument": 5, "position": {"line": 0, "character": 0}},
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [("textDocument/inlayHint", p) for p in BAD_HINTS]
+    + [("textDocument/hover", p) for p in BAD_HOVERS],
+)
+async def test_params_of_the_wrong_type_get_invalid_params(
+    server: RawServer, method: str, params: Any
+) -> None:
+    await server.send({"jsonrpc": "2.0", "id": 7, "method": method, "params": params})
+    answer = await server.response(7)
+    assert error_code(answer) == INVALID_PARAMS
+    assert answer["error"]["message"].startswith(f"invalid params for {method}: ")
+    await alive(server)
+
+
+async def test_invalid_params_name_the_field_in_the_clients_words(server: RawServer) -> None:
+    answer = await server.call(1, "textDocument/inlayHint", BAD_HINTS[1])
+    assert answer["error"]["message"] == (
+        "invalid params for textDocument/inlayHint: params.textDocument: required field missing"
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [[123], [{"uri": 5}], [{"textDocument": "x"}], ["file:///a.md", "file:///b.md"], [None], "x"],
+)
+async def test_document_stats_with_bad_arguments(server: RawServer, arguments: Any) -> None:
+    params = {"command": "promptTokens.documentStats", "arguments": arguments}
+    assert error_code(await server.call(3, "workspace/executeCommand", params)) == INVALID_PARAMS
+    await alive(server)
+
+
+async def test_document_stats_of_nothing_known_is_invalid_params(
+    server: RawServer, ws: Path
+) -> None:
+    for i, args in enumerate([[(ws / "nowhere.md").as_uri()], ["untitled:x"], []]):
+        params = {"command": "promptTokens.documentStats", "arguments": args}
+        answer = await server.call(i, "workspace/executeCommand", params)
+        assert error_code(answer) == INVALID_PARAMS
+    await server.kill()
+    await server.wait()
+    assert b"Traceback" not in server.stderr  # the client's mistake: one line, not a stack
+
+
+async def test_every_request_gets_an_answer_whatever_its_params(server: RawServer) -> None:
+    """A sweep: each request method the server serves, with params of every JSON type."""
+    shapes: list[Any] = [None, 5, "x", [], {}, [0, 0], {"textDocument": 5}, {"command": 5}]
+    methods = ["textDocument/inlayHint", "textDocument/hover", "workspace/executeCommand"]
+    ids = []
+    for m in methods:
+        for p in shapes:
+            ids.append(len(ids))
+            await server.send({"jsonrpc": "2.0", "id": ids[-1], "method": m, "params": p})
+    answers = await server.responses(ids)
+    for answer in answers.values():
+        assert "result" in answer or error_code(answer) == INVALID_PARAMS, answer
+    await alive(server)
+
+
+async def test_well_typed_positions_out_of_range_are_answered(server: RawServer, ws: Path) -> None:
+    text = "See @a.md here\nsecond line\n"
+    (ws / "a.md").write_text("alpha\n", encoding="utf-8")
+    uri = await open_doc(server, ws, "p.md", text)
+    assert (await ready(server, uri))["tokens"]["total"] == count(text) + count("alpha\n")
+    far = 2**31 - 1
+    for i, (first, last) in enumerate([(10**6, far), (far, far), (5, 0)]):
+        assert (await server.call(i, "textDocument/inlayHint", hint_params(uri, first, last)))[
+            "result"
+        ] == []
+    position = {"textDocument": {"uri": uri}, "position": {"line": far, "character": far}}
+    assert await server.call("h", "textDocument/hover", position) == {
+        "jsonrpc": "2.0",
+        "id": "h",
+        "result": None,
+    }
+    hints = (await server.call("all", "textDocument/inlayHint", hint_params(uri)))["result"]
+    assert [h["label"] for h in hints][1] == "+{:,}".format(count("alpha\n"))
+
+
+async def test_notifications_with_bad_params_are_ignored(server: RawServer, ws: Path) -> None:
+    await server.send(notification("textDocument/didOpen", {"textDocument": 5}))
+    await server.send(notification("textDocument/didOpen", None))
+    await server.send(notification("textDocument/didChange", {"contentChanges": "x"}))
+    await server.send(notification("$/cancelRequest", {"id": {"not": "an id"}}))
+    await server.send(notification("workspace/didChangeConfiguration", []))
+    await alive(server)
+    uri = await open_doc(server, ws, "p.md", "still counting\n")
+    assert (await ready(server, uri))["tokens"]["text"] == count("still counting\n")
+    await server.kill()
+    await server.wait()
+    assert b"ignored textDocument/didOpen: invalid params" in server.stderr
+    assert b"Traceback" not in server.stderr
+
+
+async def test_unknown_methods(server: RawServer) -> None:
+    await server.send(notification("made/up", {"x": 1}))
+    await server.send(notification("$/madeUp"))
+    assert error_code(await server.call(1, "made/up", {"x": 1})) == METHOD_NOT_FOUND
+    assert error_code(await server.call(2, "made/up")) == METHOD_NOT_FOUND
+    assert error_code(await server.call(3, "initialized", {})) == INVALID_REQUEST  # no id allowed
+    await alive(server)
+
+
+@pytest.mark.parametrize(
+    ("body", "answer_id"),
+    [
+        (b"5", None),
+        (b'"a string"', None),
+        (b"null", None),
+        (b"{}", None),
+        (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "textDocument/hover"}', None),
+        (b'{"jsonrpc": "2.0", "id": true, "method": "textDocument/hover"}', None),
+        (b'{"jsonrpc": "2.0", "id": 1.5, "method": "textDocument/hover"}', None),
+        (b'{"jsonrpc": "2.0", "id": 4, "method": 5}', 4),
+        (b'{"jsonrpc": "1.0", "id": 4, "method": "textDocument/hover"}', 4),
+        (b'{"id": 4, "method": "textDocument/hover"}', 4),
+    ],
+)
+async def test_not_a_message_gets_invalid_request(
+    server: RawServer, body: bytes, answer_id: Any
+) -> None:
+    await server.send(body)
+    answer = await server.next_message(lambda m: "error" in m)
+    assert (answer["id"], error_code(answer)) == (answer_id, INVALID_REQUEST)
+    await alive(server)
+
+
+async def test_batches_are_refused_clearly(server: RawServer) -> None:
+    hover = {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}}
+    await server.send([request(1, "textDocument/hover", hover), notification("made/up"), 7])
+    answer = await server.response(1)
+    assert error_code(answer) == INVALID_REQUEST
+    assert "batch" in answer["error"]["message"]
+    await server.send([])
+    empty = await server.next_message(lambda m: "error" in m)
+    assert (empty["id"], error_code(empty)) == (None, INVALID_REQUEST)
+    await alive(server)
+
+
+async def test_a_response_that_does_not_fit_settles_the_servers_request(ws: Path) -> None:
+    """The client answers ``workspace/configuration`` with a number: the server goes on with
+    the defaults instead of waiting for settings forever."""
+    s = await RawServer.start()
+    try:
+        s.answer = lambda req: {"jsonrpc": "2.0", "id": req["id"], "result": 5}
+        await s.initialize(
+            {"workspace": {"configuration": True}},
+            rootUri=ws.as_uri(),
+            workspaceFolders=[{"uri": ws.as_uri(), "name": "ws"}],
+        )
+        await s.next_message(lambda m: m.get("method") == "workspace/configuration")
+        uri = await open_doc(s, ws, "p.md", "defaults apply\n")
+        status = await ready(s, uri)
+        assert (status["budget"], status["tokens"]["text"]) == (8192, count("defaults apply\n"))
+    finally:
+        await s.kill()
 
 
 # -- 3: bad framing is skipped up to the next header -------------------------------------------

@@ -1,8 +1,15 @@
-"""pygls's LSP protocol, fed by our reader: one decoded message at a time.
+"""pygls's LSP protocol with one front door: every client message is handled or answered.
 
-pygls's reader parses each body with the protocol as ``object_hook``; here the framing decoder
-(``framing``) has already parsed it, and :meth:`PromptTokensProtocol.deliver` hands each of its
-events on: a message to pygls, anything the decoder skipped to the log.
+pygls structures a message's params inside its reader. When that fails (``range: "all of it"``,
+``params: null``, ``position: [0, 0]``) it logs a traceback and drops the message, so the
+client waits forever for an answer. Here :meth:`PromptTokensProtocol.deliver` takes each event
+of the framing decoder and:
+
+- a batch or a value that is not a message → ``InvalidRequest`` (each request of a batch
+  answered under its own id);
+- params that do not fit the method's lsprotocol type → ``InvalidParams`` naming the field, for
+  a request; a warning in the log for a notification; an error for our own pending request
+  when it is the client's response that does not fit.
 
 It also keeps pygls's own copy of every open document out of the way (see ``lsp_initialize``
 and the three document notifications).
@@ -11,10 +18,19 @@ and the three document notifications).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
+import attrs
+from cattrs.errors import BaseValidationError
+from cattrs.v import transform_error
 from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
 from pygls.protocol.language_server import lsp_method
 
 from prompt_tokens.lsp.capabilities import choose_position_encoding
@@ -22,11 +38,51 @@ from prompt_tokens.lsp.framing import BadFraming, Event, Message, TooLarge, Unpa
 
 log = logging.getLogger(__name__)
 
+INVALID_REQUEST = int(types.ErrorCodes.InvalidRequest)
+INVALID_PARAMS = int(types.ErrorCodes.InvalidParams)
+BATCH = "JSON-RPC batches are not part of the Language Server Protocol: send each message alone"
+_SNAKE = re.compile(r"_([a-z])")
+
+
+def valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def envelope_problem(msg: dict[str, Any]) -> str | None:
+    """What makes ``msg`` not a JSON-RPC 2.0 request, notification or response, if anything."""
+    if msg.get("jsonrpc") != "2.0":
+        return 'jsonrpc must be "2.0"'
+    if "method" in msg:
+        if not isinstance(msg["method"], str):
+            return "method must be a string"
+        if "id" in msg and not valid_id(msg["id"]):
+            return "id must be an integer or a string"
+        return None
+    if not valid_id(msg.get("id")) or ("result" in msg) == ("error" in msg):
+        return "neither a request nor a notification nor a response"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming what did not fit, in the client's (camelCase) field names."""
+    if isinstance(exc, BaseValidationError):
+        parts = []
+        for line in transform_error(exc, path="$"):
+            what, _, where = line.rpartition(" @ ")
+            where = _SNAKE.sub(lambda m: m.group(1).upper(), where.removeprefix("$").lstrip("."))
+            parts.append(f"{where or 'message'}: {what}")
+        text = "; ".join(parts)
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
+
 
 class PromptTokensProtocol(LanguageServerProtocol):
-    """pygls's LSP protocol, fed one message at a time (module docstring)."""
+    """pygls's LSP protocol behind one checked entrance (module docstring)."""
 
     connection_lost = False
+
+    # -- the entrance --------------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
         """Handle one event of the framing decoder; never raises."""
@@ -34,17 +90,86 @@ class PromptTokensProtocol(LanguageServerProtocol):
             if isinstance(event, Message):
                 if event.note:
                     log.warning("bad framing: %s", event.note)
-                if isinstance(event.value, dict):
-                    self.handle_message(self.structure_message(event.value))
+                self.receive(event.value)
             elif isinstance(event, Unparsable):
                 log.warning("a message that is not JSON: %s", event.error)
             elif isinstance(event, TooLarge):
                 log.warning("refused a message of %d bytes (limit %d)", event.length, event.limit)
             elif isinstance(event, BadFraming):
                 log.warning("bad framing skipped: %s", event.reason)
-        except Exception as exc:  # one message must not stop the reader
+        except Exception as exc:  # a bug, but one message must not stop the reader
             log.error("could not handle a message: %s: %s", type(exc).__name__, exc)
             log.debug("the message's traceback", exc_info=True)
+
+    def receive(self, value: Any) -> None:
+        """One JSON value from the client."""
+        if isinstance(value, list):
+            self._refuse_batch(value)
+            return
+        if not isinstance(value, dict):
+            self.send_error(None, INVALID_REQUEST, "a message must be a JSON object")
+            return
+        problem = envelope_problem(value)
+        if problem is not None:
+            log.warning("invalid message: %s", problem)
+            if "method" in value or "id" not in value:
+                msg_id = value.get("id")
+                self.send_error(msg_id if valid_id(msg_id) else None, INVALID_REQUEST, problem)
+            return
+        message = self._structure(value)
+        if message is not None:
+            self.handle_message(message)
+
+    def _refuse_batch(self, items: list[Any]) -> None:
+        ids = [
+            m["id"]
+            for m in items
+            if isinstance(m, dict) and "method" in m and valid_id(m.get("id"))
+        ]
+        log.warning("refused a JSON-RPC batch of %d messages", len(items))
+        for msg_id in ids or [None]:
+            self.send_error(msg_id, INVALID_REQUEST, BATCH if items else "an empty batch")
+
+    def _structure(self, data: dict[str, Any]) -> Any:
+        """The lsprotocol message for ``data``, or None once the failure was answered/logged."""
+        method = data.get("method")
+        msg_id: Any = data.get("id")
+        cls: Any
+        if method is None:
+            cls = types.ResponseErrorMessage if "error" in data else None
+            cls = cls or self._result_types.pop(msg_id, None) or JsonRPCResponseMessage
+        else:
+            cls = self.get_message_type(method)
+            if "id" in data and cls is not None and "id" not in attrs.fields_dict(cls):
+                self.send_error(msg_id, INVALID_REQUEST, f"{method} is a notification: no id")
+                return None
+            if cls is None:  # an unknown method: pygls answers MethodNotFound
+                cls = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
+                data = {"params": None, **data}
+        try:
+            return self._converter.structure(data, cls)
+        except (Exception, RecursionError) as exc:
+            why = describe(exc)
+        if method is None:
+            log.warning("a response to request %r that does not fit: %s", msg_id, why)
+            error = types.ResponseError(code=INVALID_PARAMS, message=f"invalid response: {why}")
+            self._handle_response(msg_id, None, error)
+        elif "id" in data:
+            self.send_error(msg_id, INVALID_PARAMS, f"invalid params for {method}: {why}")
+        else:
+            log.warning("ignored %s: invalid params: %s", method, why)
+        return None
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        if not valid_id(msg_id):
+            log.warning("ignored $/cancelRequest: id must be an integer or a string")
+            return
+        super()._handle_cancel_notification(msg_id)
+
+    def send_error(self, msg_id: Any, code: int, message: str) -> None:
+        self._send_data(
+            {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+        )
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:

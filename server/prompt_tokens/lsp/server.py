@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
 from prompt_tokens import environment
 from prompt_tokens.lsp import commands, dependencies, hints, hover, lifecycle, sync
@@ -80,6 +81,17 @@ def configure_logging(level: int = logging.INFO) -> None:
         level = logging.getLevelName(raw)
     logging.getLogger("prompt_tokens").setLevel(level)
     logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_no_traceback_for_client_errors)
+
+
+def _no_traceback_for_client_errors(record: logging.LogRecord) -> bool:
+    """pygls logs a traceback for every error a handler answers with; for the client's own
+    mistakes (bad params, unknown document) the one-line message is the whole story."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, JsonRpcException) and not isinstance(exc, JsonRpcInternalError):
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def run_stdio(
