@@ -254,6 +254,8 @@ def body_of(msg: dict[str, Any]) -> bytes:
 async def test_a_content_length_too_short(server: RawServer) -> None:
     body = body_of(request(1, "shutdown"))
     await server.write(b"Content-Length: %d\r\n\r\n" % (len(body) - 10) + body)
+    cut = await server.next_message(lambda m: "error" in m)
+    assert (cut["id"], error_code(cut)) == (None, PARSE_ERROR)
     await alive(server)
 
 
@@ -296,6 +298,17 @@ async def test_bad_framing_is_skipped(server: RawServer, garbage: bytes) -> None
 
 async def test_a_body_over_the_limit_is_refused_unread(server: RawServer) -> None:
     await server.write(b"Content-Length: 1000000000000\r\n\r\n" + b'{"jsonrpc": "2.0", "x": "')
+    refused = await server.next_message(lambda m: "error" in m)
+    assert (refused["id"], error_code(refused)) == (None, INVALID_REQUEST)
+    assert "limit" in refused["error"]["message"]
+    await alive(server)
+
+
+async def test_a_body_that_is_not_json_gets_a_parse_error(server: RawServer) -> None:
+    for body in [b"{not json", b'{"jsonrpc": "2.0", "id": 1', b"\xff\xfe{}", b"[" * 100_000]:
+        await server.send(body)
+        answer = await server.next_message(lambda m: "error" in m)
+        assert (answer["id"], error_code(answer)) == (None, PARSE_ERROR)
     await alive(server)
 
 
@@ -325,5 +338,32 @@ async def test_bad_framing_before_initialize(early: str) -> None:
         await s.send(notification("exit"))
         assert await s.wait() == 0
         assert b"Traceback" not in s.stderr
+    finally:
+        await s.kill()
+
+
+# -- 4: after shutdown, and before initialize ---------------------------------------------------
+
+
+async def test_requests_after_shutdown_get_invalid_request(server: RawServer) -> None:
+    assert (await server.call(1, "shutdown"))["result"] is None
+    hover = {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}}
+    answer = await server.call(2, "textDocument/hover", hover)
+    assert error_code(answer) == INVALID_REQUEST
+    assert error_code(await server.call(3, "shutdown")) == INVALID_REQUEST
+    assert error_code(await server.call(4, "made/up")) == INVALID_REQUEST
+    await server.send(notification("exit"))
+    assert await server.wait() == 0
+
+
+async def test_requests_before_initialize_get_server_not_initialized() -> None:
+    s = await RawServer.start(env={"PROMPT_TOKENS_EARLY_INIT": "0"})
+    try:
+        hover = {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}}
+        assert error_code(await s.call(1, "textDocument/hover", hover)) == NOT_INITIALIZED
+        await s.send(notification("textDocument/didOpen", {"textDocument": 5}))
+        await s.initialize()
+        await alive(s)
+        assert error_code(await s.call(2, "initialize", {"capabilities": {}})) == INVALID_REQUEST
     finally:
         await s.kill()

@@ -2,14 +2,17 @@
 
 pygls structures a message's params inside its reader. When that fails (``range: "all of it"``,
 ``params: null``, ``position: [0, 0]``) it logs a traceback and drops the message, so the
-client waits forever for an answer. Here :meth:`PromptTokensProtocol.deliver` takes each event
-of the framing decoder and:
+client waits forever for an answer. It also drops every request after ``shutdown`` without an
+answer and has no reply to a body that is not JSON. Here :meth:`PromptTokensProtocol.deliver`
+takes each event of the framing decoder and:
 
-- a batch or a value that is not a message → ``InvalidRequest`` (each request of a batch
-  answered under its own id);
+- not JSON → ``ParseError`` (id null); a batch or a value that is not a message →
+  ``InvalidRequest`` (each request of a batch answered under its own id);
 - params that do not fit the method's lsprotocol type → ``InvalidParams`` naming the field, for
   a request; a warning in the log for a notification; an error for our own pending request
-  when it is the client's response that does not fit.
+  when it is the client's response that does not fit;
+- before ``initialize`` → ``ServerNotInitialized``; after ``shutdown`` → ``InvalidRequest``
+  (LSP: only ``exit`` is accepted then).
 
 It also keeps pygls's own copy of every open document out of the way (see ``lsp_initialize``
 and the three document notifications).
@@ -30,6 +33,7 @@ from pygls.protocol.json_rpc import (
     JsonRPCNotification,
     JsonRPCRequestMessage,
     JsonRPCResponseMessage,
+    RPCRequest,
 )
 from pygls.protocol.language_server import lsp_method
 
@@ -38,8 +42,10 @@ from prompt_tokens.lsp.framing import BadFraming, Event, Message, TooLarge, Unpa
 
 log = logging.getLogger(__name__)
 
+PARSE_ERROR = int(types.ErrorCodes.ParseError)
 INVALID_REQUEST = int(types.ErrorCodes.InvalidRequest)
 INVALID_PARAMS = int(types.ErrorCodes.InvalidParams)
+NOT_INITIALIZED = int(types.ErrorCodes.ServerNotInitialized)
 BATCH = "JSON-RPC batches are not part of the Language Server Protocol: send each message alone"
 _SNAKE = re.compile(r"_([a-z])")
 
@@ -80,6 +86,9 @@ def describe(exc: BaseException) -> str:
 class PromptTokensProtocol(LanguageServerProtocol):
     """pygls's LSP protocol behind one checked entrance (module docstring)."""
 
+    shutdown_requested = False
+    """A ``shutdown`` request arrived (pygls's ``_shutdown`` waits for its handler to end: an
+    request right behind it would still be served)."""
     connection_lost = False
 
     # -- the entrance --------------------------------------------------------------------------
@@ -93,8 +102,14 @@ class PromptTokensProtocol(LanguageServerProtocol):
                 self.receive(event.value)
             elif isinstance(event, Unparsable):
                 log.warning("a message that is not JSON: %s", event.error)
+                self.send_error(None, PARSE_ERROR, f"Parse error: {event.error}")
             elif isinstance(event, TooLarge):
                 log.warning("refused a message of %d bytes (limit %d)", event.length, event.limit)
+                self.send_error(
+                    None,
+                    INVALID_REQUEST,
+                    f"message of {event.length:,} bytes refused: the limit is {event.limit:,}",
+                )
             elif isinstance(event, BadFraming):
                 log.warning("bad framing skipped: %s", event.reason)
         except Exception as exc:  # a bug, but one message must not stop the reader
@@ -159,6 +174,25 @@ class PromptTokensProtocol(LanguageServerProtocol):
         else:
             log.warning("ignored %s: invalid params: %s", method, why)
         return None
+
+    def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        request = isinstance(message, RPCRequest)
+        if method is not None and method != types.EXIT:
+            if self._workspace is None and method != types.INITIALIZE:
+                if request:
+                    self.send_error(message.id, NOT_INITIALIZED, "the server is not initialized")
+                return
+            if self.shutdown_requested:
+                if request:
+                    self.send_error(message.id, INVALID_REQUEST, "the server is shut down")
+                return
+            if method == types.SHUTDOWN and request:
+                self.shutdown_requested = True
+            if self._workspace is not None and method == types.INITIALIZE:
+                self.send_error(message.id, INVALID_REQUEST, "the server is already initialized")
+                return
+        super().handle_message(message)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         if not valid_id(msg_id):
