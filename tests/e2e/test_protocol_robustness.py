@@ -7,6 +7,7 @@ Each test writes raw bytes to ``prompt-tokens lsp``'s stdin and reads its framed
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -367,3 +368,75 @@ async def test_requests_before_initialize_get_server_not_initialized() -> None:
         assert error_code(await s.call(2, "initialize", {"capabilities": {}})) == INVALID_REQUEST
     finally:
         await s.kill()
+
+
+# -- 5: end of input ends the server --------------------------------------------------------------
+
+
+def assert_quiet(stderr: bytes) -> None:
+    """One-line log messages at most: no traceback, no exception named."""
+    for word in (b"Traceback", b"Exception", b"PermissionError", b"internal error"):
+        assert word not in stderr, stderr.decode(errors="replace")
+
+
+@pytest.mark.parametrize("early", ["1", "0"])
+async def test_stdin_from_dev_null_ends_the_server(early: str) -> None:
+    """No client at all: exit 1 (LSP: the client went away without ``shutdown``), quietly."""
+    with open("/dev/null", "rb") as devnull:
+        s = await RawServer.start(env={"PROMPT_TOKENS_EARLY_INIT": early}, stdin=devnull)
+        assert await s.wait() == 1
+    assert_quiet(s.stderr)
+
+
+async def test_stdin_closed_mid_session(server: RawServer, ws: Path) -> None:
+    big = "".join(f"line {i} of a prompt being counted\n" for i in range(50_000))
+    await open_doc(server, ws, "big.md", big)
+    await server.close_stdin()
+    assert await server.wait() == 1
+    assert_quiet(server.stderr)
+
+
+async def test_stdin_closed_after_shutdown_exits_0(server: RawServer) -> None:
+    await server.call(1, "shutdown")
+    await server.close_stdin()
+    assert await server.wait() == 0
+    assert_quiet(server.stderr)
+
+
+async def test_exit_without_shutdown_exits_1(server: RawServer) -> None:
+    await server.send(notification("exit"))
+    assert await server.wait() == 1
+    assert_quiet(server.stderr)
+
+
+async def test_a_session_read_from_a_file(tmp_path: Path) -> None:
+    """stdin a regular file (epoll cannot watch one): served to the end, then exit 0."""
+    script = tmp_path / "session.jsonrpc"
+    script.write_bytes(
+        frame(request(1, "initialize", {"processId": None, "capabilities": {}}))
+        + frame(notification("initialized", {}))
+        + frame(request(2, "workspace/executeCommand", {"command": "promptTokens.jobs"}))
+        + frame(request(3, "shutdown"))
+        + frame(notification("exit"))
+    )
+    with script.open("rb") as stdin:
+        s = await RawServer.start(stdin=stdin)
+        answers = await s.responses([1, 2, 3])
+        assert await s.wait() == 0
+    assert "queue" in answers[2]["result"]
+    assert_quiet(s.stderr)
+
+
+async def test_the_client_stops_reading(server: RawServer, ws: Path) -> None:
+    """stdout closed by the client: the server notices when it writes, and ends."""
+    transport = server.proc._transport  # type: ignore[attr-defined]
+    transport.get_pipe_transport(1).close()
+    await asyncio.sleep(0)
+    await open_doc(server, ws, "p.md", "status goes nowhere\n")
+    for i in range(3):
+        await server.send(request(i, "workspace/executeCommand", {"command": "promptTokens.jobs"}))
+    assert await asyncio.wait_for(server.proc.wait(), 20) == 1
+    assert server.proc.stderr is not None
+    stderr = await server.proc.stderr.read()
+    assert b"connection to the client lost" in stderr
+    assert b"Traceback" not in stderr

@@ -65,6 +65,8 @@ class PromptTokensServer(LanguageServer):
         """The client reports file changes (``workspace/didChangeWatchedFiles`` registered)."""
         self.refresh_scheduled = False
         self.shutting_down = False
+        self.closing: asyncio.Future[None] | None = None
+        """Closing the engine and cache (``lifecycle.shutdown``), once started."""
 
     # -- background tasks ----------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ running our ``initialize`` handler) while its own response is dropped.
 
 ``tests/e2e/test_lifecycle.py`` checks that this answer is exactly what pygls computes for the
 registered features. ``PROMPT_TOKENS_EARLY_INIT=0`` turns the shortcut off; TCP never uses it.
+
+The exit status is the protocol's: 0 after ``shutdown``, 1 when the client exits or goes away
+without it (LSP).
 """
 
 from __future__ import annotations
@@ -47,19 +50,25 @@ def answer_initialize(events: list[Event], out: FdWriter) -> Any:
 
 
 def start(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
-    """``prompt-tokens lsp``: serve on stdio (answering ``initialize`` early) or TCP."""
+    """``prompt-tokens lsp``: serve on stdio (answering ``initialize`` early) or TCP.
+
+    Returns when the session ended cleanly (status 0); otherwise ends the process with the
+    protocol's status (1: the client exited or went away without ``shutdown``)."""
     decoder = FrameDecoder(body_limit(environment.max_document_chars()))
     if tcp:
         sock = socket.create_server((host, port))
         from prompt_tokens.lsp.server import run_tcp  # only now: see the module docstring
 
-        run_tcp(sock, decoder)
+        code = run_tcp(sock, decoder)
     else:
         events: list[Event] = []
+        ended = False
         answered = None
         if environment.early_init():
-            events, _ = read_first(decoder, STDIN)
+            events, ended = read_first(decoder, STDIN)
             answered = answer_initialize(events, FdWriter(STDOUT, lambda exc: None))
         from prompt_tokens.lsp.server import run_stdio  # only now: the answer is out
 
-        run_stdio(decoder, events, skip_id=answered)
+        code = run_stdio(decoder, events, ended=ended, skip_id=answered)
+    if code:
+        raise SystemExit(code)

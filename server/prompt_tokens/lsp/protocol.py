@@ -15,13 +15,15 @@ takes each event of the framing decoder and:
   (LSP: only ``exit`` is accepted then).
 
 It also keeps pygls's own copy of every open document out of the way (see ``lsp_initialize``
-and the three document notifications).
+and the three document notifications) and records the ``exit`` status instead of calling
+``sys.exit`` inside a handler.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Generator
 from typing import Any
 
 import attrs
@@ -86,9 +88,11 @@ def describe(exc: BaseException) -> str:
 class PromptTokensProtocol(LanguageServerProtocol):
     """pygls's LSP protocol behind one checked entrance (module docstring)."""
 
+    exit_code: int | None = None
+    """Set by the ``exit`` notification: 0 after ``shutdown``, else 1 (LSP)."""
     shutdown_requested = False
     """A ``shutdown`` request arrived (pygls's ``_shutdown`` waits for its handler to end: an
-    request right behind it would still be served)."""
+    ``exit`` right behind it would see it unset)."""
     connection_lost = False
 
     # -- the entrance --------------------------------------------------------------------------
@@ -204,6 +208,23 @@ class PromptTokensProtocol(LanguageServerProtocol):
         self._send_data(
             {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
         )
+
+    def exit_status(self) -> int:
+        """The process's exit status (LSP): 0 after ``shutdown``, 1 if the client exited or went
+        away without it."""
+        if self.exit_code is not None:
+            return self.exit_code
+        return 0 if self.shutdown_requested else 1
+
+    # -- built-ins -----------------------------------------------------------------------------
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        """Record the status; the reader stops and the process ends with it (pygls would call
+        ``sys.exit`` inside this handler, losing the status on the way out)."""
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+        self.exit_code = 0 if self.shutdown_requested else 1
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:

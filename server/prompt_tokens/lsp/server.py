@@ -7,7 +7,9 @@ the engine), ``hints``, ``diagnostics``, ``status``, ``hover``, ``commands``, ``
 ``dependencies`` (referenced files changing on disk or in another buffer).
 
 Serving (``run_stdio``, ``run_tcp``): the bytes go through ``transport``'s one reader loop and
-``framing``'s decoder to the protocol (``protocol``), until the end of input or a lost client.
+``framing``'s decoder to the protocol's checked entrance (``protocol``); the session ends on
+``exit``, at the end of input or when the client is gone, always by closing the engine and
+cache, and returns the LSP exit status.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import cProfile
 import logging
 import socket
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -29,7 +31,7 @@ from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.capabilities import CLEAR_CACHE, DOCUMENT_STATS, JOBS
 from prompt_tokens.lsp.framing import Event, FrameDecoder
 from prompt_tokens.lsp.stdio import FdWriter, SkipResponseWriter, Writer
-from prompt_tokens.lsp.transport import StreamSource, drain_and_close, open_stdin, pump
+from prompt_tokens.lsp.transport import Ended, StreamSource, drain_and_close, open_stdin, pump
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +100,10 @@ def run_stdio(
     decoder: FrameDecoder,
     pending: Sequence[Event] = (),
     *,
+    ended: bool = False,
     skip_id: Any = None,
-) -> None:
-    """Serve on stdio until ``exit`` or the end of input.
+) -> int:
+    """Serve on stdio until ``exit`` or the end of input; returns the exit status.
 
     ``decoder`` holds what was already read of stdin, ``pending`` the events it yielded (the
     first message, answered early when ``skip_id`` names it: pygls's own answer is dropped)."""
@@ -109,13 +112,13 @@ def run_stdio(
         writer = FdWriter(STDOUT, lambda exc: _lost(server, exc))
         out: Writer = writer if skip_id is None else SkipResponseWriter(writer, skip_id)
         server.protocol.set_writer(out)
-        source = await open_stdin(STDIN)
+        source = Ended() if ended else await open_stdin(STDIN)
         await pump(source, decoder, server.protocol, list(pending))
 
-    _run(serve)
+    return _run(serve)
 
 
-def run_tcp(sock: socket.socket, decoder: FrameDecoder) -> None:
+def run_tcp(sock: socket.socket, decoder: FrameDecoder) -> int:
     """Serve one client on the listening ``sock`` until it exits or disconnects."""
 
     async def serve(server: PromptTokensServer) -> None:
@@ -142,7 +145,7 @@ def run_tcp(sock: socket.socket, decoder: FrameDecoder) -> None:
         async with listener:
             await finished.wait()
 
-    _run(serve)
+    return _run(serve)
 
 
 def _lost(server: PromptTokensServer, exc: OSError) -> None:
@@ -150,7 +153,7 @@ def _lost(server: PromptTokensServer, exc: OSError) -> None:
     server.protocol.connection_lost = True
 
 
-def _run(serve: Callable[[PromptTokensServer], Coroutine[Any, Any, None]]) -> None:
+def _run(serve: Callable[[PromptTokensServer], Awaitable[None]]) -> int:
     configure_logging()
     server = create_server()
     profile = environment.profile_path()
@@ -158,10 +161,17 @@ def _run(serve: Callable[[PromptTokensServer], Coroutine[Any, Any, None]]) -> No
     if profiler is not None:
         profiler.enable()
 
+    async def session() -> None:
+        try:
+            await serve(server)
+        finally:
+            await lifecycle.shutdown(server)  # also when the client went away without shutdown
+
     try:
-        asyncio.run(serve(server))
+        asyncio.run(session())
     finally:
         server.shutdown()
         if profiler is not None and profile:
             profiler.disable()
             profiler.dump_stats(profile)
+    return server.protocol.exit_status()

@@ -6,7 +6,9 @@ pygls's own loop ends the server on a header it cannot parse and wedges on a wro
 are, ``protocol.deliver`` what to answer). Where the bytes come from:
 
 - a pipe or socket: read by the event loop itself (no thread hop per message);
-- when asyncio has no pipe transport for it: a daemon thread.
+- anything epoll cannot watch (``< /dev/null``, a file, a terminal): a daemon thread. asyncio's
+  pipe transport fails on those with a ``PermissionError`` in a callback and then never
+  delivers end of input, so the server neither served nor exited.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import sys
 import threading
 from typing import Protocol
@@ -32,6 +35,7 @@ class Source(Protocol):
 
 
 class Receiver(Protocol):
+    exit_code: int | None
     connection_lost: bool
 
     def deliver(self, event: Event) -> None: ...
@@ -83,8 +87,19 @@ class ThreadSource:
         return chunk
 
 
+class Ended:
+    """Input that has already ended (seen while reading the first message)."""
+
+    async def read(self) -> bytes:
+        return b""
+
+
 async def open_stdin(fd: int = 0) -> Source:
-    if sys.platform != "win32":
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return Ended()  # stdin is closed
+    if sys.platform != "win32" and (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
         reader = asyncio.StreamReader(limit=CHUNK)
         try:
             await asyncio.get_running_loop().connect_read_pipe(
@@ -98,14 +113,14 @@ async def open_stdin(fd: int = 0) -> Source:
 
 
 def _done(receiver: Receiver) -> bool:
-    return receiver.connection_lost
+    return receiver.exit_code is not None or receiver.connection_lost
 
 
 async def pump(
     source: Source, decoder: FrameDecoder, receiver: Receiver, pending: list[Event]
 ) -> None:
-    """Deliver ``pending``, then every event of ``source`` until end of input or a lost
-    client. Never raises over what the client sent."""
+    """Deliver ``pending``, then every event of ``source`` until ``exit``, end of input or a
+    lost client. Never raises over what the client sent."""
     for event in pending:
         if _done(receiver):
             return
