@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import count
+from tests.e2e.conftest import SERVER_COMMAND, count
 from tests.e2e.rawrpc import RawServer, frame, notification, request
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
@@ -440,3 +441,40 @@ async def test_the_client_stops_reading(server: RawServer, ws: Path) -> None:
     stderr = await server.proc.stderr.read()
     assert b"connection to the client lost" in stderr
     assert b"Traceback" not in stderr
+
+
+# -- 9: lsp --tcp -------------------------------------------------------------------------------
+
+
+async def test_tcp_on_a_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        s = await RawServer.start(*SERVER_COMMAND, "--tcp", "--port", str(port))
+        assert await s.wait() == 2
+    assert s.stderr.decode() == (
+        f"prompt-tokens: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
+
+
+@pytest.mark.parametrize("port", ["65536", "-1", "99999999999999999999"])
+async def test_tcp_port_out_of_range_is_one_line_and_exit_2(port: str) -> None:
+    s = await RawServer.start(*SERVER_COMMAND, "--tcp", "--port", port)
+    assert await s.wait() == 2
+    assert s.stderr.decode() == f"prompt-tokens: --port must be between 0 and 65535, not {port}\n"
+
+
+async def test_a_session_over_tcp_survives_bad_framing() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # free a moment ago: the server binds it next
+    s = await RawServer.start(*SERVER_COMMAND, "--tcp", "--port", str(port))
+    try:
+        await s.connect(port)
+        await s.write(b"Content-Length: nope\r\n\r\n" + b"Z" * (2 << 20))
+        await s.initialize()
+        await alive(s)
+        await s.call(1, "shutdown")
+        await s.send(notification("exit"))
+        assert await s.wait() == 0
+        assert_quiet(s.stderr)
+    finally:
+        await s.kill()

@@ -12,15 +12,17 @@ running our ``initialize`` handler) while its own response is dropped.
 registered features. ``PROMPT_TOKENS_EARLY_INIT=0`` turns the shortcut off; TCP never uses it.
 
 The exit status is the protocol's: 0 after ``shutdown``, 1 when the client exits or goes away
-without it (LSP).
+without it (LSP); a port that cannot be listened on is a :class:`UsageError` (exit 2).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
 from prompt_tokens import __version__, environment
+from prompt_tokens.errors import UsageError
 from prompt_tokens.lsp.capabilities import NAME, initialize_result
 from prompt_tokens.lsp.framing import Event, FrameDecoder, Message, body_limit
 from prompt_tokens.lsp.stdio import FdWriter, frame, read_first
@@ -49,6 +51,28 @@ def answer_initialize(events: list[Event], out: FdWriter) -> Any:
     return None if out.lost else msg_id
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, or a :class:`UsageError` saying in one line why not."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        if os.name == "posix":  # restart at once on a port in TIME_WAIT (not one in use)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen()
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
 def start(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
     """``prompt-tokens lsp``: serve on stdio (answering ``initialize`` early) or TCP.
 
@@ -56,7 +80,7 @@ def start(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
     protocol's status (1: the client exited or went away without ``shutdown``)."""
     decoder = FrameDecoder(body_limit(environment.max_document_chars()))
     if tcp:
-        sock = socket.create_server((host, port))
+        sock = listen(host, port)  # before the heavy import: a busy port fails at once
         from prompt_tokens.lsp.server import run_tcp  # only now: see the module docstring
 
         code = run_tcp(sock, decoder)
