@@ -31,7 +31,7 @@ from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.capabilities import CLEAR_CACHE, DOCUMENT_STATS, JOBS
 from prompt_tokens.lsp.framing import Event, FrameDecoder
 from prompt_tokens.lsp.stdio import FdWriter, SkipResponseWriter, Writer
-from prompt_tokens.lsp.transport import Ended, StreamSource, drain_and_close, open_stdin, pump
+from prompt_tokens.lsp.transport import Ended, StreamSource, close_quietly, open_stdin, pump
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +129,14 @@ def run_tcp(sock: socket.socket, decoder: FrameDecoder) -> int:
             nonlocal busy
             if busy:
                 log.warning("refused a second client: a server serves one session")
-                await drain_and_close(writer)
+                await close_quietly(writer)
                 return
             busy = True
             server.protocol.set_writer(writer)
             try:
                 await pump(StreamSource(reader), decoder, server.protocol, [])
             finally:
-                await drain_and_close(writer)
+                await close_quietly(writer)
                 finished.set()
 
         listener = await asyncio.start_server(on_client, sock=sock)

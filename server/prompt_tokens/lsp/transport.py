@@ -147,7 +147,8 @@ async def pump(
             return
 
 
-async def drain_and_close(writer: asyncio.StreamWriter) -> None:
+async def close_quietly(writer: asyncio.StreamWriter) -> None:
+    """Close a TCP connection; one the client already dropped may fail to: nothing to tell."""
     with contextlib.suppress(Exception):
         writer.close()
         await writer.wait_closed()
