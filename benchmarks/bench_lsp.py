@@ -157,6 +157,10 @@ class Client:
         def on_log(params: Any) -> None:
             return None
 
+        @self.lc.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+        def on_refresh(params: Any) -> None:
+            return None
+
     def ready(self, uri: str, version: int) -> asyncio.Future[dict[str, Any]]:
         key = (uri, version)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -171,7 +175,11 @@ class Client:
         env = dict(os.environ, PROMPT_TOKENS_LOG_LEVEL="WARNING")
         await self.lc.start_io(*SERVER, env=env, cwd=str(cwd))
         caps = types.ClientCapabilities(
-            workspace=types.WorkspaceClientCapabilities(configuration=True),
+            # an editor the server can ask to refresh hints: it never makes a hint request wait
+            workspace=types.WorkspaceClientCapabilities(
+                configuration=True,
+                inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True),
+            ),
             window=types.WindowClientCapabilities(work_done_progress=True),
         )
         await self.lc.initialize_async(

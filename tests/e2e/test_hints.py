@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 import pytest
 
 from tests.e2e.conftest import Session, count, total_label
@@ -85,6 +88,7 @@ async def test_variable_hints(session: Session) -> None:
     assert hints[1][:2] == (4, session.cols(line[: line.index("}}") + 2]))
 
 
+@pytest.mark.parametrize("client", ["neovim"], indirect=True)  # a client told to refresh
 async def test_counting_hint_while_pending(session: Session) -> None:
     big = "".join(
         f"Line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(60_000)
@@ -93,6 +97,58 @@ async def test_counting_hint_while_pending(session: Session) -> None:
     # handled in order after didOpen, long before a 3 MB count is done
     first = await session.hints(uri, 0, 0)
     assert first == [(0, 5, "counting…")]
+    refreshes = session.refreshes
     status = await session.ready(uri)
+    await session.wait_for(lambda: session.refreshes > refreshes)  # then asked to re-request
     assert status["tokens"]["text"] == count("Title\n" + big)
     assert (await session.hints(uri, 0, 0))[0][2] == total_label(status["tokens"]["total"], 8192)
+
+
+@pytest.fixture
+async def slow_url() -> AsyncIterator[str]:
+    """A local HTTP endpoint that answers after 0.6 s (the count stays pending that long)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.6)
+        body = SLOW_BODY.encode()
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n" % len(body)
+        writer.write(head + b"Connection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/slow.txt"
+    server.close()
+
+
+SLOW_BODY = "the slow reference's text\n"
+NO_REFRESH = pytest.mark.parametrize("client", ["emacs"], indirect=True)
+"""The Emacs profile: inlay hints, but no ``workspace/inlayHint/refresh``."""
+
+
+@NO_REFRESH
+async def test_a_client_without_refresh_gets_the_total_not_counting(
+    session: Session, slow_url: str
+) -> None:
+    """Such a client is never told when the count lands: a hint request for a document still
+    being counted waits for it (bounded) and answers with the total."""
+    text = f"Use @{slow_url} once\n"
+    uri = session.open("p.md", text)
+    hints = await session.hints(uri, 0, 0)  # asked once, while the reference is being fetched
+    total = count(text) + count(SLOW_BODY)
+    assert hints == [
+        (0, session.cols(text.rstrip("\n")), total_label(total, 8192)),
+        (0, session.cols(f"Use @{slow_url}"), f"+{count(SLOW_BODY):,}"),
+    ]
+    assert session.refreshes == 0
+
+
+@NO_REFRESH
+@pytest.mark.settings({"debounceMs": 400})
+async def test_a_client_without_refresh_gets_the_total_of_the_edit(session: Session) -> None:
+    uri = session.open("p.md", "first words\n")
+    await session.ready(uri)
+    session.change(uri, "quite different and longer words now\n")
+    (hint,) = await session.hints(uri, 0, 0)  # the recount is still debounced: it waits
+    assert hint[2] == total_label(count("quite different and longer words now\n"), 8192)

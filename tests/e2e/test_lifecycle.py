@@ -5,10 +5,8 @@ a diagnostic or a log line while the server keeps serving."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from lsprotocol import types
@@ -99,7 +97,15 @@ async def test_broken_cache_file_degrades(session: Session) -> None:
     assert status["state"] == "ready"
     assert status["tokens"]["total"] == count("Use @r.txt\n") + count("referenced\n")
     jobs = await session.command("promptTokens.jobs")
-    assert jobs["cache"] is not None
+    # the broken file was moved aside, unchanged, and a working cache took its place
+    stats = jobs["cache"]
+    assert (stats["path"], stats["persistent"], stats["disabled_reason"]) == (
+        str(corrupt),
+        True,
+        None,
+    )
+    (aside,) = corrupt.parent.glob("cache.sqlite3.corrupt-*")
+    assert aside.read_text() == "this is not a database" * 100
 
 
 @pytest.fixture
@@ -120,10 +126,12 @@ async def hanging_server() -> AsyncIterator[str]:
     server.close()
 
 
-@pytest.mark.settings({"http": {"timeoutS": 1.5, "retries": 0}})
+@pytest.mark.settings({"http": {"timeoutS": 4.5, "retries": 0}})
 async def test_hanging_url_shows_pending_then_fetch_failed(
     session: Session, hanging_server: str
 ) -> None:
+    """A client without inlay hint refresh (the VS Code profile) gets its hints after a wait
+    bounded well below the URL's timeout: still pending, like the client told to refresh."""
     text = f"Items: @{hanging_server} end\n"
     uri = session.open("p.md", text)
     interim = await session.wait_for(
@@ -149,7 +157,6 @@ def test_server_module_imports_no_pygls_before_answering() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
-    assert Path(os.devnull).exists()
 
 
 async def test_too_large_document_is_an_error_not_a_crash(session: Session) -> None:

@@ -56,7 +56,7 @@ async def test_model_setting_sets_encoding_and_budget(session: Session) -> None:
     uri = session.open("p.md", "Hello there\n")
     ready = await session.ready(uri)
     assert ready["encoding"] == "o200k_base"
-    assert ready["budget"] > 100_000
+    assert ready["budget"] == 128_000  # gpt-4o's context window
     assert ready["tokens"]["text"] == count("Hello there\n", "o200k_base")
 
 
@@ -86,11 +86,26 @@ async def test_document_stats_command(session: Session) -> None:
 
 
 async def test_jobs_and_clear_cache_commands(session: Session) -> None:
-    uri = session.open("p.md", "Hello\n")
+    session.write("r.txt", "referenced\n")
+    uri = session.open("p.md", "Use @r.txt\n")
     await session.ready(uri)
     jobs = await session.command("promptTokens.jobs")
-    assert {"queue", "cache", "debounce"} <= set(jobs)
-    assert jobs["queue"]["counters"]["done"] >= 1
-    assert "lookups" in jobs["cache"]
-    cleared = await session.command("promptTokens.clearCache")
-    assert isinstance(cleared["cleared"], int)
+    counters = jobs["queue"]["counters"]
+    assert {k: counters[k] for k in ("submitted", "done", "failed", "cancelled")} == {
+        "submitted": 1,
+        "done": 1,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    assert (jobs["documents"], jobs["debounce"]["fired"]) == (1, 1)
+    stats = jobs["cache"]  # the session's cache is memory-only (conftest)
+    assert (stats["path"], stats["persistent"], stats["pending_writes"]) == (None, False, 0)
+    assert stats["entries"]["fingerprints"] == 1  # r.txt
+    assert stats["memory_entries"] == sum(stats["entries"].values())
+    # no file: no rows removed, and what memory held is gone
+    assert await session.command("promptTokens.clearCache") == {"cleared": 0}
+    after = (await session.command("promptTokens.jobs"))["cache"]
+    assert (after["entries"], after["memory_entries"]) == (
+        {"counts": 0, "fingerprints": 0, "http": 0},
+        0,
+    )

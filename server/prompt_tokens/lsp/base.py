@@ -18,15 +18,14 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from prompt_tokens import __version__
 from prompt_tokens.document import PositionEncoding
 from prompt_tokens.jobs.debounce import Debouncer
-from prompt_tokens.lsp.capabilities import NAME, choose_position_encoding
+from prompt_tokens.lsp.capabilities import NAME
 from prompt_tokens.lsp.progress import ProgressReporter
+from prompt_tokens.lsp.protocol import PromptTokensProtocol
 from prompt_tokens.lsp.state import OpenDocument, WorkspaceState
 from prompt_tokens.runtime import Runtime
 from prompt_tokens.tasks import supervise
@@ -35,48 +34,10 @@ from prompt_tokens.workspace import find_root
 log = logging.getLogger(__name__)
 
 
-class PromptTokensProtocol(LanguageServerProtocol):
-    """pygls's LSP protocol, minus its own copy of every open document.
-
-    pygls keeps each open document as a ``TextDocument`` and rebuilds its full text on every
-    incremental change (tens of milliseconds for a 10 MB prompt). The server keeps its own
-    :class:`~prompt_tokens.document.DocumentState` instead, so these built-ins only forward to
-    our handlers. The position encoding is our preference among those the client offers
-    (utf-32, then utf-16, then utf-8), the same choice the early ``initialize`` answer makes.
-    """
-
-    @lsp_method(types.INITIALIZE)
-    def lsp_initialize(self, params: types.InitializeParams) -> Any:
-        general = params.capabilities.general
-        if general is not None and general.position_encodings:
-            chosen = choose_position_encoding(
-                [str(getattr(e, "value", e)) for e in general.position_encodings]
-            )
-            general.position_encodings = [types.PositionEncodingKind(chosen)]
-        return (yield from super().lsp_initialize(params))
-
-    # The three document notifications are plain methods, not pygls's generator built-ins:
-    # besides skipping pygls's document copy, that avoids a Future pygls would keep in
-    # ``_request_futures`` for every notification handled through a generator.
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> None:
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
-            handler(params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> None:
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
-            handler(params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> None:
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
-            handler(params)
-
-
 class PromptTokensServer(LanguageServer):
     """The prompt-tokens language server. Owns all state; handlers are thin functions."""
+
+    protocol: PromptTokensProtocol
 
     def __init__(self) -> None:
         super().__init__(
@@ -104,6 +65,8 @@ class PromptTokensServer(LanguageServer):
         """The client reports file changes (``workspace/didChangeWatchedFiles`` registered)."""
         self.refresh_scheduled = False
         self.shutting_down = False
+        self.closing: asyncio.Future[None] | None = None
+        """Closing the engine and cache (``lifecycle.shutdown``), once started."""
 
     # -- background tasks ----------------------------------------------------------------------
 

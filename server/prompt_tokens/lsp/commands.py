@@ -7,6 +7,8 @@ import logging
 import os
 from typing import Any
 
+from pygls.exceptions import JsonRpcInvalidParams
+
 from prompt_tokens.lsp import configuration, status
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.results import DocumentResult, budget_percent
@@ -17,15 +19,19 @@ WAIT_S = 30.0
 
 
 def _uri_arg(args: tuple[Any, ...]) -> str | None:
+    """The document named by the arguments: nothing (the active one), a URI, ``{"uri": …}`` or
+    ``{"textDocument": {"uri": …}}``; anything else is the client's mistake (InvalidParams)."""
     if not args:
         return None
     a = args[0]
-    if isinstance(a, str):
-        return a
     if isinstance(a, dict):
-        value = a.get("uri") or a.get("textDocument", {}).get("uri")
-        return value if isinstance(value, str) else None
-    return None
+        inner = a.get("textDocument")
+        a = a.get("uri") if "uri" in a or not isinstance(inner, dict) else inner.get("uri")
+    if len(args) > 1 or not isinstance(a, str) or not a:
+        raise JsonRpcInvalidParams(
+            "documentStats takes one argument: a document URI, {uri} or {textDocument: {uri}}"
+        )
+    return a
 
 
 def _sections(result: DocumentResult) -> list[dict[str, Any]]:
@@ -38,7 +44,7 @@ def _sections(result: DocumentResult) -> list[dict[str, Any]]:
 async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, Any]:
     uri = uri or ls.active_uri
     if uri is None:
-        raise ValueError("no document given and none is active")
+        raise JsonRpcInvalidParams("no document given and none is active")
     doc = ls.docs.get(uri)
     if doc is not None:
         # answer for the text as it is now: wait for the recount of this version
@@ -57,7 +63,7 @@ async def document_stats(ls: PromptTokensServer, uri: str | None) -> dict[str, A
     # not open: count the file on disk with the same engine
     path = ls.uri_path(uri)
     if path is None or not await asyncio.to_thread(os.path.isfile, path):
-        raise ValueError(f"{uri} is neither open nor a readable file")
+        raise JsonRpcInvalidParams(f"{uri} is neither open nor a readable file")
     root = ls.root_for(path)
     configuration.workspace_for(ls, root)
     result = await ls.runtime.count_file(root, path, sections=True, overlay=ls.overlay())

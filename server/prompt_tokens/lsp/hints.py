@@ -17,6 +17,7 @@ moved to where the same references are now (a newly typed one shows ``…`` unti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict, deque
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 COUNTING = "counting…"
 PENDING = "…"
+UNREFRESHABLE_WAIT_S = 2.0
+"""How long a hint request waits for a pending count when the client has no inlay hint refresh."""
 ALIGN_MAX_CHARS = 2_000_000
 """Above this size a stale document's references are not re-scanned on the event loop."""
 
@@ -228,8 +231,19 @@ async def _send_refresh(ls: PromptTokensServer) -> None:
         log.debug("workspace/inlayHint/refresh failed: %s", exc)
 
 
-def inlay_hints(ls: PromptTokensServer, params: types.InlayHintParams) -> list[types.InlayHint]:
-    doc = ls.docs.get(params.text_document.uri)
+async def inlay_hints(
+    ls: PromptTokensServer, params: types.InlayHintParams
+) -> list[types.InlayHint]:
+    uri = params.text_document.uri
+    doc = ls.docs.get(uri)
     if doc is None:
         return []
+    if not doc.settled.is_set() and not ls.supports("workspace.inlay_hint.refresh_support"):
+        # this client cannot be told to ask again once the count lands (``refresh``), so a
+        # ``counting…`` answered now would stay until the user moves: wait for it, bounded
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(doc.settled.wait(), UNREFRESHABLE_WAIT_S)
+        doc = ls.docs.get(uri)
+        if doc is None:
+            return []
     return compute(ls, doc, params.range.start.line, params.range.end.line)

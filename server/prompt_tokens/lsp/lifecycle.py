@@ -104,7 +104,8 @@ async def on_shutdown(ls: PromptTokensServer, params: None) -> None:
 
 
 def on_exit(ls: PromptTokensServer, params: None) -> None:
-    ls.shutting_down = True  # the cache was closed by shutdown (or is at interpreter exit)
+    """Start no new work; the reader stops, and the session's end closes what is open."""
+    ls.shutting_down = True
 
 
 async def register_dynamic(ls: PromptTokensServer) -> None:
@@ -150,10 +151,17 @@ def tune_gc() -> None:
 
 
 async def shutdown(ls: PromptTokensServer) -> None:
-    """Cancel timers, jobs and tasks; flush and close the cache. Never raises."""
-    if ls.shutting_down:
-        return
+    """Cancel timers, jobs and tasks; flush and close the cache. Never raises.
+
+    Called by the ``shutdown`` request and again when the session ends (also after ``exit``
+    or the end of input without it): a later call waits for the first to finish."""
     ls.shutting_down = True
+    if ls.closing is None:
+        ls.closing = asyncio.ensure_future(_close(ls))
+    await asyncio.shield(ls.closing)
+
+
+async def _close(ls: PromptTokensServer) -> None:
     try:
         await ls.debouncer.aclose()
         await ls.runtime.aclose(timeout=2.0)

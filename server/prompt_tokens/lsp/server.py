@@ -5,6 +5,11 @@ services it needs, never this module: ``lifecycle`` (initialize, shutdown, confi
 folder changes), ``sync`` (open/change/save/close), ``counting`` (debounced recounts through
 the engine), ``hints``, ``diagnostics``, ``status``, ``hover``, ``commands``, ``progress`` and
 ``dependencies`` (referenced files changing on disk or in another buffer).
+
+Serving (``run_stdio``, ``run_tcp``): the bytes go through ``transport``'s one reader loop and
+``framing``'s decoder to the protocol's checked entrance (``protocol``); the session ends on
+``exit``, at the end of input or when the client is gone, always by closing the engine and
+cache, and returns the LSP exit status.
 """
 
 from __future__ import annotations
@@ -12,21 +17,25 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import logging
-import os
+import socket
 import sys
-import threading
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from lsprotocol import types
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
 from prompt_tokens import environment
 from prompt_tokens.lsp import commands, dependencies, hints, hover, lifecycle, sync
 from prompt_tokens.lsp.base import PromptTokensServer
 from prompt_tokens.lsp.capabilities import CLEAR_CACHE, DOCUMENT_STATS, JOBS
-from prompt_tokens.lsp.stdio import PrefixedReader, ReplayReader
+from prompt_tokens.lsp.framing import Event, FrameDecoder
+from prompt_tokens.lsp.stdio import FdWriter, SkipResponseWriter, Writer
+from prompt_tokens.lsp.transport import Ended, StreamSource, close_quietly, open_stdin, pump
 
 log = logging.getLogger(__name__)
+
+STDIN, STDOUT = 0, 1
 
 
 def create_server() -> PromptTokensServer:
@@ -74,70 +83,95 @@ def configure_logging(level: int = logging.INFO) -> None:
         level = logging.getLevelName(raw)
     logging.getLogger("prompt_tokens").setLevel(level)
     logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_no_traceback_for_client_errors)
 
 
-def run(
-    tcp: bool = False,
-    host: str = "127.0.0.1",
-    port: int = 2087,
+def _no_traceback_for_client_errors(record: logging.LogRecord) -> bool:
+    """pygls logs a traceback for every error a handler answers with; for the client's own
+    mistakes (bad params, unknown document) the one-line message is the whole story."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, JsonRpcException) and not isinstance(exc, JsonRpcInternalError):
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
+def run_stdio(
+    decoder: FrameDecoder,
+    pending: Sequence[Event] = (),
     *,
-    replay: bytes = b"",
-    stdout: Any = None,
-) -> None:
-    """Build the server and serve; ``replay``: bytes already read from stdin (they come first)."""
+    ended: bool = False,
+    skip_id: Any = None,
+) -> int:
+    """Serve on stdio until ``exit`` or the end of input; returns the exit status.
+
+    ``decoder`` holds what was already read of stdin, ``pending`` the events it yielded (the
+    first message, answered early when ``skip_id`` names it: pygls's own answer is dropped)."""
+
+    async def serve(server: PromptTokensServer) -> None:
+        writer = FdWriter(STDOUT, lambda exc: _lost(server, exc))
+        out: Writer = writer if skip_id is None else SkipResponseWriter(writer, skip_id)
+        server.protocol.set_writer(out)
+        source = Ended() if ended else await open_stdin(STDIN)
+        await pump(source, decoder, server.protocol, list(pending))
+
+    return _run(serve)
+
+
+def run_tcp(sock: socket.socket, decoder: FrameDecoder) -> int:
+    """Serve one client on the listening ``sock`` until it exits or disconnects."""
+
+    async def serve(server: PromptTokensServer) -> None:
+        finished = asyncio.Event()
+        busy = False
+
+        async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal busy
+            if busy:
+                log.warning("refused a second client: a server serves one session")
+                await close_quietly(writer)
+                return
+            busy = True
+            server.protocol.set_writer(writer)
+            try:
+                await pump(StreamSource(reader), decoder, server.protocol, [])
+            finally:
+                await close_quietly(writer)
+                finished.set()
+
+        listener = await asyncio.start_server(on_client, sock=sock)
+        host, port = sock.getsockname()[:2]
+        log.info("listening on %s:%d", host, port)
+        async with listener:
+            await finished.wait()
+
+    return _run(serve)
+
+
+def _lost(server: PromptTokensServer, exc: OSError) -> None:
+    log.warning("connection to the client lost (%s); shutting down", exc.strerror or exc)
+    server.protocol.connection_lost = True
+
+
+def _run(serve: Callable[[PromptTokensServer], Awaitable[None]]) -> int:
     configure_logging()
     server = create_server()
     profile = environment.profile_path()
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
+
+    async def session() -> None:
+        try:
+            await serve(server)
+        finally:
+            await lifecycle.shutdown(server)  # also when the client went away without shutdown
+
     try:
-        if tcp:
-            log.info("listening on %s:%d", host, port)
-            server.start_tcp(host, port)
-        else:
-            serve_stdio(server, replay, stdout or sys.stdout.buffer)
+        asyncio.run(session())
     finally:
+        server.shutdown()
         if profiler is not None and profile:
             profiler.disable()
             profiler.dump_stats(profile)
-
-
-def serve_stdio(server: PromptTokensServer, replay: bytes, stdout: Any) -> None:
-    """Like pygls's ``start_io``, but stdin is read by the event loop itself (an asyncio pipe
-    reader) instead of three thread-pool hops per message; falls back to pygls's reader when
-    stdin is not a pipe."""
-    stop = threading.Event()
-    server._stop_event = stop
-    server.protocol.set_writer(StdoutWriter(stdout))
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            if sys.platform == "win32":
-                raise OSError("no pipe reader on Windows")
-            stream = asyncio.StreamReader(limit=1 << 20)
-            await loop.connect_read_pipe(
-                lambda: asyncio.StreamReaderProtocol(stream),
-                os.fdopen(sys.stdin.fileno(), "rb", 0, closefd=False),
-            )
-            reader: Any = PrefixedReader(replay, stream)
-        except (OSError, ValueError) as exc:
-            log.debug("stdin is not a pipe (%s): reading it on a thread", exc)
-            reader = StdinAsyncReader(ReplayReader(replay, sys.stdin.buffer), server.thread_pool)  # type: ignore[arg-type]
-        await run_async(
-            stop_event=stop,
-            reader=reader,
-            protocol=server.protocol,
-            logger=logging.getLogger("pygls.server"),
-            error_handler=server.report_server_error,
-        )
-
-    try:
-        asyncio.run(main())
-    except BrokenPipeError:
-        log.error("connection to the client lost; shutting down")
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.shutdown()
+    return server.protocol.exit_status()

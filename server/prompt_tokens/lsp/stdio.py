@@ -1,84 +1,35 @@
-"""Byte-level stdio plumbing for the early ``initialize`` answer (standard library only).
+"""Byte-level stdio plumbing (standard library only: ``bootstrap`` uses it before pygls).
 
-``bootstrap`` reads the first message itself, before pygls is imported, and the bytes it read
-must reach pygls afterwards: these readers put them back in front of stdin, and the writer drops
-pygls's own (second) answer to the request that was already answered.
+- :func:`read_first` reads stdin until the framing decoder has something to say, for the early
+  ``initialize`` answer; the decoder (with whatever it buffered) then goes on to the server.
+- :class:`FdWriter` writes the protocol to stdout and never raises: a client that went away is
+  noticed (``on_lost``), not a ``BrokenPipeError`` traceback in a handler.
+- :class:`SkipResponseWriter` drops the one response pygls sends to the request that was
+  already answered early.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import logging
 import os
-from typing import Any, BinaryIO
+import select
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from prompt_tokens.lsp.framing import IDLE_S, Event, FrameDecoder
 
 log = logging.getLogger(__name__)
 
-MAX_HEADER_LINES = 16
+CHUNK = 1 << 16
 
 
-class FdReader:
-    """Unbuffered-looking reads on a file descriptor: nothing is read past what is asked
-    except into ``pending``, which the caller hands on (the rest goes to the event loop)."""
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.pending = b""
-
-    def _fill(self) -> bool:
-        chunk = os.read(self.fd, 65536)
-        self.pending += chunk
-        return bool(chunk)
-
-    def readline(self) -> bytes:
-        while b"\n" not in self.pending:
-            if not self._fill():
-                break
-        i = self.pending.find(b"\n")
-        cut = len(self.pending) if i < 0 else i + 1
-        line, self.pending = self.pending[:cut], self.pending[cut:]
-        return line
-
-    def read(self, n: int) -> bytes:
-        while len(self.pending) < n:
-            if not self._fill():
-                break
-        data, self.pending = self.pending[:n], self.pending[n:]
-        return data
-
-
-def read_message(stream: Any) -> tuple[bytes, dict[str, Any] | None]:
-    """Read one framed message; returns (the raw bytes read, the parsed body or None)."""
-    raw = bytearray()
-    length: int | None = None
-    for _ in range(MAX_HEADER_LINES):
-        line = stream.readline()
-        raw += line
-        if not line:
-            return bytes(raw), None
-        if line in (b"\r\n", b"\n"):
-            break
-        key, _, value = line.decode("ascii", "replace").partition(":")
-        if key.strip().lower() == "content-length":
-            try:
-                length = int(value.strip())
-            except ValueError:
-                return bytes(raw), None
-    else:
-        return bytes(raw), None
-    if length is None or length < 0:
-        return bytes(raw), None
-    body = stream.read(length)
-    raw += body
-    if len(body) != length:
-        return bytes(raw), None
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return bytes(raw), None
-    return bytes(raw), message if isinstance(message, dict) else None
+    def close(self) -> None: ...
 
 
 def frame(message: dict[str, Any]) -> bytes:
@@ -86,73 +37,68 @@ def frame(message: dict[str, Any]) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
-class ReplayReader:
-    """``stdin`` with some already-read bytes put back in front (readline/read like pygls)."""
-
-    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
-        self._buf: io.BytesIO | None = io.BytesIO(prefix) if prefix else None
-        self._stream = stream
-
-    def readline(self) -> bytes:
-        if self._buf is not None:
-            line = self._buf.readline()
-            if line.endswith(b"\n"):
-                return line
-            self._buf = None
-            return line + self._stream.readline()
-        return self._stream.readline()
-
-    def read(self, n: int = -1) -> bytes:
-        if self._buf is not None:
-            data = self._buf.read(n)
-            if n >= 0 and len(data) == n:
-                return data
-            self._buf = None
-            return data + self._stream.read(n - len(data) if n >= 0 else -1)
-        return self._stream.read(n)
+def _readable(fd: int, timeout: float) -> bool:
+    if sys.platform == "win32":
+        return True  # no select() on pipes there: block (no idle detection)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    except (OSError, ValueError):
+        return True  # let the read itself fail
+    return bool(ready)
 
 
-class PrefixedReader:
-    """pygls's async reader interface over an asyncio StreamReader, some bytes put first."""
-
-    def __init__(self, prefix: bytes, reader: asyncio.StreamReader) -> None:
-        self._prefix = prefix
-        self._reader = reader
-
-    async def readline(self) -> bytes:
-        if self._prefix:
-            i = self._prefix.find(b"\n")
-            if i >= 0:
-                line, self._prefix = self._prefix[: i + 1], self._prefix[i + 1 :]
-                return line
-            head, self._prefix = self._prefix, b""
-            return head + await self._reader.readline()
-        return await self._reader.readline()
-
-    async def readexactly(self, n: int) -> bytes:
-        if self._prefix:
-            head, self._prefix = self._prefix[:n], self._prefix[n:]
-            if len(head) == n:
-                return head
+def read_first(decoder: FrameDecoder, fd: int) -> tuple[list[Event], bool]:
+    """Read from ``fd`` until the decoder yields events; returns (them, whether input ended)."""
+    while True:
+        if decoder.in_body and not _readable(fd, IDLE_S):
+            events = decoder.idle()
+        else:
             try:
-                return head + await self._reader.readexactly(n - len(head))
-            except asyncio.IncompleteReadError as exc:
-                return head + exc.partial
-        try:
-            return await self._reader.readexactly(n)
-        except asyncio.IncompleteReadError as exc:
-            return exc.partial
+                chunk = os.read(fd, CHUNK)
+            except OSError as exc:  # stdin closed or unreadable: as good as ended
+                log.debug("cannot read stdin: %s", exc)
+                chunk = b""
+            if not chunk:
+                return decoder.eof(), True
+            events = decoder.feed(chunk)
+        if events:
+            return events, False
+
+
+class FdWriter:
+    """Blocking writes of whole messages to a file descriptor (stdout)."""
+
+    def __init__(self, fd: int, on_lost: Callable[[OSError], None]) -> None:
+        self.fd = fd
+        self._on_lost = on_lost
+        self._lock = threading.Lock()
+        self.lost = False
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        with self._lock:  # one message at a time, even from a worker thread
+            while view and not self.lost:
+                try:
+                    view = view[os.write(self.fd, view) :]
+                except BlockingIOError:  # stdout shares a non-blocking file with stdin
+                    select.select([], [self.fd], [], 1.0)
+                except OSError as exc:
+                    self.lost = True
+                    self._on_lost(exc)
+
+    def close(self) -> None:
+        """Nothing to do: the process ends soon and stdout is not ours to close."""
 
 
 class SkipResponseWriter:
-    """``stdout`` that drops the one response (to the early-answered request) pygls sends."""
+    """A writer that drops the one response (to the early-answered request) pygls sends."""
 
-    def __init__(self, stream: BinaryIO, skip_id: Any) -> None:
-        self._stream = stream
+    def __init__(self, inner: Writer, skip_id: Any) -> None:
+        self._inner = inner
         self._skip_id = skip_id
         self._skipping = True
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes) -> None:
         if self._skipping and b'"id"' in data:
             _, _, body = data.partition(b"\r\n\r\n")
             try:
@@ -167,12 +113,9 @@ class SkipResponseWriter:
             ):
                 self._skipping = False
                 if "error" in msg:
-                    log.error("pygls failed the replayed initialize: %s", msg["error"])
-                return len(data)
-        return self._stream.write(data)
-
-    def flush(self) -> None:
-        self._stream.flush()
+                    log.error("the replayed initialize failed: %s", msg["error"])
+                return
+        self._inner.write(data)
 
     def close(self) -> None:
-        self._stream.close()
+        self._inner.close()
