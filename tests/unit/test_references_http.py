@@ -718,20 +718,20 @@ def test_http_library_loads_only_when_a_url_is_fetched(workspace: Path) -> None:
         from pathlib import Path
         from prompt_tokens.runtime import Runtime
         from prompt_tokens.settings import parse_settings
-        from prompt_tokens.references.syntax import scan
 
         root = Path(sys.argv[1])
         settings, _ = parse_settings({"cache": {"path": None}, "http": {"enabled": False}})
 
         async def main() -> None:
-            rt = Runtime(settings, roots=[root])
+            rt = Runtime()
+            rt.set_settings(str(root), settings, folders=[root])
             before = "httpx" in sys.modules
-            await rt.resolver.resolve(root / "d.md", scan("@a.md"), encoding="cl100k_base", variables={})
+            await rt.count_document(str(root), str(root / "d.md"), "@a.md\\n")
             files_only = "httpx" in sys.modules
-            (res,) = await rt.resolver.resolve(
-                root / "d.md", scan("@https://example.invalid/x"), encoding="cl100k_base", variables={}
+            res = await rt.count_document(
+                str(root), str(root / "d.md"), "@https://example.invalid/x\\n"
             )
-            print(before, files_only, "httpx" in sys.modules, res.code)
+            print(before, files_only, "httpx" in sys.modules, res.references[0].code)
             await rt.aclose()
 
         asyncio.run(main())
