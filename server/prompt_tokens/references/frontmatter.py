@@ -26,6 +26,7 @@ fields at all (``end`` still marks the block so counting goes on).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -207,6 +208,47 @@ def _prompty_inputs(
     return names, values
 
 
+_SIMPLE_KEY = re.compile(r"([A-Za-z_][\w.-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
+_SIMPLE_ITEM = re.compile(r"[ \t]+-[ \t]+(.*?)[ \t]*$")
+
+
+def _simple_scalar(raw: str) -> Any:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        return raw[1:-1]
+    low = raw.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    return int(raw) if raw.isdigit() else raw
+
+
+def simple_front_matter(source: str) -> dict[str, Any] | None:
+    """``key: value`` lines (and ``  - item`` lists under a key) read the way agents read
+    their own front matter, or None when ``source`` has any other line.
+
+    Real Cursor rules write ``globs: **/*.ts`` and Skills ``description: Do X: then Y``:
+    invalid YAML (``*`` starts an alias, a second ``: `` a mapping) that Cursor, Claude Code and
+    VS Code read as text. Strict YAML is tried first; this is the fallback, so a file its agent
+    reads fine is not reported as broken."""
+    data: dict[str, Any] = {}
+    last: str | None = None
+    for line in source.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if (m := _SIMPLE_KEY.fullmatch(line)) is not None:
+            if (m.group(2) or "")[:1] in ("[", "{", "|", ">", "&", "!"):
+                return None  # YAML syntax, broken: not text an agent reads as it stands
+            last = m.group(1)
+            data[last] = _simple_scalar(m.group(2)) if m.group(2) else None
+        elif (item := _SIMPLE_ITEM.fullmatch(line)) is not None and last is not None:
+            current = data[last]
+            items = current if isinstance(current, list) else []
+            items.append(_simple_scalar(item.group(1)))
+            data[last] = items
+        else:
+            return None
+    return data
+
+
 def parse_front_matter(text: str) -> FrontMatter:
     bounds = front_matter_bounds(text)
     if bounds is None:
@@ -226,24 +268,41 @@ def parse_front_matter(text: str) -> FrontMatter:
             data = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = first_line + (mark.line if mark is not None else 0)
-        problem = exc.problem or exc.context or "invalid YAML"
-        fm.error = f"Invalid front matter (line {line + 1}): {problem}; front matter ignored"
-        fm.error_span = index.line_span(line)
-        return fm
     except yaml.YAMLError as exc:
-        fm.error = f"Invalid front matter: {exc}; front matter ignored"
-        fm.error_span = index.line_span(first_line - 1)
-        return fm
+        data, root = simple_front_matter(source), None
+        if data is None:
+            return _yaml_error(fm, exc, index, first_line)
     if data is None:
         return fm
     if not isinstance(data, dict):
         fm.error = "Invalid front matter: expected a map of keys (model, max_tokens, …); ignored"
         fm.error_span = index.line_span(first_line)
         return fm
+    return _read(fm, data, root, problems, index.line_span(first_line))
 
+
+def _yaml_error(
+    fm: FrontMatter, exc: yaml.YAMLError, index: LineIndex, first_line: int
+) -> FrontMatter:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = first_line + (mark.line if mark is not None else 0)
+        problem = exc.problem or exc.context or "invalid YAML"
+        fm.error = f"Invalid front matter (line {line + 1}): {problem}; front matter ignored"
+        fm.error_span = index.line_span(line)
+        return fm
+    fm.error = f"Invalid front matter: {exc}; front matter ignored"
+    fm.error_span = index.line_span(first_line - 1)
+    return fm
+
+
+def _read(
+    fm: FrontMatter,
+    data: dict[Any, Any],
+    root: yaml.Node | None,
+    problems: _Problems,
+    first_span: Span,
+) -> FrontMatter:
     params = _read_model(data, root, problems, fm)
 
     enc = data.get("encoding")
@@ -294,5 +353,5 @@ def parse_front_matter(text: str) -> FrontMatter:
     if problems.items:
         items = problems.sorted()
         fm.error = "; ".join(msg for _, msg, _ in items)
-        fm.error_span = items[0][2] or index.line_span(first_line)
+        fm.error_span = items[0][2] or first_span
     return fm
