@@ -112,7 +112,8 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -
     (ws / ".git").mkdir(parents=True)
     (ws / "docs").mkdir()
     (ws / "docs" / "spec.md").write_text(SPEC_MD, encoding="utf-8")
-    (ws / "review.prompt").write_text(NORMAL, encoding="utf-8")
+    # A Markdown prompt: `@docs/spec.md` is a file there (in a dotprompt `.prompt` it is text).
+    (ws / "review.md").write_text(NORMAL, encoding="utf-8")
     (ws / "meeting.md").write_text(OVER, encoding="utf-8")
 
     (ws / ".cursor" / "rules").mkdir(parents=True)
@@ -129,8 +130,8 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -
     st = server_statuses(
         ws,
         {
-            "review.prompt": NORMAL,
-            "review.after.prompt": NORMAL + TYPED + "\n",
+            "review.md": NORMAL,
+            "review.after.md": NORMAL + TYPED + "\n",
             "meeting.md": OVER,
             ".cursor/rules/style.mdc": RULE,
         },
@@ -138,8 +139,8 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -
         env,
     )
     for rel, want in [
-        ("review.prompt", (total, budget)),
-        ("review.after.prompt", (total_after, budget)),
+        ("review.md", (total, budget)),
+        ("review.after.md", (total_after, budget)),
         ("meeting.md", (over, 40)),
         (".cursor/rules/style.mdc", (count(RULE), budget)),
     ]:
@@ -147,19 +148,19 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -
     expect = {
         "workdir": str(ws),
         "normal": {
-            "file": "review.prompt",
+            "file": "review.md",
             "totalHint": f"{total:,} tokens · {pct(total, budget)}% of {budget:,}",
             "refLine": 1,
             "refHint": f"+{ref:,}",
-            "statusline": _statusline(st["review.prompt"]),
+            "statusline": _statusline(st["review.md"]),
             "statsContains": [
                 "docs/spec.md",
                 f"+{ref:,}",
-                f"total {budget_text(st['review.prompt'], unit=' tokens')}",
+                f"total {budget_text(st['review.md'], unit=' tokens')}",
             ],
             "typed": TYPED,
             "totalHintAfter": f"{total_after:,} tokens · {pct(total_after, budget)}% of {budget:,}",
-            "statuslineAfter": _statusline(st["review.after.prompt"]),
+            "statuslineAfter": _statusline(st["review.after.md"]),
         },
         "over": {
             "file": "meeting.md",
@@ -202,7 +203,7 @@ def test_neovim_plugin_end_to_end(tmp_path: Path, mode: str, nvim: str | None) -
     )
     names = [s["name"] for s in data["steps"]]
     common = [
-        "attach (filetype prompt)",
+        "attach (filetype markdown)",
         "total inlay hint on line 1",
         "reference inlay hint",
         "statusline",

@@ -175,7 +175,8 @@ def _workspace(tmp_path: Path, workspace_settings: dict[str, object]) -> Path:
     (ws / "docs").mkdir()
     (ws / ".vscode").mkdir()
     (ws / "docs" / "spec.md").write_text(SPEC_MD, encoding="utf-8")
-    (ws / "review.prompt").write_text(NORMAL, encoding="utf-8")
+    # A Markdown prompt: `@docs/spec.md` is a file there (in a dotprompt `.prompt` it is text).
+    (ws / "review.md").write_text(NORMAL, encoding="utf-8")
     (ws / "meeting.md").write_text(OVER, encoding="utf-8")
     (ws / ".cursor" / "rules").mkdir(parents=True)
     (ws / ".cursor" / "rules" / "style.mdc").write_text(RULE, encoding="utf-8")
@@ -326,8 +327,8 @@ def _expected(ws: Path, budget: int = 8192) -> dict[str, dict[str, str]]:
     st = server_statuses(
         ws,
         {
-            "review.prompt": NORMAL,
-            "review.after.prompt": NORMAL + TYPED,
+            "review.md": NORMAL,
+            "review.after.md": NORMAL + TYPED,
             "meeting.md": OVER,
             ".cursor/rules/style.mdc": RULE,
         },
@@ -335,25 +336,25 @@ def _expected(ws: Path, budget: int = 8192) -> dict[str, dict[str, str]]:
         dict(os.environ),
     )
     for rel, want in [
-        ("review.prompt", (total, budget)),
-        ("review.after.prompt", (total_after, budget)),
+        ("review.md", (total, budget)),
+        ("review.after.md", (total_after, budget)),
         ("meeting.md", (over_total, 50)),
         (".cursor/rules/style.mdc", (count(RULE), budget)),
     ]:
         assert (st[rel]["tokens"]["total"], st[rel]["budget"]) == want, (rel, st[rel])
     return {
         "normal": {
-            "file": "review.prompt",
+            "file": "review.md",
             "firstLine": "You are a careful reviewer",
             "totalHint": f"{total:,} tokens · {pct(total, budget)}% of {budget:,}",
             "refLine": "@docs/spec.md",
             "refHint": f"+{ref:,}",
-            "status": budget_text(st["review.prompt"]),
+            "status": budget_text(st["review.md"]),
             "statsRow": "docs/spec.md",
             "statsDescription": f"+{ref:,} tokens",
             "typed": TYPED,
             "totalHintAfter": f"{total_after:,} tokens · {pct(total_after, budget)}% of {budget:,}",
-            "statusAfter": budget_text(st["review.after.prompt"]),
+            "statusAfter": budget_text(st["review.after.md"]),
         },
         "over": {
             "file": "meeting.md",
@@ -384,7 +385,7 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
     )
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
-        "open review.prompt",
+        "open review.md",
         "total inlay hint on line 1",
         "reference inlay hint",
         "status bar item",
@@ -392,7 +393,7 @@ def test_vscode_extension_end_to_end(tmp_path: Path) -> None:
         "open meeting.md (over budget)",
         "over-budget status bar item: the server's verdict's colour",
         "Problems panel shows the budget error",
-        "live edit in review.prompt",
+        "live edit in review.md",
         "command: Show Server Jobs -> JSON output channel",
         "command: Clear the Token Count Cache -> notification",
         "open style.mdc (Cursor rule)",
@@ -458,7 +459,7 @@ def test_vscode_untrusted_workspace(tmp_path: Path) -> None:
     data, _ = _run(tmp_path, ws, user, {**_expected(ws), "mode": "quick"}, trusted=False)
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
-        "open review.prompt",
+        "open review.md",
         "quick: total inlay hint",
         "quick: status bar item",
         "grant workspace trust",
@@ -509,7 +510,7 @@ def test_vscode_server_not_found(tmp_path: Path) -> None:
     data, _ = _run(tmp_path, ws, user, spec)
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
-        "open review.prompt",
+        "open review.md",
         "notification: server cannot start",
         'notification offers "Restart server"',
         "status bar says the server is not running",
@@ -534,7 +535,7 @@ def test_vscode_default_server_command(tmp_path: Path) -> None:
     data, _ = _run(tmp_path, ws, dict(USER_SETTINGS), {**_expected(ws), "mode": "quick"})
     assert [s["name"] for s in data["steps"]][:4] == [
         "load workbench",
-        "open review.prompt",
+        "open review.md",
         "quick: total inlay hint",
         "quick: status bar item",
     ]
@@ -593,7 +594,7 @@ def test_vscode_server_crashes_restart_then_give_up(tmp_path: Path) -> None:
     data, _ = _run(tmp_path, ws, user, spec)
     assert [s["name"] for s in data["steps"]] == [
         "load workbench",
-        "open review.prompt",
+        "open review.md",
         "status bar item (first server)",
         "server restarted by the client after a crash",
         "status bar item (restarted server)",
