@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cache",),
     ("jobs",),
     ("references", "agents", "remote"),
-    ("engine", "doc_loader", "doc_config", "ci"),
+    ("engine", "doc_loader", "doc_config", "ci", "known_results"),
     ("roots", "runtime_agents", "runtime"),
     ("lsp",),
     ("cli",),

@@ -404,6 +404,14 @@ class Runtime:
             out |= engine.resolver.graph.dependents_of(keys)
         return out
 
+    def file_dependencies(self, root: str, path: str) -> list[str] | None:
+        """The files the last count of ``path`` read or looked for; None when it used
+        something else that can change (a URL)."""
+        targets = self._roots.engine(root).resolver.graph.targets(doc_key(path))
+        if any(not t.startswith(("file:", "var:")) for t in targets):
+            return None
+        return [t[5:] for t in targets if t.startswith("file:")]
+
     def referenced_files(self) -> set[str]:
         """Every file (real path) the last counts of all documents used or looked for."""
         out: set[str] = set()

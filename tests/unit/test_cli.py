@@ -237,9 +237,14 @@ def test_warm_run_uses_the_fingerprint_and_count_cache(workspace: Path, tmp_path
     warm = run(*args, cwd=workspace)
     assert json.loads(cold.stdout) == json.loads(warm.stdout)
     assert json.loads(warm.stdout)["files"][0]["tokens"]["text"] == plain_count("cl100k_base", body)
-    lookups = json.loads(warm.stderr[warm.stderr.index("{") :])["cache"]["lookups"]
-    assert lookups["fingerprints"]["disk_hits"] >= 1
-    assert lookups["counts"]["misses"] == 0
+    known = json.loads(warm.stderr[warm.stderr.index("{") :])["results"]
+    assert (known["known"], known["counted"]) == (1, 0)  # the whole result was reused
+    # Under other settings the result is made again, from the cached fingerprint and count.
+    other = run(*args, "--budget", "999999", cwd=workspace)
+    stats = json.loads(other.stderr[other.stderr.index("{") :])
+    assert stats["results"]["counted"] == 1
+    assert stats["cache"]["lookups"]["fingerprints"]["disk_hits"] >= 1
+    assert stats["cache"]["lookups"]["counts"]["misses"] == 0
     # Changing the file changes the count: the cache is keyed by content, never stale.
     (workspace / "p.md").write_text(body + "More.\n")
     again = run(*args, cwd=workspace)

@@ -149,3 +149,25 @@ def select_fingerprints(conn: sqlite3.Connection, paths: Sequence[str]) -> list[
         for path, size, mtime_ns, inode, sha, seen_at in conn.execute(sql, chunk).fetchall():
             out.append((str(path), int(size), int(mtime_ns), int(inode), str(sha), float(seen_at)))
     return out
+
+
+ResultRow = tuple[str, str, str]
+"""``(key, fingerprint, result)`` of the ``results`` table (both JSON; see ``known_results``)."""
+
+
+def select_results(conn: sqlite3.Connection, keys: Sequence[str]) -> list[ResultRow]:
+    """The rows of ``keys`` that exist, in a few queries."""
+    out: list[ResultRow] = []
+    for marks, chunk in in_chunks(keys):
+        sql = f"SELECT key, fingerprint, result FROM results WHERE key IN ({marks})"
+        out.extend((str(k), str(f), str(r)) for k, f, r in conn.execute(sql, chunk).fetchall())
+    return out
+
+
+def upsert_results(conn: sqlite3.Connection, rows: Sequence[ResultRow], now: float) -> None:
+    conn.executemany(
+        "INSERT INTO results (key, fingerprint, result, used_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint,"
+        " result = excluded.result, used_at = excluded.used_at",
+        [(k, f, r, now) for k, f, r in rows],
+    )

@@ -2,7 +2,7 @@
 
 The statements are written out in full (the stdlib ``sqlite3`` module is all the cache needs;
 a helper library cost a fifth of a second of start-up for four ``CREATE TABLE``s). They are
-exactly what version 1 files already contain, so files written by earlier releases open as
+exactly what earlier files already contain, so files written by earlier releases open as
 they are.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-TABLES = ("counts", "fingerprints", "http")
+SCHEMA_VERSION = 2
+TABLES = ("counts", "fingerprints", "http", "results")
 
 _V1 = (
     """CREATE TABLE IF NOT EXISTS "counts" (
@@ -62,8 +62,31 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_V2 = (
+    # A document's last result under one settings digest (``known_results``): its counts,
+    # spans, reference targets and messages as JSON, with the fingerprints of the files it
+    # was made from. No document text.
+    """CREATE TABLE IF NOT EXISTS "results" (
+   "key" TEXT PRIMARY KEY NOT NULL,
+   "fingerprint" TEXT NOT NULL,
+   "result" TEXT NOT NULL,
+   "used_at" REAL NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS results_used_at ON results(used_at)",
+)
+
+
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """Whole-document results, so a warm CLI run reads one row per file."""
+    for statement in _V2:
+        conn.execute(statement)
+
+
 # version -> function that upgrades a database at version - 1 to it.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_to_v1,
+    2: _migrate_to_v2,
+}
 
 
 class Incompatible(Exception):

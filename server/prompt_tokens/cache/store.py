@@ -28,6 +28,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -37,11 +38,14 @@ from prompt_tokens.cache.opening import close_quietly, move_aside, open_connecti
 from prompt_tokens.cache.rows import (
     FingerprintRow,
     HttpRow,
+    ResultRow,
     WriteBatch,
     apply_batch,
     fold_i64,
     select_counts,
     select_fingerprints,
+    select_results,
+    upsert_results,
 )
 from prompt_tokens.cache.schema import TABLES, rollback
 from prompt_tokens.errors import CacheBusyError
@@ -56,7 +60,12 @@ BUSY_MAX_BACKOFF_S = 1.0
 T = TypeVar("T")
 
 # Per table: the column that says how recently a row was useful (what prune orders by).
-_AGE_COLUMN = {"counts": "used_at", "fingerprints": "seen_at", "http": "fetched_at"}
+_AGE_COLUMN = {
+    "counts": "used_at",
+    "fingerprints": "seen_at",
+    "http": "fetched_at",
+    "results": "used_at",
+}
 
 
 class SqliteStore:
@@ -235,6 +244,24 @@ class SqliteStore:
             (url,),
         )
         return row if row else None
+
+    def get_results(self, keys: Sequence[str]) -> list[ResultRow]:
+        """The stored whole-document results of ``keys`` (batched; [] when off or busy)."""
+        return self._query(lambda conn: select_results(conn, keys), [])
+
+    def put_results(self, rows: Sequence[ResultRow]) -> bool:
+        """Store whole-document results in one transaction, now (the run is ending)."""
+        if not self.enabled or not rows:
+            return False
+        try:
+            self._write(lambda conn: upsert_results(conn, rows, time.time()))
+        except CacheBusyError as exc:
+            log.debug("%s; %d results not stored", exc, len(rows))
+            return False
+        except StoreFailure as exc:
+            self._disable(exc.reason)
+            return False
+        return True
 
     # -- writes (background thread; never raise) -------------------------------------------------
 

@@ -34,12 +34,18 @@ from prompt_tokens.ci.report import (
     printable,
 )
 from prompt_tokens.cli.base import BaseCounts, count_base
-from prompt_tokens.cli.count import CountRun, count_all
+from prompt_tokens.cli.count import (
+    CountRun,
+    Prepared,
+    Runtimes,
+    count_in_workers,
+    count_rest,
+    prepare,
+)
 from prompt_tokens.cli.merge import merge_reports, relative
 from prompt_tokens.cli.models import price_for
 from prompt_tokens.cli.output import error
 from prompt_tokens.errors import UsageError
-from prompt_tokens.runtime import Runtime
 
 
 @attrs.frozen
@@ -105,21 +111,36 @@ def root_report(
     )
 
 
-async def _check(args: argparse.Namespace, opts: CheckOptions) -> tuple[CountRun, CheckReport]:
-    rt = Runtime(workers=4)
+async def _count_and_base(
+    args: argparse.Namespace, opts: CheckOptions, prep: Prepared
+) -> BaseCounts | None:
+    runtimes = Runtimes()
     try:
-        run = await count_all(args, rt)
-        base = None
-        if opts.base is not None and run.roots:
-            base = await count_base(
-                rt,
-                run,
-                opts.base,
-                references=not args.no_references,
-                given_root=str(Path(args.root).resolve()) if args.root else None,
-            )
+        await count_rest(args, runtimes, prep)
+        run = prep.run
+        if opts.base is None or not run.roots:
+            return None
+        return await count_base(
+            runtimes.get(run.roots),
+            run,
+            opts.base,
+            references=not args.no_references,
+            given_root=str(Path(args.root).resolve()) if args.root else None,
+        )
     finally:
-        await rt.aclose()
+        await runtimes.aclose()
+
+
+def _check(args: argparse.Namespace, opts: CheckOptions) -> tuple[CountRun, CheckReport]:
+    prep = prepare(args)
+    try:
+        count_in_workers(args, prep)
+        base = None
+        if prep.todo or opts.base is not None or getattr(args, "stats", False):
+            base = asyncio.run(_count_and_base(args, opts, prep))
+    finally:
+        prep.known.close()
+    run = prep.run
     reports = [root_report(run, root, base, opts) for root in run.roots]
     return run, merge_reports(reports)
 
@@ -154,7 +175,7 @@ def print_text(report: CheckReport) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     opts = options(args)
-    run, report = asyncio.run(_check(args, opts))
+    run, report = _check(args, opts)
     if opts.fmt == "text":
         print_text(report)
     else:

@@ -11,16 +11,15 @@ are still counted and printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from prompt_tokens.cli.discovery import Expansion, expand_paths
-from prompt_tokens.cli.models import check_model
+from prompt_tokens.cli.known import KnownRun
 from prompt_tokens.cli.output import (
     count_json,
     error,
@@ -32,10 +31,12 @@ from prompt_tokens.cli.output import (
 )
 from prompt_tokens.errors import PromptTokensError, UsageError
 from prompt_tokens.results import DocumentResult
-from prompt_tokens.runtime import CountRequest, Runtime
 from prompt_tokens.settings import Settings, deep_merge, parse_settings
 from prompt_tokens.tokenizer.encodings import TOKENIZERS
-from prompt_tokens.workspace import CONFIG_FILE, find_root, load_config
+from prompt_tokens.workspace import CONFIG_FILE, load_config
+
+if TYPE_CHECKING:
+    from prompt_tokens.runtime import Runtime
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -48,6 +49,8 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the flags set, over each root's ``.prompt-tokens.toml``."""
     raw: dict[str, Any] = {}
     if args.model:
+        from prompt_tokens.cli.models import check_model  # the model table, only when asked
+
         check_model(args.model)
         raw["model"] = args.model
     if args.encoding:
@@ -96,6 +99,7 @@ class Counted:
     root: str
     named: bool  # given by name: a failure exits 2 (found in a folder: skipped)
     result: DocumentResult | None = None
+    data: bytes | None = attrs.field(default=None, repr=False)  # standard input's bytes
 
 
 @attrs.define
@@ -117,20 +121,53 @@ class CountRun:
         return EXIT_USAGE if bad else EXIT_OK
 
 
-def _root_of(args: argparse.Namespace, doc_path: Path, memo: dict[Path, Path]) -> Path:
-    """The settings root of ``doc_path`` (a file, or ``cwd/-``); ``memo``: by folder, so a
-    run over thousands of files walks each folder's ancestors once, not once per file."""
-    if args.root:
-        return Path(args.root).resolve()
-    folder = doc_path.parent
-    root = memo.get(folder)
-    if root is None:
-        root = memo[folder] = find_root(doc_path) or Path.cwd()
-    return root
+def _root_of(given: Path | None, doc_path: str, memo: dict[str, str | None]) -> Path:
+    """The settings root of ``doc_path`` (a real path, or ``cwd/-``): ``--root`` when
+    given; ``memo``: by folder, so a run over thousands of files looks at each folder once."""
+    if given is not None:
+        return given
+    found = _nearest_root(os.path.dirname(doc_path), memo)
+    return Path(found) if found is not None else Path.cwd()
 
 
-def plan(args: argparse.Namespace, rt: Runtime) -> tuple[CountRun, list[CountRequest]]:
-    """Expand the paths, settle each root's settings (once per root) and list the requests."""
+def _nearest_root(folder: str, memo: dict[str, str | None]) -> str | None:
+    """``find_root`` of ``folder``, one folder at a time, each answer remembered."""
+    chain: list[str] = []
+    found: str | None = None
+    here = folder
+    while True:
+        if here in memo:
+            found = memo[here]
+            break
+        chain.append(here)
+        # find_root's test for one folder, on strings (os.path never raises)
+        marked = os.path.isfile(os.path.join(here, CONFIG_FILE))
+        if marked or os.path.exists(os.path.join(here, ".git")):
+            found = here
+            break
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    for seen in chain:
+        memo[seen] = found
+    return found
+
+
+def _real(label: str, dirs: dict[str, str]) -> str:
+    """``str(Path(label).resolve())``, resolving each folder once (a file that is itself a
+    link is resolved whole)."""
+    if os.path.islink(label):
+        return os.path.realpath(label)
+    folder, name = os.path.split(os.path.abspath(label))
+    real = dirs.get(folder)
+    if real is None:
+        real = dirs[folder] = os.path.realpath(folder)
+    return os.path.join(real, name)
+
+
+def plan(args: argparse.Namespace) -> CountRun:
+    """Expand the paths and settle each root's settings (once per root)."""
     flags = flag_overrides(args)
     if args.root and not Path(args.root).is_dir():
         raise UsageError(f"--root {args.root}: not a folder")
@@ -138,22 +175,50 @@ def plan(args: argparse.Namespace, rt: Runtime) -> tuple[CountRun, list[CountReq
     if [f.label for f in expansion.files].count("-") > 1:
         raise UsageError("stdin (-) can be counted only once")
     run = CountRun([], {}, expansion)
-    requests: list[CountRequest] = []
-    memo: dict[Path, Path] = {}
+    memo: dict[str, str | None] = {}
+    dirs: dict[str, str] = {}
+    cwd = os.getcwd()
+    given = Path(args.root).resolve() if args.root else None
     for named in expansion.files:
-        doc_path = Path.cwd() / "-" if named.label == "-" else Path(named.label).resolve()
-        folder = _root_of(args, doc_path, memo)
+        doc_path = os.path.join(cwd, "-") if named.label == "-" else _real(named.label, dirs)
+        folder = _root_of(given, doc_path, memo)
         root = str(folder)
         if root not in run.roots:
             config = run.roots[root] = settings_for(folder, flags)
             for msg in config.problems:
                 warn(msg)
-            rt.set_settings(root, config.settings, folders=[folder])
         data = sys.stdin.buffer.read() if named.label == "-" else None
         path = "-" if named.label == "-" else str(doc_path)
-        run.items.append(Counted(named.label, path, root, named.named))
-        requests.append(CountRequest(root, named.label, path, data))
-    return run, requests
+        run.items.append(Counted(named.label, path, root, named.named, data=data))
+    return run
+
+
+class Runtimes:
+    """The engine, started only when a run has something to count: a warm run whose every
+    result is known never imports it (nor tiktoken, asyncio's threads, the resolver)."""
+
+    def __init__(self) -> None:
+        self._rt: Runtime | None = None
+        self._roots: set[str] = set()
+
+    def get(self, roots: dict[str, RootConfig]) -> Runtime:
+        if self._rt is None:
+            from prompt_tokens.runtime import Runtime
+
+            self._rt = Runtime(workers=4)
+        for root, config in roots.items():
+            if root not in self._roots:
+                self._roots.add(root)
+                self._rt.set_settings(root, config.settings, folders=[root])
+        return self._rt
+
+    @property
+    def started(self) -> Runtime | None:
+        return self._rt
+
+    async def aclose(self) -> None:
+        if self._rt is not None:
+            await self._rt.aclose()
 
 
 def _failure(label: str, outcome: BaseException) -> str:
@@ -166,16 +231,107 @@ def _failure(label: str, outcome: BaseException) -> str:
     return msg if msg.startswith(label) else f"{label}: {msg}"
 
 
-async def count_all(args: argparse.Namespace, rt: Runtime) -> CountRun:
-    """Count every file the command line names; failures become one line each on stderr."""
-    run, requests = plan(args, rt)
+@attrs.define
+class Prepared:
+    """A run whose known results are in place: what is left to count, and where to keep it."""
+
+    run: CountRun
+    known: KnownRun
+    todo: list[Counted]
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Plan the run and take every result the cache still holds for unchanged files
+    (``known_results``). Synchronous, so a run with nothing left to count never starts an
+    event loop or the engine. The caller closes ``known``."""
+    run = plan(args)
     for problem in run.expansion.problems:
         error(problem)
-    if not requests:
-        if not run.expansion.problems:
-            raise UsageError("no files to count")
-        return run
-    total_bytes = sum(os.path.getsize(i.path) for i in run.items if i.path != "-")
+    if not run.items and not run.expansion.problems:
+        raise UsageError("no files to count")
+    reuse = not getattr(args, "exact_remote", False)  # vendor counts come from the network
+    known = KnownRun.open(run, references=not args.no_references, enabled=reuse)
+    try:
+        todo = known.take(run.items)
+    except BaseException:
+        known.close()
+        raise
+    return Prepared(run, known, todo)
+
+
+async def count_rest(args: argparse.Namespace, runtimes: Runtimes, prep: Prepared) -> None:
+    """Count what ``prepare`` left, through the engine, and keep the new results."""
+    if prep.todo:
+        rt = runtimes.get(prep.run.roots)
+        outcomes = await _count_items(args, rt, prep.todo)
+        _take_outcomes(prep.run, prep.todo, outcomes)
+        prep.known.remember(prep.todo, lambda i: rt.file_dependencies(i.root, i.path))
+    if getattr(args, "stats", False):
+        print_stats(prep, runtimes.started)
+
+
+def count_in_workers(args: argparse.Namespace, prep: Prepared) -> None:
+    """Count a big cold run's files in worker processes (``shards``), before any event loop
+    or thread exists; what they could not count stays in ``prep.todo`` for the engine here."""
+    from prompt_tokens.cli import shards
+
+    files = [i for i in prep.todo if i.path != "-"]
+    if getattr(args, "exact_remote", False) or not files:
+        return
+    sizes = [_size(i.path) for i in files]
+    workers = shards.worth_sharding(len(files), sum(sizes))
+    if not workers:
+        return
+    jobs = [(i.root, i.label, i.path) for i in files]
+    with progress_bar(len(files), sum(sizes)) as step:
+
+        def advance(n: int) -> None:
+            for _ in range(n):
+                step("")
+
+        done = shards.count_sharded(
+            prep.run.roots,
+            jobs,
+            sizes,
+            workers=workers,
+            references=not args.no_references,
+            on_chunk=advance,
+        )
+    deps: dict[str, list[str] | None] = {}
+    finished = []
+    for item, got in zip(files, done, strict=True):
+        if got is None:
+            continue
+        outcome, deps[item.label] = got
+        if isinstance(outcome, DocumentResult):
+            outcome.path = item.label
+        _take_outcomes(prep.run, [item], [outcome])
+        finished.append(item)
+    prep.known.remember(finished, lambda i: deps.get(i.label))
+    gone = {id(i) for i in finished}
+    prep.todo = [i for i in prep.todo if id(i) not in gone]
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def print_stats(prep: Prepared, rt: Runtime | None) -> None:
+    for root in prep.run.roots:
+        figures = rt.stats(root) if rt is not None else {}
+        print_json({**figures, "results": prep.known.figures}, sys.stderr)
+
+
+async def _count_items(
+    args: argparse.Namespace, rt: Runtime, todo: list[Counted]
+) -> list[DocumentResult | BaseException]:
+    from prompt_tokens.runtime import CountRequest
+
+    requests = [CountRequest(i.root, i.label, i.path, i.data) for i in todo]
+    total_bytes = sum(os.path.getsize(i.path) for i in todo if i.path != "-")
     with progress_bar(len(requests), total_bytes) as step:
         outcomes = await rt.count_files(requests, references=not args.no_references, on_done=step)
     if getattr(args, "exact_remote", False):
@@ -185,35 +341,46 @@ async def count_all(args: argparse.Namespace, rt: Runtime) -> CountRun:
         outcomes, notes = await exact_remote(rt, requests, outcomes)
         for note in notes:
             warn(note)
-    for item, outcome in zip(run.items, outcomes, strict=True):
+    return outcomes
+
+
+def _take_outcomes(
+    run: CountRun, todo: list[Counted], outcomes: list[DocumentResult | BaseException]
+) -> None:
+    for item, outcome in zip(todo, outcomes, strict=True):
         if isinstance(outcome, DocumentResult):
             item.result = outcome
-            continue
-        if item.named:
+        elif item.named:
             run.failed_by_name += 1
             error(_failure(item.label, outcome))
         else:  # found in a folder: skipped with a warning, as a repository may hold anything
             warn(f"{_failure(item.label, outcome)}; skipped")
-    if args.stats:
-        for root in run.roots:
-            print_json(rt.stats(root), sys.stderr)
-    return run
 
 
-async def _count(args: argparse.Namespace) -> CountRun:
-    rt = Runtime(workers=4)
+async def _count(args: argparse.Namespace, prep: Prepared) -> None:
+    runtimes = Runtimes()
     try:
-        return await count_all(args, rt)
+        await count_rest(args, runtimes, prep)
     finally:
-        await rt.aclose()
+        await runtimes.aclose()
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    run = asyncio.run(_count(args))
-    results = run.results
+    prep = prepare(args)
+    try:
+        count_in_workers(args, prep)
+        if prep.todo:
+            import asyncio  # only when something is left to count
+
+            asyncio.run(_count(args, prep))
+        elif args.stats:
+            print_stats(prep, None)
+    finally:
+        prep.known.close()
+    results = prep.run.results
     if args.json:
         print_json(count_json(results))
     elif results:
         render_table(results, sys.stdout)
     print_findings(results)
-    return run.exit_code
+    return prep.run.exit_code

@@ -65,7 +65,7 @@ class Expansion:
     folders: list[Path] = attrs.field(factory=list)  # folders walked
 
 
-def _git_files(folder: Path) -> list[Path] | None:
+def _git_files(folder: Path) -> list[str] | None:
     """Tracked and untracked-but-not-ignored files, when ``folder`` is inside a git work tree."""
     try:
         out = subprocess.run(
@@ -77,7 +77,9 @@ def _git_files(folder: Path) -> list[Path] | None:
         ).stdout  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return None
-    return [folder / p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+    return [
+        os.path.join(folder, p) for p in out.decode("utf-8", "surrogateescape").split("\0") if p
+    ]
 
 
 class _Ignores:
@@ -99,6 +101,8 @@ class _Ignores:
             log.warning("%s: not used (%s)", file, exc)
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
+        if not self._specs:  # most trees outside git have no .gitignore at all
+            return False
         for folder in path.parents:
             spec = self._specs.get(folder)
             if spec is None:
@@ -110,9 +114,9 @@ class _Ignores:
         return False
 
 
-def _walk_plain(folder: Path) -> list[Path]:
+def _walk_plain(folder: Path) -> list[str]:
     ignores = _Ignores()
-    listed: list[Path] = []
+    listed: list[str] = []
 
     def unreadable(exc: OSError) -> None:
         log.warning("%s: cannot be listed (%s); skipped", exc.filename, exc.strerror or exc)
@@ -127,7 +131,11 @@ def _walk_plain(folder: Path) -> list[Path]:
             and (not d.startswith(".") or d in AGENT_DIRS)
             and not ignores.ignored(here / d, is_dir=True)
         )
-        listed.extend(here / f for f in filenames if not ignores.ignored(here / f, is_dir=False))
+        listed.extend(
+            os.path.join(dirpath, f)
+            for f in filenames
+            if is_prompt_file(f) and not ignores.ignored(here / f, is_dir=False)
+        )
     return listed
 
 
@@ -137,14 +145,19 @@ def walk(folder: Path) -> Iterator[Path]:
     listed = _git_files(folder)
     if listed is None:
         listed = _walk_plain(folder)
-    for path in sorted(listed):
-        if any(part in SKIP_DIRS for part in path.relative_to(folder).parts):
+    top = str(folder)
+    prefix = "" if top == "." else top.rstrip(os.sep) + os.sep
+    for full in sorted(listed, key=lambda p: p.split(os.sep)):  # the order of Path.parts
+        if not is_prompt_file(os.path.basename(full)):
             continue
-        if is_prompt_file(path.name) and _regular(path):
-            yield path
+        rest = full[len(prefix) :] if full.startswith(prefix) else full
+        if any(part in SKIP_DIRS for part in rest.split(os.sep)):
+            continue
+        if _regular(full):
+            yield Path(full)
 
 
-def _regular(path: Path) -> bool:
+def _regular(path: str) -> bool:
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:

@@ -12,12 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from prompt_tokens.results import (
     DocumentResult,
@@ -26,6 +21,11 @@ from prompt_tokens.results import (
     approx,
     budget_percent,
 )
+
+if TYPE_CHECKING:  # rich is imported where a table or a bar is drawn: JSON output skips it
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 PROGRESS_MIN_FILES = 4
 PROGRESS_MIN_BYTES = 8 << 20
@@ -38,6 +38,8 @@ SEVERITY_STYLE = {"error": "red", "warning": "yellow", "information": "cyan", "h
 def console(stream: TextIO) -> Console:
     """A console on ``stream``: the terminal's width and colours there, plain and unwrapped
     elsewhere."""
+    from rich.console import Console
+
     terminal = stream.isatty()
     return Console(
         file=stream,
@@ -62,6 +64,8 @@ def print_table(table: Table, stream: TextIO) -> None:
 
 def plain_table(headers: Sequence[tuple[str, str]]) -> Table:
     """A borderless table (``headers``: name and justification), columns two spaces apart."""
+    from rich.table import Table
+
     table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
     for name, justify in headers:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
@@ -78,6 +82,8 @@ def reference_severity(result: DocumentResult, ref: ReferenceResult) -> Severity
 
 
 def _reference_row(result: DocumentResult, ref: ReferenceResult) -> list[Text | str]:
+    from rich.text import Text
+
     name = "    " * (1 + ref.depth) + f"{ref.kind} {ref.raw or ref.target}"
     if ref.status == "error":
         severity = reference_severity(result, ref)
@@ -96,6 +102,8 @@ COUNT_HEADERS = (
 
 def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
     """One row per file, its references indented below it, then the sum of several files."""
+    from rich.text import Text
+
     table = plain_table(COUNT_HEADERS)
     for r in results:
         used = f"{budget_percent(r.tokens.total, r.budget)}%" if r.budget else "-"
@@ -117,9 +125,9 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
         stream.write(f"{len(results)} files, {total:,} tokens in total\n")
 
 
-def print_json(doc: Any, stream: TextIO = sys.stdout) -> None:
-    json.dump(doc, stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+def print_json(doc: Any, stream: TextIO | None = None) -> None:
+    """One write of the whole text (``json.dump`` writes each piece: thousands of calls)."""
+    (stream or sys.stdout).write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def count_json(results: Sequence[DocumentResult]) -> dict[str, Any]:
@@ -130,8 +138,9 @@ def count_json(results: Sequence[DocumentResult]) -> dict[str, Any]:
     }
 
 
-def print_findings(results: Sequence[DocumentResult], stream: TextIO = sys.stderr) -> None:
+def print_findings(results: Sequence[DocumentResult], stream: TextIO | None = None) -> None:
     """Every diagnostic but the budget ones (the table shows those) as ``path:line:col``."""
+    stream = stream or sys.stderr
     for r in results:
         for d in r.diagnostics:
             if d.code.startswith("budget-"):
@@ -154,6 +163,9 @@ def error(message: str) -> None:
 def progress_bar(total: int, total_bytes: int) -> Iterator[Callable[[str], None]]:
     """``step(label)`` after each file; a bar on stderr only when it is a terminal and the
     batch is big enough for a bar to be worth drawing."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     stream = sys.stderr
     wanted = total >= PROGRESS_MIN_FILES or total_bytes >= PROGRESS_MIN_BYTES
     if not (wanted and stream.isatty()):

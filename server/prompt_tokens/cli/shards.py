@@ -1,0 +1,147 @@
+"""A big cold run counted in worker processes, one per core.
+
+Threads already share tokenizing (tiktoken releases the GIL), but reading front matter,
+finding references and building results is Python that holds it: over thousands of small
+files that part alone is as long as tokenizing. Forked workers run the whole engine on their
+share of the files at once, each with its own runtime over the same SQLite cache file (WAL;
+busy writes retry). Results and dependencies come back pickled; the parent prints and keeps
+them exactly as an in-process run would.
+
+Fork only (Linux): workers start in milliseconds with everything imported, and the parent
+forks before it has started any thread or event loop. Elsewhere, or for small runs, the run
+stays in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import pickle
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import TYPE_CHECKING
+
+from prompt_tokens.errors import PromptTokensError
+from prompt_tokens.results import DocumentResult
+
+if TYPE_CHECKING:
+    from prompt_tokens.cli.count import RootConfig
+
+log = logging.getLogger(__name__)
+
+MIN_FILES = 64
+MIN_BYTES = 4 << 20
+"""Below both, forking costs more than it saves."""
+CHUNKS_PER_WORKER = 4
+"""Work is handed out in a few chunks per worker, so one slow chunk does not idle a core."""
+
+Job = tuple[str, str, str]  # (root, label, absolute path)
+Outcome = DocumentResult | BaseException
+Done = tuple[Outcome, list[str] | None]  # the outcome, and the files it rests on
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def worth_sharding(n_files: int, n_bytes: int) -> int:
+    """How many worker processes to use for a run (0: count in this process)."""
+    if (
+        not sys.platform.startswith("linux")
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return 0
+    if n_files < MIN_FILES and n_bytes < MIN_BYTES:
+        return 0
+    workers = min(cores(), 8)
+    return workers if workers > 1 else 0
+
+
+def chunks(jobs: Sequence[Job], sizes: Sequence[int], n: int) -> list[list[int]]:
+    """Indexes of ``jobs`` in ``n`` chunks of about equal bytes (largest first, greedy)."""
+    order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
+    bins: list[list[int]] = [[] for _ in range(max(1, n))]
+    loads = [0] * len(bins)
+    for i in order:
+        k = loads.index(min(loads))
+        bins[k].append(i)
+        loads[k] += sizes[i] + 4096  # a file costs something whatever its size
+    return [sorted(b) for b in bins if b]
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else the same one line as a PromptTokensError or a
+    RuntimeError (the parent words a failure by its type; see ``count._failure``)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        if isinstance(exc, PromptTokensError):
+            return PromptTokensError(str(exc))
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def count_chunk(roots: dict[str, RootConfig], jobs: list[Job], references: bool) -> list[Done]:
+    """In a worker: count ``jobs`` with a runtime of its own."""
+    return asyncio.run(_count_chunk(roots, jobs, references))
+
+
+async def _count_chunk(
+    roots: dict[str, RootConfig], jobs: list[Job], references: bool
+) -> list[Done]:
+    from prompt_tokens.runtime import CountRequest, Runtime
+
+    rt = Runtime(workers=4)
+    try:
+        for root in {j[0] for j in jobs}:
+            rt.set_settings(root, roots[root].settings, folders=[root])
+        requests = [CountRequest(root, label, path) for root, label, path in jobs]
+        outcomes = await rt.count_files(requests, references=references)
+        out: list[Done] = []
+        for (root, _, path), outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, DocumentResult):
+                out.append((outcome, rt.file_dependencies(root, path)))
+            else:
+                out.append((_portable(outcome), None))
+        return out
+    finally:
+        await rt.aclose()
+
+
+def count_sharded(
+    roots: dict[str, RootConfig],
+    jobs: Sequence[Job],
+    sizes: Sequence[int],
+    *,
+    workers: int,
+    references: bool,
+    on_chunk: Callable[[int], None] | None = None,
+) -> list[Done | None]:
+    """Count ``jobs`` in ``workers`` forked processes; outcomes in the order of ``jobs``.
+
+    A chunk whose worker died (killed, out of memory) is None in each of its places: the
+    caller counts those files itself, so nothing is lost."""
+    parts = chunks(jobs, sizes, workers * CHUNKS_PER_WORKER)
+    done: list[Done | None] = [None] * len(jobs)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(count_chunk, roots, [jobs[i] for i in part], references): part
+            for part in parts
+        }
+        for future in as_completed(futures):
+            part = futures[future]
+            try:
+                for i, item in zip(part, future.result(), strict=True):
+                    done[i] = item
+            except Exception as exc:
+                log.info("a counting worker failed (%s); its files are counted here", exc)
+            if on_chunk is not None:
+                on_chunk(len(part))
+    return done
