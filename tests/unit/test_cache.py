@@ -150,7 +150,7 @@ def test_store_uses_wal_and_never_raises_on_reads_and_writes(db_path: Path) -> N
         assert store.enabled and store.disabled_reason is None and store.moved_aside is None
         conn = sqlite3.connect(db_path)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT value FROM meta").fetchone() == ("1",)
+        assert conn.execute("SELECT value FROM meta").fetchone() == ("2",)
         conn.close()
         batch = WriteBatch(counts=[(ENC, sha("a"), 1, 2, 10.0)])
         assert store.write(batch)
@@ -186,12 +186,20 @@ V1_FILE_SCHEMA = {
 }
 
 
+V2_TABLES = {
+    "results": 'CREATE TABLE "results" (\n   "key" TEXT PRIMARY KEY NOT NULL,\n'
+    '   "fingerprint" TEXT NOT NULL,\n   "result" TEXT NOT NULL,\n   "used_at" REAL NOT NULL\n)',
+    "results_used_at": "CREATE INDEX results_used_at ON results(used_at)",
+}
+
+
 def test_schema_is_the_one_earlier_releases_wrote(db_path: Path) -> None:
+    """Version 1's tables exactly as earlier releases wrote them, plus version 2's."""
     SqliteStore(str(db_path)).close()
     conn = sqlite3.connect(db_path)
     got = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
     conn.close()
-    assert got == V1_FILE_SCHEMA
+    assert got == {**V1_FILE_SCHEMA, **V2_TABLES}
 
 
 def test_a_file_from_an_earlier_release_is_used_as_it_is(
@@ -425,7 +433,7 @@ def test_stats_shape_persistent(db_path: Path, make_cache: Callable[..., TieredC
     assert stats["path"] == str(db_path)
     assert stats["persistent"] is True
     assert stats["disabled_reason"] is None
-    assert stats["entries"] == {"counts": 2, "fingerprints": 1, "http": 0}
+    assert stats["entries"] == {"counts": 2, "fingerprints": 1, "http": 0, "results": 0}
     assert stats["file_size_bytes"] > 0
     assert stats["memory_entries"] == 3
     assert stats["memory_max_entries"] == 50
@@ -440,7 +448,7 @@ def test_stats_shape_memory_only(make_cache: Callable[..., TieredCache]) -> None
     stats = cache.stats()
     assert stats["path"] is None and stats["persistent"] is False
     assert stats["file_size_bytes"] == 0
-    assert stats["entries"] == {"counts": 1, "fingerprints": 0, "http": 1}
+    assert stats["entries"] == {"counts": 1, "fingerprints": 0, "http": 1, "results": 0}
 
 
 # ---- sharing between threads and processes ---------------------------------------------------
@@ -852,7 +860,7 @@ def test_prune_by_age_uses_last_use(db_path: Path, make_cache: Callable[..., Tie
     assert removed == 3  # old count, old fingerprint, old http entry
     cache.close()
     check = make_cache(db_path)
-    assert check.stats()["entries"] == {"counts": 2, "fingerprints": 0, "http": 0}
+    assert check.stats()["entries"] == {"counts": 2, "fingerprints": 0, "http": 0, "results": 0}
     assert check.get_count(ENC, sha("old")) is None
     assert check.get_count(ENC, sha("old-but-used")) == 2
     assert check.get_count(ENC, sha("new")) == 3
@@ -870,7 +878,7 @@ def test_prune_by_rows_keeps_the_most_recently_used_per_table(
     cache.put_http(http_entry())
     assert cache.prune(max_rows=3, vacuum=True) == 7 + 7
     stats = cache.stats()
-    assert stats["entries"] == {"counts": 3, "fingerprints": 3, "http": 1}
+    assert stats["entries"] == {"counts": 3, "fingerprints": 3, "http": 1, "results": 0}
     cache.close()
     check = make_cache(db_path, memory_entries=0)
     assert [check.get_count(ENC, sha(str(i))) for i in (6, 7, 8, 9)] == [None, 7, 8, 9]
@@ -888,7 +896,7 @@ def test_clear_forgets_memory_and_disk(
     assert cache.clear() == 2
     assert cache.lookup_count(ENC, sha("a")) == (None, "miss")
     assert cache.get_http(http_entry().url) is None
-    assert cache.stats()["entries"] == {"counts": 0, "fingerprints": 0, "http": 0}
+    assert cache.stats()["entries"] == {"counts": 0, "fingerprints": 0, "http": 0, "results": 0}
     cache.put_count(ENC, sha("b"), 2, 1)  # still usable afterwards
     cache.close()
     assert make_cache(db_path).stats()["entries"]["counts"] == 1

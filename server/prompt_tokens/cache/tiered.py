@@ -38,6 +38,9 @@ from prompt_tokens.cache.rows import TOUCH_INTERVAL_S, WriteBatch, fold_i64
 from prompt_tokens.cache.store import BUSY_TIMEOUT_MS, TABLES, SqliteStore
 from prompt_tokens.cache.writer import BatchWriter, close_at_exit
 
+LOOKUP_TABLES = ("counts", "fingerprints", "http")
+"""The tables this cache looks up one key at a time (``results`` is read by whole runs)."""
+
 if TYPE_CHECKING:
     from prompt_tokens.settings import CacheSettings
 
@@ -72,7 +75,9 @@ class TieredCache(PrefetchMixin):
         self._lock = threading.Lock()
         self._memory: MemoryLRU[tuple[str, ...], Any] = MemoryLRU(memory_entries)
         self._pending = PendingWrites()
-        self._lookups = {t: {"memory_hits": 0, "disk_hits": 0, "misses": 0} for t in TABLES}
+        self._lookups = {
+            t: {"memory_hits": 0, "disk_hits": 0, "misses": 0} for t in LOOKUP_TABLES
+        }
         self._closing = False
         self._store: SqliteStore | None = None
         self._writer: BatchWriter | None = None
