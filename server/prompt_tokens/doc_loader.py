@@ -24,10 +24,15 @@ import attrs
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.errors import NotFoundError
 from prompt_tokens.results import Occurrence
-from prompt_tokens.tokenizer.counter import count_stream, count_text_parallel
+from prompt_tokens.tokenizer.counter import count_stream, count_text, count_text_parallel
+from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import StreamDecoder, decode_bytes
 
 HEAD_BYTES = 64 * 1024  # front matter lives at the very top
+WHOLE_BYTES = 256 * 1024
+"""Files up to this size are read once, whole: most prompts are a few KiB, and one read, one
+decode and one encode cost less than the streaming machinery (and the second read a scan
+would need)."""
 READ_BYTES = 256 * 1024  # the transient copies of one read stay small (a few MiB in all)
 
 REF_TRIGGERS: tuple[bytes, ...] = (b"@", b"#file:", b"#fetch:", b"{{", b"${input:")
@@ -139,6 +144,9 @@ def load_document(
             n_refs = cache.get_count(scan_key, sha) if sha is not None else None
         if tokens is not None and n_refs == 0:
             return LoadedDocument(head, tokens, [] if scan else None, sha or "")
+        if st.st_size <= WHOLE_BYTES:
+            whole = _Whole(path, fp, cache, encoding, scan, scan_key, triggers)
+            return whole.load(fh, head_bytes, sha, tokens, n_refs)
         watch = TriggerWatch(triggers) if scan is not None and n_refs is None else None
         done = None
         if tokens is None or watch is not None:
@@ -157,6 +165,44 @@ def load_document(
         cache.put_count(scan_key, done.sha256, 0, done.size)
         return LoadedDocument(head, tokens, [], done.sha256)
     return _scan_whole(path, cache, encoding, tokens, done, scan, scan_key)
+
+
+@attrs.define
+class _Whole:
+    """One small file read whole: decoded, counted and scanned from memory, once."""
+
+    path: str
+    fp: tuple[int, int, int]
+    cache: TieredCache
+    encoding: str
+    scan: Callable[[str], list[Occurrence]] | None
+    scan_key: str
+    triggers: tuple[bytes, ...]
+
+    def load(
+        self, fh: BinaryIO, head: bytes, sha: str | None, tokens: int | None, n_refs: int | None
+    ) -> LoadedDocument:
+        """``sha``, ``tokens``, ``n_refs``: what the cache knew from the file's fingerprint
+        (forgotten if the content read is not that one: it changed since the ``stat``)."""
+        data = head + fh.read()
+        after = os.fstat(fh.fileno())
+        text, stats = decode_bytes(data, label="the file")
+        if sha is not None and stats.sha256 != sha:
+            tokens = n_refs = None
+        if (after.st_size, after.st_mtime_ns, after.st_ino) == self.fp:
+            self.cache.put_fingerprint(self.path, *self.fp, stats.sha256)
+        if tokens is None:
+            tokens = count_text(get_encoding(self.encoding), text)
+            self.cache.put_count(self.encoding, stats.sha256, tokens, stats.size)
+        if self.scan is None:
+            return LoadedDocument(text, tokens, None, stats.sha256)
+        if n_refs == 0 or not any(t in data for t in self.triggers):
+            occurrences: list[Occurrence] = []
+        else:
+            occurrences = self.scan(text)
+        if n_refs is None:
+            self.cache.put_count(self.scan_key, stats.sha256, len(occurrences), stats.size)
+        return LoadedDocument(text, tokens, occurrences, stats.sha256)
 
 
 def _stream_pass(

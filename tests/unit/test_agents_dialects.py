@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prompt_tokens.agents.dialects import (
     DIALECTS,
@@ -166,3 +168,27 @@ def test_corpus_files_get_their_dialects() -> None:
     assert seen[".prompty"] == {"prompty"}
     skills = {default_dialect(p.relative_to(CORPUS)) for p in CORPUS.rglob("SKILL.md")}
     assert skills == {"skill"} and len(list(CORPUS.rglob("SKILL.md"))) == 12
+
+
+_SEGMENTS = st.sampled_from(["a", "b", ".", "..", "", ".claude", "x.md", "SKILL.md", "\\", "/"])
+_PATHS = st.lists(_SEGMENTS, max_size=6).map("/".join) | st.lists(_SEGMENTS, max_size=6).map(
+    lambda xs: "/" + "/".join(xs)
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_PATHS, st.none() | _PATHS)
+def test_path_parts_and_relative_paths_match_purepath(path: str, root: str | None) -> None:
+    """The string fast paths of dialect lookup give what ``PurePosixPath`` gives."""
+    from pathlib import PurePosixPath
+
+    from prompt_tokens.agents import dialects
+
+    p = PurePosixPath(path.replace("\\", "/"))
+    assert dialects._parts(path) == p.parts
+    want = str(p)
+    if root is not None:
+        r = PurePosixPath(root.replace("\\", "/"))
+        if p.is_absolute() and p.is_relative_to(r):
+            want = str(p.relative_to(r))
+    assert dialects._relative(path, root) == want

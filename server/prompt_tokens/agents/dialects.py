@@ -199,7 +199,13 @@ def rules_for(dialect: Dialect) -> DialectRules:
 
 
 def _parts(path: str | PurePath) -> tuple[str, ...]:
-    return PurePosixPath(str(path).replace("\\", "/")).parts
+    """``PurePosixPath(path).parts`` of a path with either slash (string work: this runs for
+    every file of a CLI run)."""
+    text = str(path).replace("\\", "/")
+    if _untidy(text):
+        return PurePosixPath(text).parts
+    parts = tuple(text.split("/"))
+    return ("/", *parts[1:]) if text.startswith("/") else parts
 
 
 def default_dialect(path: str | PurePath) -> Dialect:
@@ -261,12 +267,28 @@ class DialectMap:
 
 
 def _relative(path: str | PurePath, root: str | PurePath | None) -> str:
-    p = PurePosixPath(str(path).replace("\\", "/"))
-    if root is not None:
-        r = PurePosixPath(str(root).replace("\\", "/"))
-        if p.is_absolute() and p.is_relative_to(r):
-            return str(p.relative_to(r))
-    return str(p)
+    p = str(path).replace("\\", "/")
+    if root is None:
+        return str(PurePosixPath(p)) if _untidy(p) else p
+    r = str(root).replace("\\", "/")
+    if not (_untidy(p) or _untidy(r)):  # the common case, on strings
+        if not p.startswith("/"):
+            return p
+        if p == r:
+            return "."
+        prefix = r if r.endswith("/") else r + "/"
+        return p[len(prefix) :] if p.startswith(prefix) else p
+    pp, rp = PurePosixPath(p), PurePosixPath(r)
+    if pp.is_absolute() and pp.is_relative_to(rp):
+        return str(pp.relative_to(rp))
+    return str(pp)
+
+
+def _untidy(p: str) -> bool:
+    """What ``PurePosixPath`` would tidy: doubled slashes, ``.`` parts, a trailing slash."""
+    return (
+        "//" in p or "/./" in p or p.startswith("./") or p.endswith(("/.", "/")) or p in (".", "")
+    )
 
 
 def dialect_of(
