@@ -237,7 +237,10 @@ def _cli_count(cli: list[str], path: Path, encoding: str, db: Path) -> tuple[flo
 
 
 def _fingerprint_hits(stats: Any) -> int | None:
+    """Files the warm run did not read: whole results reused, or fingerprints known."""
     try:
+        if int(stats.get("results", {}).get("known", 0)):
+            return int(stats["results"]["known"])
         fp = stats["cache"]["lookups"]["fingerprints"]
         return int(fp["memory_hits"]) + int(fp["disk_hits"])
     except (TypeError, KeyError, ValueError):
@@ -261,7 +264,7 @@ def bench_warm(table: Table, path: Path, encoding: str, tokens: int, skip_cli: b
                 assert cold_total == warm_total == tokens, (cold_total, warm_total, tokens)
                 hits = _fingerprint_hits(warm_stats)
                 note = (
-                    "fingerprint hit"
+                    "result or fingerprint known"
                     if hits
                     else "no fingerprint hit: the CLI does not cache top-level file counts yet"
                     if hits == 0

@@ -91,3 +91,10 @@ def gemini_api_key(environ: EnvMap | None = None) -> str | None:
 def gemini_base_url(environ: EnvMap | None = None) -> str | None:
     """``GEMINI_BASE_URL``: where the Gemini API is (default Google's public endpoint)."""
     return _env(environ).get("GEMINI_BASE_URL", "").strip() or None
+
+
+def workers(environ: EnvMap | None = None) -> int | None:
+    """``PROMPT_TOKENS_WORKERS``: processes a big CLI run may use (1: count in one process);
+    None (unset or not a positive number): one per core."""
+    raw = _env(environ).get("PROMPT_TOKENS_WORKERS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None

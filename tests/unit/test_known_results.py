@@ -63,8 +63,8 @@ def test_an_unchanged_tree_is_all_known_and_equal(
     cold, first = _count(capsys, repo, "--cache", db)
     warm, second = _count(capsys, repo, "--cache", db)
     assert cold == warm == _fresh(capsys, repo)
-    assert first == {"known": 0, "counted": 3, "stored": 3}
-    assert second == {"known": 3, "counted": 0, "stored": 0}
+    assert first == {"known": 0, "counted": 3, "stored": 3, "workers": 1}
+    assert second == {"known": 3, "counted": 0, "stored": 0, "workers": 1}
     with sqlite3.connect(db) as conn:
         rows = [r[0] for r in conn.execute("SELECT result FROM results")]
     assert rows and not any("words words" in r for r in rows)  # no document text is kept
@@ -114,7 +114,7 @@ def test_a_result_that_read_a_url_is_not_kept(
     db = str(tmp_path / "c.sqlite3")
     _count(capsys, root, "--cache", db)
     _, figures = _count(capsys, root, "--cache", db)
-    assert figures == {"known": 0, "counted": 1, "stored": 0}
+    assert figures == {"known": 0, "counted": 1, "stored": 0, "workers": 1}
 
 
 def test_an_unreadable_row_is_counted_again(

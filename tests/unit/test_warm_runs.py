@@ -71,6 +71,7 @@ def test_warm_run_writes_nothing_and_parses_no_neutral_yaml(
         return real(self)
 
     monkeypatch.setattr(yaml.SafeLoader, "get_single_node", counting)
+    monkeypatch.setenv("PROMPT_TOKENS_WORKERS", "1")  # parses are counted in this process
     # A SKILL.md's result also carries its skill summary (agents.skills), which reads the
     # skill's own front matter on every run by design; this test is about document settings.
     shutil.rmtree(tree / "skills")

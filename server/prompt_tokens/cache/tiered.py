@@ -75,9 +75,7 @@ class TieredCache(PrefetchMixin):
         self._lock = threading.Lock()
         self._memory: MemoryLRU[tuple[str, ...], Any] = MemoryLRU(memory_entries)
         self._pending = PendingWrites()
-        self._lookups = {
-            t: {"memory_hits": 0, "disk_hits": 0, "misses": 0} for t in LOOKUP_TABLES
-        }
+        self._lookups = {t: {"memory_hits": 0, "disk_hits": 0, "misses": 0} for t in LOOKUP_TABLES}
         self._closing = False
         self._store: SqliteStore | None = None
         self._writer: BatchWriter | None = None

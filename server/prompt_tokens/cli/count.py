@@ -283,6 +283,7 @@ def count_in_workers(args: argparse.Namespace, prep: Prepared) -> None:
     if not workers:
         return
     jobs = [(i.root, i.label, i.path) for i in files]
+    prep.known.figures["workers"] = workers
     with progress_bar(len(files), sum(sizes)) as step:
 
         def advance(n: int) -> None:

@@ -24,7 +24,7 @@ class KnownRun:
         self._store_of: dict[str, SqliteStore] = {}  # by root
         self._digest: dict[str, str] = {}
         self._before: dict[str, tuple[str, Stat]] = {}  # label -> (key, stat before counting)
-        self.figures: dict[str, int] = {"known": 0, "counted": 0, "stored": 0}
+        self.figures: dict[str, int] = {"known": 0, "counted": 0, "stored": 0, "workers": 1}
         if not enabled:
             return
         for root, config in run.roots.items():

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING
 
+from prompt_tokens import environment
 from prompt_tokens.errors import PromptTokensError
 from prompt_tokens.results import DocumentResult
 
@@ -59,7 +60,7 @@ def worth_sharding(n_files: int, n_bytes: int) -> int:
         return 0
     if n_files < MIN_FILES and n_bytes < MIN_BYTES:
         return 0
-    workers = min(cores(), 8)
+    workers = min(environment.workers() or cores(), 8)
     return workers if workers > 1 else 0
 
 

@@ -1,0 +1,62 @@
+"""A big cold run counted in forked worker processes gives exactly what one process gives.
+
+Real corpus files (with their references, front matter and skills), a file that cannot be
+counted, and the chunking that spreads the bytes; the runs are real ``python -m prompt_tokens``
+processes with real SQLite caches.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from prompt_tokens.cli.shards import MIN_FILES, chunks, worth_sharding
+from tests.unit.cli_helpers import run
+from tests.unit.shared_corpus import corpus_dir
+
+
+def _tree(tmp_path: Path) -> Path:
+    root = tmp_path / "work"
+    shutil.copytree(corpus_dir(), root)
+    (root / ".git").mkdir()
+    (root / "broken.md").write_bytes(b"\x00\x01binary\xff" * 10)  # skipped with a warning
+    return root
+
+
+def _count(root: Path, db: Path, workers: str) -> tuple[dict[str, object], str]:
+    env = {"PROMPT_TOKENS_WORKERS": workers}
+    proc = run("count", "--json", "--stats", "--cache", str(db), ".", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
+    start = err.index("{")
+    stats, end = json.JSONDecoder().raw_decode(err[start:])
+    figures = stats["results"]
+    assert figures["workers"] == int(workers) or figures["counted"] < MIN_FILES
+    return json.loads(proc.stdout), err[:start] + err[start + end :]
+
+
+def test_workers_give_what_one_process_gives(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    assert len(list(root.rglob("*.md"))) >= MIN_FILES  # big enough to be sharded
+    one, one_err = _count(root, tmp_path / "one.sqlite3", "1")
+    two, two_err = _count(root, tmp_path / "two.sqlite3", "2")
+    assert two == one
+    assert sorted(two_err.splitlines()) == sorted(one_err.splitlines())
+    assert "broken.md" in two_err and "Traceback" not in two_err
+    # The results the workers made were kept: the next run knows every one.
+    warm, _ = _count(root, tmp_path / "two.sqlite3", "2")
+    assert warm == one
+
+
+def test_small_runs_stay_in_one_process() -> None:
+    assert worth_sharding(3, 1000) == 0
+
+
+def test_chunks_cover_every_file_once_and_spread_the_bytes() -> None:
+    jobs = [("r", f"f{i}", f"/f{i}") for i in range(50)]
+    sizes = [10_000 * (i % 7 + 1) for i in range(50)]
+    parts = chunks(jobs, sizes, 4)
+    assert sorted(i for p in parts for i in p) == list(range(50))
+    loads = [sum(sizes[i] for i in p) for p in parts]
+    assert max(loads) - min(loads) <= max(sizes) + 4096
