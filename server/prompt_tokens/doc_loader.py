@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import BinaryIO
 
 import attrs
@@ -26,7 +26,7 @@ from prompt_tokens.errors import NotFoundError
 from prompt_tokens.results import Occurrence
 from prompt_tokens.tokenizer.counter import count_stream, count_text, count_text_parallel
 from prompt_tokens.tokenizer.encodings import get_encoding
-from prompt_tokens.tokenizer.textio import StreamDecoder, decode_bytes
+from prompt_tokens.tokenizer.textio import StreamDecoder, decode_bytes, decode_stream
 
 HEAD_BYTES = 64 * 1024  # front matter lives at the very top
 WHOLE_BYTES = 256 * 1024
@@ -122,8 +122,12 @@ def load_document(
     scan: Callable[[str], list[Occurrence]] | None,
     scan_key: str = "",
     triggers: tuple[bytes, ...] = (*REF_TRIGGERS, LINK_TRIGGER),
+    scan_pieces: Callable[[Iterable[str]], list[Occurrence]] | None = None,
 ) -> LoadedDocument:
     """Read, count and scan ``path`` — or as little of it as the cache allows.
+
+    ``scan_pieces``: the same scan over a text given in pieces, holding only a window of it;
+    with it a big file is never held whole, even when it has references.
 
     ``encoding_for(head_text, sha256 or None)`` returns the document's encoding (front matter
     may choose it; the content's sha256 when the file's fingerprint already gives it);
@@ -164,6 +168,14 @@ def load_document(
     if watch is not None and not watch.seen and done is not None:
         cache.put_count(scan_key, done.sha256, 0, done.size)
         return LoadedDocument(head, tokens, [], done.sha256)
+    if scan_pieces is not None:
+        sha_read = done.sha256 if done is not None else sha
+        streamed = _scan_stream(path, scan_pieces)
+        if streamed is not None and streamed[1] == sha_read:
+            occurrences, sha_scanned, size = streamed
+            cache.put_count(scan_key, sha_scanned, len(occurrences), size)
+            return LoadedDocument(head, tokens, occurrences, sha_scanned)
+    # Changed between the passes (or no streaming scan): count and scan one text, whole.
     return _scan_whole(path, cache, encoding, tokens, done, scan, scan_key)
 
 
@@ -221,6 +233,17 @@ def _stream_pass(
     size = sum(len(c) for c in chunks)  # only the triggers were wanted: no decoding
     assert sha is not None
     return _Pass(sha, size, tokens, False)
+
+
+def _scan_stream(
+    path: str, scan_pieces: Callable[[Iterable[str]], list[Occurrence]]
+) -> tuple[list[Occurrence], str, int] | None:
+    """The references of the file streamed: (occurrences, sha256, size) of what was read."""
+    with open(path, "rb") as fh:
+        pieces, decoder = decode_stream(iter(lambda: fh.read(READ_BYTES), b""), label="the file")
+        occurrences = scan_pieces(pieces)
+    stats = decoder.stats()
+    return occurrences, stats.sha256, stats.size
 
 
 def _scan_whole(
