@@ -273,11 +273,11 @@ async def count_rest(args: argparse.Namespace, runtimes: Runtimes, prep: Prepare
 def count_in_workers(args: argparse.Namespace, prep: Prepared) -> None:
     """Count a big cold run's files in worker processes (``shards``), before any event loop
     or thread exists; what they could not count stays in ``prep.todo`` for the engine here."""
-    from prompt_tokens.cli import shards
-
     files = [i for i in prep.todo if i.path != "-"]
     if getattr(args, "exact_remote", False) or not files:
         return
+    from prompt_tokens.cli import shards
+
     sizes = [_size(i.path) for i in files]
     workers = shards.worth_sharding(len(files), sum(sizes))
     if not workers:
