@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 import attrs
@@ -151,6 +152,9 @@ def load_document(
         if st.st_size <= WHOLE_BYTES:
             whole = _Whole(path, fp, cache, encoding, scan, scan_key, triggers)
             return whole.load(fh, head_bytes, sha, tokens, n_refs)
+        if scan is not None and scan_pieces is not None and tokens is None and n_refs is None:
+            both = _Both(path, fp, cache, encoding, scan, scan_pieces, scan_key)
+            return both.load(fh, head_bytes, head)
         watch = TriggerWatch(triggers) if scan is not None and n_refs is None else None
         done = None
         if tokens is None or watch is not None:
@@ -170,9 +174,8 @@ def load_document(
         return LoadedDocument(head, tokens, [], done.sha256)
     if scan_pieces is not None:
         sha_read = done.sha256 if done is not None else sha
-        streamed = _scan_stream(path, scan_pieces)
-        if streamed is not None and streamed[1] == sha_read:
-            occurrences, sha_scanned, size = streamed
+        occurrences, sha_scanned, size = _scan_stream(path, scan_pieces)
+        if sha_scanned == sha_read:
             cache.put_count(scan_key, sha_scanned, len(occurrences), size)
             return LoadedDocument(head, tokens, occurrences, sha_scanned)
     # Changed between the passes (or no streaming scan): count and scan one text, whole.
@@ -235,9 +238,40 @@ def _stream_pass(
     return _Pass(sha, size, tokens, False)
 
 
+@attrs.define
+class _Both:
+    """A big file never seen: counted streaming while a thread finds its references in a
+    second stream of the same file. Tokenizing releases the GIL, so the scan's Python runs
+    while the encoders work, and neither holds the text whole."""
+
+    path: str
+    fp: tuple[int, int, int]
+    cache: TieredCache
+    encoding: str
+    scan: Callable[[str], list[Occurrence]]
+    scan_pieces: Callable[[Iterable[str]], list[Occurrence]]
+    scan_key: str
+
+    def load(self, fh: BinaryIO, head_bytes: bytes, head: str) -> LoadedDocument:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-scan") as pool:
+            scanning = pool.submit(_scan_stream, self.path, self.scan_pieces)
+            done = _stream_pass(fh, head_bytes, self.encoding, None, None, None)
+            after = os.fstat(fh.fileno())
+            occurrences, sha_scanned, size = scanning.result()
+        if (after.st_size, after.st_mtime_ns, after.st_ino) == self.fp:
+            self.cache.put_fingerprint(self.path, *self.fp, done.sha256)
+        self.cache.put_count(self.encoding, done.sha256, done.tokens, done.size)
+        if sha_scanned != done.sha256:  # changed while read: count and scan one text, whole
+            return _scan_whole(
+                self.path, self.cache, self.encoding, done.tokens, done, self.scan, self.scan_key
+            )
+        self.cache.put_count(self.scan_key, sha_scanned, len(occurrences), size)
+        return LoadedDocument(head, done.tokens, occurrences, sha_scanned)
+
+
 def _scan_stream(
     path: str, scan_pieces: Callable[[Iterable[str]], list[Occurrence]]
-) -> tuple[list[Occurrence], str, int] | None:
+) -> tuple[list[Occurrence], str, int]:
     """The references of the file streamed: (occurrences, sha256, size) of what was read."""
     with open(path, "rb") as fh:
         pieces, decoder = decode_stream(iter(lambda: fh.read(READ_BYTES), b""), label="the file")
