@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 MIN_FILES = 64
 MIN_BYTES = 4 << 20
 """Below both, forking costs more than it saves."""
-CHUNKS_PER_WORKER = 4
+CHUNKS_PER_WORKER = 2
 """Work is handed out in a few chunks per worker, so one slow chunk does not idle a core."""
 
 Job = tuple[str, str, str]  # (root, label, absolute path)
@@ -128,6 +128,8 @@ def count_sharded(
 
     A chunk whose worker died (killed, out of memory) is None in each of its places: the
     caller counts those files itself, so nothing is lost."""
+    import prompt_tokens.runtime  # noqa: F401 - imported once here, inherited by every worker
+
     parts = chunks(jobs, sizes, workers * CHUNKS_PER_WORKER)
     done: list[Done | None] = [None] * len(jobs)
     context = multiprocessing.get_context("fork")
