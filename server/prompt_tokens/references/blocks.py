@@ -27,6 +27,7 @@ from typing import Protocol
 
 import attrs
 
+from prompt_tokens.references.sparse import sparse_scan
 from prompt_tokens.references.window import START, Carry, Options, scan_window
 from prompt_tokens.results import Occurrence, Span
 from prompt_tokens.text.markdown import front_matter_end
@@ -93,6 +94,10 @@ class BlockScanner:
         if not _may_hold_references(text, self.kinds, self.markdown_links):
             return []
         fm = front_matter_end(text) if text.startswith(("---", "\ufeff---")) else 0
+        options = Options.of(self.kinds, self.markdown_links)
+        found = sparse_scan(text, fm, options)
+        if found is not None:
+            return [occ for _, occ in found]
         res = scan_window(
             text,
             [len(text)],
@@ -100,7 +105,7 @@ class BlockScanner:
             fm_skip=fm,
             more=False,
             absent=lambda closer: True,
-            options=Options.of(self.kinds, self.markdown_links),
+            options=options,
         )
         return [occ for _, occ in res.found]
 
