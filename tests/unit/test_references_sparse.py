@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from prompt_tokens.references.sparse import sparse_scan
 from prompt_tokens.references.window import START, Options, scan_window
+from prompt_tokens.text.code import code_span_regions, code_spans
 from prompt_tokens.text.lines import LINE_BREAK, line_starts
 from prompt_tokens.text.markdown import front_matter_end
 from tests.unit.prompt_pieces import STATE_PIECES
@@ -90,3 +91,15 @@ def test_templates_are_left_to_the_full_scan() -> None:
 @given(st.text(alphabet="ab\r\n ", max_size=40))
 def test_line_starts_equal_the_line_break_pattern(text: str) -> None:
     assert line_starts(text) == [0, *(m.end() for m in LINE_BREAK.finditer(text))]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="```\\ \t\r\n\nab", max_size=60), st.data())
+def test_code_span_regions_equal_the_run_by_run_pairing(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert code_span_regions(text, start, end) == code_spans(text, start, end).spans
+
+
+def test_code_span_regions_from_just_after_a_backtick() -> None:
+    assert code_span_regions("``a`", 1, 4) == code_spans("``a`", 1, 4).spans == [(1, 4)]

@@ -91,13 +91,13 @@ class BlockScanner:
 
     def __call__(self, text: str) -> list[Occurrence]:
         """Every reference in ``text``, in document order."""
-        if not _may_hold_references(text, self.kinds, self.markdown_links):
-            return []
         fm = front_matter_end(text) if text.startswith(("---", "\ufeff---")) else 0
         options = Options.of(self.kinds, self.markdown_links)
-        found = sparse_scan(text, fm, options)
+        found = sparse_scan(text, fm, options)  # its trigger search is the cheap test
         if found is not None:
             return [occ for _, occ in found]
+        if not _may_hold_references(text, self.kinds, self.markdown_links):
+            return []
         res = scan_window(
             text,
             [len(text)],

@@ -37,7 +37,7 @@ from prompt_tokens.references.patterns import (
 from prompt_tokens.references.templates import VarState, variables
 from prompt_tokens.references.window import Options
 from prompt_tokens.results import Occurrence
-from prompt_tokens.text.code import BLANK_LINE, code_spans, fence_scan
+from prompt_tokens.text.code import BLANK_LINE, code_span_regions, fence_scan
 from prompt_tokens.text.lines import LineIndex
 
 Found = list[tuple[int, Occurrence]]
@@ -162,7 +162,7 @@ def _inline_code(
                 lo = done if a <= done else _paragraph_start(text, a, done)
                 hi = _paragraph_end(text, b, ge)
                 if text.find("`", lo, hi) >= 0:
-                    spans.extend(code_spans(text, lo, hi).spans)
+                    spans.extend(code_span_regions(text, lo, hi))
                 covered[g] = hi
             g += 1
     return spans
