@@ -28,7 +28,7 @@ from typing import Protocol
 import attrs
 
 from prompt_tokens.references.sparse import sparse_scan
-from prompt_tokens.references.stream_scan import stream_scan
+from prompt_tokens.references.stream_scan import CHUNK, stream_scan
 from prompt_tokens.references.window import START, Carry, Options, scan_window, shift
 from prompt_tokens.results import Occurrence
 from prompt_tokens.text.markdown import front_matter_end
@@ -110,11 +110,11 @@ class BlockScanner:
         )
         return [occ for _, occ in res.found]
 
-    def scan_pieces(self, pieces: Iterable[str]) -> list[Occurrence]:
+    def scan_pieces(self, pieces: Iterable[str], *, chunk: int = CHUNK) -> list[Occurrence]:
         """Every reference in the text that ``pieces`` make (cut anywhere), equal to
         ``self("".join(pieces))``, holding only a window of it (``stream_scan``)."""
         options = Options.of(self.kinds, self.markdown_links)
-        return [occ for part in stream_scan(pieces, options) for occ in part.found]
+        return [occ for part in stream_scan(pieces, options, chunk=chunk) for occ in part.found]
 
     def scan_blocks(
         self,

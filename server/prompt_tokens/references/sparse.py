@@ -34,8 +34,8 @@ from prompt_tokens.references.patterns import (
     hash_reference,
     link_reference,
 )
-from prompt_tokens.references.templates import VarState, variables
-from prompt_tokens.references.window import Options
+from prompt_tokens.references.templates import variables
+from prompt_tokens.references.window import START, Carry, Options
 from prompt_tokens.results import Occurrence
 from prompt_tokens.text.code import BLANK_LINE, code_span_regions, fence_scan
 from prompt_tokens.text.lines import LineIndex
@@ -56,21 +56,59 @@ def sparse_scan(text: str, fm_skip: int, options: Options) -> Found | None:
     """(offset, occurrence) of every reference in the whole ``text`` (its first ``fm_skip``
     characters are front matter), in document order; None when the text holds template
     comments or tags (the caller scans it in full)."""
+    res = _scan(text, fm_skip, options, START, end_state=False)
+    return None if res is None else res[0]
+
+
+def sparse_window(
+    text: str, fm_skip: int, options: Options, carry: Carry
+) -> tuple[Found, Carry] | None:
+    """``sparse_scan`` of a window of whole lines that starts with the state ``carry`` and
+    ends where no code span decision crosses (after a blank line, or the document's end),
+    with the state at its end (``references.stream_scan``)."""
+    return _scan(text, fm_skip, options, carry, end_state=True)
+
+
+def _scan(
+    text: str, fm_skip: int, options: Options, carry: Carry, *, end_state: bool
+) -> tuple[Found, Carry] | None:
     braces = [m.start() for m in _BRACES.finditer(text)]
     if braces and (next_comment_start(text, 0) >= 0 or (options.variables and "{%" in text)):
         return None
     at, hashes, links, tags = _triggers(text, fm_skip, options, braces)
+    if not (at or hashes or links or tags or end_state):
+        return [], carry
+    fences = fence_scan(text, min(fm_skip, len(text)), carry.fence)
     if not (at or hashes or links or tags):
-        return []
-    fences = fence_scan(text, min(fm_skip, len(text)), None)
+        return [], Carry(fences.end, carry.vars)
     regions: list[tuple[int, int]] = [(0, fm_skip)] if fm_skip else []
     regions.extend(fences.regions)
-    gaps = _gaps(fm_skip, fences.regions, len(text))
     if "`" in text:
         lines = sorted({_line_of(text, p) for p in (*at, *hashes, *links, *tags)})
+        gaps = _gaps(fm_skip, fences.regions, len(text))
         regions.extend(_inline_code(text, gaps, lines))
     masked = apply_mask(text, regions)
     index = LineIndex(text)
+    found = _references(masked, index, options, at, hashes, links)
+    end_vars = carry.vars
+    if tags:
+        look = Horizons(False, lambda _closer: True)
+        got, states = variables(masked, index, carry.vars, look, [len(text)])
+        found.extend(got)
+        end_vars = states[0]
+    found.sort(key=lambda t: t[0])
+    return found, Carry(fences.end, end_vars)
+
+
+def _references(
+    masked: str,
+    index: LineIndex,
+    options: Options,
+    at: list[int],
+    hashes: list[int],
+    links: list[int],
+) -> Found:
+    """The ``@``, ``#file:``/``#fetch:`` and link references at the triggers."""
     found: Found = []
     for p in at:
         if masked[p] == "@" and (p == 0 or masked[p - 1].isspace()):
@@ -82,13 +120,9 @@ def sparse_scan(text: str, fm_skip: int, options: Options) -> Found | None:
             m = HASH.match(masked, p)
             if m is not None:
                 found.extend(hash_reference(m, index, options.files, options.urls))
-    for ls, le in sorted({_line_of(text, p) for p in links}):
+    for ls, le in sorted({_line_of(masked, p) for p in links}):
         for m in LINK.finditer(masked, ls, le):
             found.extend(link_reference(m, index))
-    if tags:
-        look = Horizons(False, lambda _closer: True)
-        found.extend(variables(masked, index, VarState(), look, [len(text)])[0])
-    found.sort(key=lambda t: t[0])
     return found
 
 

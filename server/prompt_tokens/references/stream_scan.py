@@ -11,9 +11,10 @@ ends, so memory is bounded by the chunk size except while such a decision is ope
 matter's end is decided first: an opening ``---`` keeps the text until its closing line (or
 the end) is seen.
 
-A window with no trigger at all (no ``@`` after whitespace, ``#file:``/``#fetch:``, ``](``,
-``{{``, ``{#``, ``{%``, ``${input:``) finds nothing and changes only the fence state; it is cut
-after its last blank line, which no code-span decision crosses, without masking its code.
+A window without template comments or tags is cut after its last blank line, which no
+code-span decision crosses, and scanned up to there by ``sparse.sparse_window`` (inline code
+masked only near triggers); only the others, and a window without a blank line, take the full
+window scan with its look-ahead record.
 
 The result equals the whole-text scan of the joined pieces, spans included (tested with
 random cut points).
@@ -24,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from prompt_tokens.references.sparse import sparse_window
 from prompt_tokens.references.window import START, Carry, Options, scan_window, shift
 from prompt_tokens.results import Occurrence
-from prompt_tokens.text.code import BLANK_LINE, fence_at, fence_scan
+from prompt_tokens.text.code import BLANK_LINE
 from prompt_tokens.text.lines import LINE_BREAK, after_line_break, count_breaks
 from prompt_tokens.text.markdown import front_matter_bounds, front_matter_open
 
@@ -117,11 +119,13 @@ def _step(
 ) -> tuple[int, Carry, list[Occurrence]] | None:
     """(cut, state there, occurrences before it) for the last clean cut of ``window``, or
     None when it has none."""
-    if not final and not _has_trigger(window, options):
-        cut = _last_paragraph_cut(window)
-        if cut:
-            fences = fence_scan(window, min(fm_skip, len(window)), carry.fence)
-            return cut, Carry(fence_at(fences, cut, carry.fence), carry.vars), []
+    cut = len(window) if final else _last_paragraph_cut(window)
+    if cut:
+        quick = sparse_window(
+            window[:cut] if cut < len(window) else window, fm_skip, options, carry
+        )
+        if quick is not None:
+            return cut, quick[1], [occ for _, occ in quick[0]]
     cuts = _cuts(window)
     res = scan_window(
         window,
@@ -204,21 +208,3 @@ def _last_paragraph_cut(window: str) -> int:
         if lo == 0:
             return 0
         step *= 4
-
-
-def _has_trigger(window: str, options: Options) -> bool:
-    """Whether anything in ``window`` can start a reference or a template construct."""
-    if "{" in window and any(s in window for s in ("{{", "{#", "{%", "${input:")):
-        return True
-    if options.links and "](" in window:
-        return True
-    if not (options.files or options.urls):
-        return False
-    if "#f" in window:
-        return True
-    p = window.find("@")
-    while p >= 0:
-        if p == 0 or window[p - 1].isspace():
-            return True
-        p = window.find("@", p + 1)
-    return False
