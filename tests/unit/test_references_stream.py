@@ -4,6 +4,7 @@ text is cut, and holds only a window of it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -94,3 +95,17 @@ def test_an_unclosed_front_matter_is_decided_at_the_end() -> None:
     closed = "---\ntitle: @x/y.md\n---\n@a/b.md\n"
     pieces = [closed[i : i + 3] for i in range(0, len(closed), 3)]
     assert [o.target for o in BlockScanner().scan_pieces(pieces, chunk=4)] == ["a/b.md"]
+
+
+def test_the_runtime_scanner_streams(tmp_path: Path) -> None:
+    from prompt_tokens.runtime import Runtime
+    from prompt_tokens.settings import Settings
+
+    rt = Runtime()
+    rt.set_settings(str(tmp_path), Settings())
+    text = "---\nname: p\n---\nSee @docs/a.md and `@not.md`.\n\n{{> head}} {{ who }}\n" * 50
+    for name in ("CLAUDE.md", "x.prompt", "notes.md"):
+        scanner = rt.scanner(str(tmp_path), str(tmp_path / name))
+        assert scanner is not None and scanner.scan_pieces is not None
+        pieces = [text[i : i + 37] for i in range(0, len(text), 37)]
+        assert scanner.scan_pieces(pieces) == scanner.scan(text)
