@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prompt_tokens.references.sparse import sparse_scan
+from prompt_tokens.references.sparse import sparse_scan, sparse_window
 from prompt_tokens.references.window import START, Options, scan_window
 from prompt_tokens.text.code import code_span_regions, code_spans
 from prompt_tokens.text.lines import LINE_BREAK, line_starts
@@ -79,12 +79,14 @@ def test_long_paragraphs_far_from_their_start() -> None:
         )
 
 
-def test_templates_are_left_to_the_full_scan() -> None:
+def test_template_windows_are_left_to_the_full_window_scan() -> None:
+    """A whole text with template comments or tags is scanned sparsely; a window of a
+    stream is not (its look-ahead decisions must be recorded)."""
     options = Options.of(("file", "url", "variable"), False)
-    assert sparse_scan("{# c #} @a.md", 0, options) is None
-    assert sparse_scan("{{! c }} @a.md", 0, options) is None
-    assert sparse_scan("{% set x = 1 %} {{ x }}", 0, options) is None
-    assert sparse_scan("{{#each xs}}{{ y }}{{/each}}", 0, options) is not None
+    for text in ("{# c #} @a.md", "{{! c }} @a.md", "{% set x = 1 %} {{ x }} {{ y }}"):
+        assert sparse_scan(text, 0, options) == full_scan(text, options)
+        assert sparse_window(text, 0, options, START) is None
+    assert sparse_window("{{#each xs}}{{ y }}{{/each}}", 0, options, START) is not None
     assert sparse_scan("no triggers at all, a@b.c", 0, options) == []
 
 

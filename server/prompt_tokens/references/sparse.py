@@ -24,7 +24,11 @@ from __future__ import annotations
 import bisect
 import re
 
-from prompt_tokens.references.exclusions import apply_mask, next_comment_start
+from prompt_tokens.references.exclusions import (
+    apply_mask,
+    next_comment_start,
+    template_comments,
+)
 from prompt_tokens.references.lookahead import Horizons
 from prompt_tokens.references.patterns import (
     AT,
@@ -34,7 +38,7 @@ from prompt_tokens.references.patterns import (
     hash_reference,
     link_reference,
 )
-from prompt_tokens.references.templates import variables
+from prompt_tokens.references.templates import jinja_tags, variables
 from prompt_tokens.references.window import START, Carry, Options
 from prompt_tokens.results import Occurrence
 from prompt_tokens.text.code import BLANK_LINE, code_span_regions, fence_scan
@@ -73,31 +77,85 @@ def _scan(
     text: str, fm_skip: int, options: Options, carry: Carry, *, end_state: bool
 ) -> tuple[Found, Carry] | None:
     braces = [m.start() for m in _BRACES.finditer(text)]
-    if braces and (next_comment_start(text, 0) >= 0 or (options.variables and "{%" in text)):
-        return None
+    templated = bool(braces) and (
+        next_comment_start(text, 0) >= 0 or (options.variables and "{%" in text)
+    )
+    if templated and end_state:
+        return None  # a window: its template constructs' look-ahead must be recorded
     at, hashes, links, tags = _triggers(text, fm_skip, options, braces)
     if not (at or hashes or links or tags or end_state):
         return [], carry
     fences = fence_scan(text, min(fm_skip, len(text)), carry.fence)
     if not (at or hashes or links or tags):
         return [], Carry(fences.end, carry.vars)
-    regions: list[tuple[int, int]] = [(0, fm_skip)] if fm_skip else []
-    regions.extend(fences.regions)
-    if "`" in text:
-        lines = sorted({_line_of(text, p) for p in (*at, *hashes, *links, *tags)})
-        gaps = _gaps(fm_skip, fences.regions, len(text))
-        regions.extend(_inline_code(text, gaps, lines))
-    masked = apply_mask(text, regions)
+    masked = _masked(text, fm_skip, fences.regions, [*at, *hashes, *links, *tags], templated)
     index = LineIndex(text)
     found = _references(masked, index, options, at, hashes, links)
     end_vars = carry.vars
-    if tags:
-        look = Horizons(False, lambda _closer: True)
+    if tags:  # no ``{{`` nor ``${input:``: no variable, and no scope changes one
+        look = Horizons(False, _absent)
         got, states = variables(masked, index, carry.vars, look, [len(text)])
         found.extend(got)
         end_vars = states[0]
     found.sort(key=lambda t: t[0])
     return found, Carry(fences.end, end_vars)
+
+
+def _absent(_closer: str) -> bool:
+    return True  # the whole text: nothing follows it
+
+
+def _masked(
+    text: str, fm_skip: int, fenced: list[tuple[int, int]], triggers: list[int], templated: bool
+) -> str:
+    """``text`` masked as ``exclusions.exclude`` masks it, exactly wherever the scan reads.
+
+    Template comments and Jinja tags read every ``{``, every ``}`` and the whitespace runs
+    after ``{%`` (never inside inline code: a run entering code would cross a backtick), so
+    with them the lines holding a brace are masked exactly too, then the lines a Jinja tag
+    spans (its rest is read), and the comments are masked last, as ``exclude`` does."""
+    regions: list[tuple[int, int]] = [(0, fm_skip)] if fm_skip else []
+    regions.extend(fenced)
+    gaps = _gaps(fm_skip, fenced, len(text))
+    ticks = "`" in text
+    lines = {_line_of(text, p) for p in triggers}
+    if templated:
+        lines.update(_brace_lines(text, fm_skip))
+    if ticks:
+        regions.extend(_inline_code(text, gaps, sorted(lines)))
+    masked = apply_mask(text, regions)
+    if not templated:
+        return masked
+    look = Horizons(False, _absent)
+    if ticks and "{%" in masked:
+        spans = {
+            (_line_of(text, p)[0], _line_of(text, q - 1)[1])
+            for p, q, *_ in jinja_tags(masked, look)
+        }
+        more = _inline_code(text, gaps, sorted(spans - lines))
+        if more:
+            regions.extend(more)
+            masked = apply_mask(text, regions)
+    if "{#" in text or "{{!" in text:
+        masked = apply_mask(masked, template_comments(masked, look))
+    return masked
+
+
+def _brace_lines(text: str, start: int) -> list[tuple[int, int]]:
+    """The ``\\n``-delimited lines from ``start`` that hold a ``{`` or a ``}`` (each brace
+    searched for again only once the scan has passed it)."""
+    out: list[tuple[int, int]] = []
+    nxt = [text.find("{", start), text.find("}", start)]
+    while True:
+        hits = [p for p in nxt if p >= 0]
+        if not hits:
+            return out
+        line = _line_of(text, min(hits))
+        out.append(line)
+        pos = line[1] + 1
+        for k, c in enumerate("{}"):
+            if 0 <= nxt[k] < pos:
+                nxt[k] = text.find(c, pos)
 
 
 def _references(
