@@ -109,3 +109,26 @@ def test_the_runtime_scanner_streams(tmp_path: Path) -> None:
         assert scanner is not None and scanner.scan_pieces is not None
         pieces = [text[i : i + 37] for i in range(0, len(text), 37)]
         assert scanner.scan_pieces(pieces) == scanner.scan(text)
+
+
+def test_the_include_stream_stays_bounded_while_its_constructs_close() -> None:
+    """A Jinja template with closed tags and comments: the include search keeps a window
+    of about a chunk, never the whole text."""
+    from prompt_tokens.agents.includes import scan_includes
+    from prompt_tokens.agents.stream_includes import IncludeStream
+
+    block = '{% include "part.j2" %}\n{# note #}\n{% raw %}{% include "no.j2" %}{% endraw %}\n\n'
+    text = block * 3000
+    stream = IncludeStream("jinja", chunk=4096)
+    held = 0
+    options = Options.of(("file",), False)
+    for part in stream_scan(pieces_of(text, 500), options, chunk=4096):
+        stream.feed(part)
+        held = max(held, stream._size)
+    assert held < 3 * 4096 < len(text)
+    assert stream.finish() == scan_includes(text, "jinja")
+
+
+def pieces_of(text: str, size: int) -> Iterator[str]:
+    for i in range(0, len(text), size):
+        yield text[i : i + size]
