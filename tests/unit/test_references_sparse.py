@@ -18,6 +18,7 @@ CODE_PIECES = [
     "> ```\n", "\n", "\n\n", "\n \n", "\r\n", "\r\n\r\n", "\r", "\r\r", " \t", "x",
     "@a.md", " @b/c.txt ", "#file:d.py", " #fetch:https://e.io/f", "[t](g.md)", "[a\\\r](h.md)",
     "{{ v }}", "{{#each xs}}", "{{/each}}", "${input:w}", "---\n", "@", "](", "{{", "\ufeff",
+    "@https:/", "@HTTP://", "@name", "@name`.md`", "/", ".", "...", "),", "\x00",
 ]  # fmt: skip
 
 KINDS = [("file", "url", "variable"), ("file",), ("url",), ("variable",)]

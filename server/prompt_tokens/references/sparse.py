@@ -34,9 +34,11 @@ from prompt_tokens.references.patterns import (
     AT,
     HASH,
     LINK,
+    at_file_token,
     at_reference,
     hash_reference,
     link_reference,
+    url_start,
 )
 from prompt_tokens.references.templates import jinja_tags, variables
 from prompt_tokens.references.window import START, Carry, Options
@@ -194,7 +196,11 @@ def _triggers(
     at: list[int] = []
     hashes: list[int] = []
     if options.files or options.urls:
-        at = [p for p in _all(text, "@", fm_skip) if p == 0 or text[p - 1].isspace()]
+        at = [
+            p
+            for p in _all(text, "@", fm_skip)
+            if (p == 0 or text[p - 1].isspace()) and _may_be_at(text, p, options)
+        ]
         hashes = [
             p
             for m in _HASH.finditer(text, fm_skip)
@@ -208,6 +214,17 @@ def _triggers(
             tags.extend(m.start() for m in _INPUT.finditer(text, fm_skip))
             tags.sort()
     return at, hashes, links, tags
+
+
+def _may_be_at(text: str, p: int, options: Options) -> bool:
+    """Whether the ``@`` at ``p`` can be a reference once masked. Masking only shortens its
+    token (a masked character ends it), and a prefix of a token that is no file reference is
+    none either, unless the token is a URL (a prefix of one may read as a path)."""
+    m = AT.match(text, p)
+    if m is None:
+        return False
+    raw = m.group(1)
+    return url_start(raw) or (options.files and at_file_token(raw))
 
 
 def _all(text: str, needle: str, start: int) -> list[int]:
