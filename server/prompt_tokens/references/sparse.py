@@ -14,9 +14,12 @@ is what masking the whole text spends its time on. This scan finds those *trigge
   trigger (a Markdown link's text may hold a lone ``\\r``, nothing else holds a line break),
   so only the paragraphs such a line touches need their code spans.
 
-Text with template comments (``{#`` not after a ``{``, ``{{!``) or Jinja tags (``{%``, when variables are looked
-for) is left to the full scan (``window.scan_window``): those constructs read across
-paragraphs. The result equals ``window.scan_window`` over the whole text (tested).
+An ``@`` whose token is no reference even unmasked is no trigger (masking only shortens a
+token). Template comments (``{#`` not after a ``{``, ``{{!``) and Jinja tags (``{%``) read
+every brace and across paragraphs: with them, the lines holding a brace and the lines each tag
+spans are masked exactly too (``_masked``). A window of a stream that holds them is left to
+``window.scan_window``, which records how far they looked ahead. The result equals
+``window.scan_window`` over the whole text (tested).
 """
 
 from __future__ import annotations
