@@ -8,7 +8,7 @@ dialect overrides per settings, the remembered agent loads), and so the facade s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ class Scanner:
     """What the scan results depend on (``DocumentState.occurrences`` re-scans when it changes)."""
     cache_key: str
     """The pseudo-encoding under which reference counts of a content are cached."""
+    scan_pieces: Callable[[Iterable[str]], list[Occurrence]] | None = None
+    """``scan`` of the text that pieces make (decoded chunks cut anywhere), holding only a
+    window of it: for files too big to keep whole."""
 
 
 class Agents:
@@ -66,7 +69,10 @@ class Agents:
             BlockScanner(tuple(refs.enabled), links), dialect, file_exists_near(path)
         )
         return Scanner(
-            scan=scan, key=scan.key, cache_key=f"{refs_key(refs.enabled, links)}:{dialect}"
+            scan=scan,
+            key=scan.key,
+            cache_key=f"{refs_key(refs.enabled, links)}:{dialect}",
+            scan_pieces=scan.scan_pieces,
         )
 
     def dialect(self, settings: Settings, root: str, path: str | None) -> Dialect:

@@ -36,8 +36,9 @@ _JINJA = re.compile(
     r"(\[\s*)?(\"[^\"\r\n]+\"|'[^'\r\n]+')[^%]*?[-+]?%\}"
 )
 _PROMPTY_FILE = re.compile(r"\$\{file:([^}\r\n]+)\}")
-_COMMENTS = re.compile(r"\{\{!--.*?--\}\}|\{\{![^}]*\}\}|\{#.*?#\}", re.DOTALL)
-_RAW = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}.*?(?:\{%[-+]?\s*endraw\s*[-+]?%\}|\Z)", re.DOTALL)
+COMMENTS = re.compile(r"\{\{!--.*?--\}\}|\{\{![^}]*\}\}|\{#.*?#\}", re.DOTALL)
+_NOT_BREAK = re.compile(r"[^\r\n]")
+RAW = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}.*?(?:\{%[-+]?\s*endraw\s*[-+]?%\}|\Z)", re.DOTALL)
 
 
 def partial_path(name: str) -> str:
@@ -70,22 +71,24 @@ def scan_includes(text: str, dialect: Dialect) -> list[Occurrence]:
     body_start = bounds[2] if bounds else 0
     found: list[Occurrence] = []
     if "prompty-file" in wanted and bounds:
-        found.extend(_prompty_files(text, bounds[0], bounds[1], index))
+        found.extend(prompty_files(text, bounds[0], bounds[1], index))
     body = _blank_comments(text, body_start)
     if "dotprompt-partial" in wanted:
-        found.extend(_partials(body, body_start, index))
+        found.extend(partials(body, body_start, index))
     if "jinja-include" in wanted:
-        found.extend(_jinja(body, body_start, index))
+        found.extend(jinja_includes(body, body_start, index))
     found.sort(key=lambda o: o.span.offset)
     return found
 
 
 def _blank_comments(text: str, start: int) -> str:
     """``text`` with the front matter, comments and raw blocks blanked (offsets kept)."""
-    body = " " * start + text[start:]
-    for pattern in (_RAW, _COMMENTS):
-        body = pattern.sub(lambda m: re.sub(r"[^\r\n]", " ", m.group()), body)
-    return body
+    return blank_matches(blank_matches(" " * start + text[start:], RAW), COMMENTS)
+
+
+def blank_matches(text: str, pattern: re.Pattern[str]) -> str:
+    """``text`` with every match of ``pattern`` blanked (line breaks kept, offsets kept)."""
+    return pattern.sub(lambda m: _NOT_BREAK.sub(" ", m.group()), text)
 
 
 def _occurrence(index: LineIndex, start: int, end: int, target: str, syntax: str) -> Occurrence:
@@ -98,19 +101,19 @@ def _occurrence(index: LineIndex, start: int, end: int, target: str, syntax: str
     )
 
 
-def _partials(body: str, start: int, index: LineIndex) -> Iterator[Occurrence]:
+def partials(body: str, start: int, index: LineIndex) -> Iterator[Occurrence]:
     for m in _PARTIAL.finditer(body, start):
         yield _occurrence(index, m.start(), m.end(), partial_path(m.group(1)), "partial")
 
 
-def _jinja(body: str, start: int, index: LineIndex) -> Iterator[Occurrence]:
+def jinja_includes(body: str, start: int, index: LineIndex) -> Iterator[Occurrence]:
     for m in _JINJA.finditer(body, start):
         name = m.group(3)[1:-1].strip()
         if name:
             yield _occurrence(index, m.start(), m.end(), name, "include")
 
 
-def _prompty_files(text: str, start: int, end: int, index: LineIndex) -> Iterator[Occurrence]:
+def prompty_files(text: str, start: int, end: int, index: LineIndex) -> Iterator[Occurrence]:
     for m in _PROMPTY_FILE.finditer(text, start, end):
         target = m.group(1).strip().strip("\"'")
         if target:

@@ -21,14 +21,17 @@ count, so a file created meanwhile is seen by the next count.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
 from prompt_tokens.agents.dialects import Dialect, DialectRules, rules_for
 from prompt_tokens.agents.includes import may_include, scan_includes
 from prompt_tokens.agents.plausible import Exists, looks_like_path
+from prompt_tokens.agents.stream_includes import IncludeStream
 from prompt_tokens.references.blocks import BlockScanner, ScanBlock
+from prompt_tokens.references.stream_scan import CHUNK, stream_scan
+from prompt_tokens.references.window import Options
 from prompt_tokens.results import Occurrence
 
 
@@ -94,6 +97,20 @@ class DialectScanner:
         if self._wants_includes(text):
             found = _merge(found, scan_includes(text, self.dialect))
         return found
+
+    def scan_pieces(self, pieces: Iterable[str], *, chunk: int = CHUNK) -> list[Occurrence]:
+        """``self("".join(pieces))`` for a text that arrives in pieces cut anywhere, holding
+        only a window of it (``references.stream_scan``; includes: ``stream_includes``)."""
+        rules, exists = self.rules, self.exists
+        wants = bool(rules.includes) and "file" in self.blocks.kinds
+        includes = IncludeStream(self.dialect, chunk) if wants else None
+        options = Options.of(self.blocks.kinds, self.blocks.markdown_links)
+        found: list[Occurrence] = []
+        for part in stream_scan(pieces, options, chunk=chunk):
+            found.extend(o for o in part.found if keeps(o, rules, exists))
+            if includes is not None:
+                includes.feed(part)
+        return found if includes is None else _merge(found, includes.finish())
 
     def scan_blocks(
         self,

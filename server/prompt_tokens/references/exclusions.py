@@ -65,7 +65,7 @@ def template_comments(text: str, look: Horizons) -> list[tuple[int, int]]:
     """``[start, end)`` of each template comment in ``text`` (code already masked)."""
     out: list[tuple[int, int]] = []
     pos = 0
-    while (p := _next_comment_start(text, pos)) >= 0:
+    while (p := next_comment_start(text, pos)) >= 0:
         end = _comment_at(text, p, look)
         if end is None:
             pos = p + 1
@@ -75,7 +75,7 @@ def template_comments(text: str, look: Horizons) -> list[tuple[int, int]]:
     return out
 
 
-def _next_comment_start(text: str, pos: int) -> int:
+def next_comment_start(text: str, pos: int) -> int:
     """The first ``{#`` not after a ``{``, or ``{{!``, from ``pos`` (-1: none). Found with
     ``str.find``: a regex starting with a look-behind would be tried at every position."""
     h = text.find("{#", pos)

@@ -61,6 +61,19 @@ def _token(
     )
 
 
+def at_file_token(raw: str) -> bool:
+    """Whether the token after ``@`` (not a URL) is a file reference: trimmed, it holds a
+    ``/``, a ``.`` or a ``\\`` and is not only dots. A prefix of a token that is not one is
+    not one either (the whole-text scan relies on it: masking only shortens tokens)."""
+    t = trim_trailing(raw)
+    return bool(t) and ("/" in t or "." in t or "\\" in t) and bool(t.strip("."))
+
+
+def url_start(raw: str) -> bool:
+    """Whether ``raw`` starts like an ``http(s)://`` URL."""
+    return _URL_START.match(raw) is not None
+
+
 def at_reference(
     m: re.Match[str], index: LineIndex, want_files: bool, want_urls: bool
 ) -> Iterator[tuple[int, Occurrence]]:
@@ -71,11 +84,9 @@ def at_reference(
             if t and len(t[1].target) > len(_URL_START.match(raw).group()):  # type: ignore[union-attr]
                 yield t
         return
-    if not want_files:
-        return
-    t = _token(raw, m.start(), index, "file", "at", 1)
-    if t and ("/" in t[1].target or "." in t[1].target or "\\" in t[1].target):
-        if t[1].target.strip("."):
+    if want_files and at_file_token(raw):
+        t = _token(raw, m.start(), index, "file", "at", 1)
+        if t:
             yield t
 
 

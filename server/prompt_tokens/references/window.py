@@ -18,7 +18,10 @@ that, and ``syntax.scan`` is one window: the whole text.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from operator import attrgetter
 from typing import NamedTuple
+
+import attrs
 
 from prompt_tokens.references.exclusions import exclude
 from prompt_tokens.references.lookahead import Horizons
@@ -31,7 +34,7 @@ from prompt_tokens.references.patterns import (
     link_reference,
 )
 from prompt_tokens.references.templates import VarState, variables
-from prompt_tokens.results import Occurrence
+from prompt_tokens.results import Occurrence, Span
 from prompt_tokens.text.code import Fence, fence_at
 from prompt_tokens.text.lines import LineIndex
 
@@ -119,3 +122,30 @@ def _at_and_hash(masked: str, index: LineIndex, options: Options) -> list[tuple[
         if m.start() == 0 or masked[m.start() - 1].isspace():
             found.extend(hash_reference(m, index, options.files, options.urls))
     return found
+
+
+_OCC_NAMES = tuple(f.name for f in attrs.fields(Occurrence))
+_OCC_VALUES = attrgetter(*_OCC_NAMES)
+_OCC_SPAN = _OCC_NAMES.index("span")
+_OCC_POSITIONAL = all(f.init and not f.kw_only for f in attrs.fields(Occurrence))
+
+
+def shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
+    """``o`` moved ``dline`` lines and ``doffset`` characters on (columns stay: units start
+    at column 0)."""
+    if not dline and not doffset:
+        return o
+    s = o.span
+    span = Span(
+        s.line + dline,
+        s.start,
+        s.end_line + dline,
+        s.end,
+        s.offset + doffset,
+        s.end_offset + doffset,
+    )
+    if not _OCC_POSITIONAL:
+        return attrs.evolve(o, span=span)
+    values = list(_OCC_VALUES(o))
+    values[_OCC_SPAN] = span  # positional construction: ~4x faster than attrs.evolve
+    return Occurrence(*values)

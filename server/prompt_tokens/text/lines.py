@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import bisect
 import re
+from itertools import accumulate, repeat
+from operator import add
 from typing import Literal
 
 from prompt_tokens.results import Span
@@ -111,6 +113,17 @@ def index_of_units(s: str, units: int, encoding: PositionEncoding) -> int:
     return len(decoded) + (len(decoded.encode("utf-8", "surrogatepass")) < units)
 
 
+def line_starts(text: str) -> list[int]:
+    """Offsets where the lines of ``text`` start. Without a lone ``\\r`` every line starts
+    after a ``\\n``: the lengths of the ``\\n``-split parts are summed at C speed (a match per
+    line, as for a lone ``\\r``, costs several times more on a long text)."""
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return [0, *(m.end() for m in LINE_BREAK.finditer(text))]
+    out = list(accumulate(map(add, map(len, text.split("\n")), repeat(1)), initial=0))
+    out.pop()
+    return out
+
+
 class LineIndex:
     """Offsets → (line, UTF-16 column) for one text."""
 
@@ -123,7 +136,7 @@ class LineIndex:
     def starts(self) -> list[int]:
         """Offsets where lines start (built on first use: most scanned texts have no spans)."""
         if self._starts is None:
-            self._starts = [0, *(m.end() for m in LINE_BREAK.finditer(self.text))]
+            self._starts = line_starts(self.text)
         return self._starts
 
     def position(self, offset: int) -> tuple[int, int]:
