@@ -303,7 +303,7 @@ class Runtime:
             scan=scanner.scan if scanner is not None else None,
             scan_key=scanner.cache_key if scanner is not None else "",
             triggers=ref_triggers(links, includes=bool(rules.includes)),
-            scan_pieces=getattr(scanner, "scan_pieces", None),
+            scan_pieces=scanner.scan_pieces if scanner is not None else None,
         )
         configure.record(loaded.sha256)
         result = await engine.count_document(

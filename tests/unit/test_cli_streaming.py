@@ -20,6 +20,7 @@ from prompt_tokens.doc_loader import (
 )
 from prompt_tokens.references.syntax import scan
 from prompt_tokens.settings import CacheSettings
+from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import decode_bytes
 from tests.conftest import plain_count
 from tests.unit.shared_corpus import corpus_files
@@ -142,3 +143,36 @@ def test_no_trigger_means_no_reference(links: bool) -> None:
     """The quick check is sound: a corpus text without triggers has no occurrences."""
     text = _without_triggers(_corpus_text(200_000))
     assert scan(text, markdown_links=links) == []
+
+
+def test_document_with_references_is_never_held_whole(tmp_path: Path) -> None:
+    """With the streaming scan a big document's references are found from a window of it,
+    equal to the whole-text scan, and its count equals plain tiktoken."""
+    from prompt_tokens.references.blocks import BlockScanner
+
+    scanner = BlockScanner(("file", "url", "variable"), False)
+    text = _corpus_text(12_000_000) * 2 + "\nsee @docs/a.md and {{ topic }}\n"  # ~27 MB
+    data = text.encode("utf-8")
+    path = tmp_path / "refs.md"
+    path.write_bytes(data)
+    get_encoding(ENC)  # loaded before measuring: its tables are not the document
+    tracemalloc.start()
+    try:
+        loaded = load_document(
+            str(path),
+            _memory_cache(),
+            encoding_for=lambda _h, _s: ENC,
+            scan=scanner,
+            scan_key="test-refs",
+            triggers=ref_triggers(False),
+            scan_pieces=scanner.scan_pieces,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert loaded.text_tokens == plain_count(ENC, text)
+    assert loaded.occurrences == scanner(text)
+    assert loaded.occurrences and len(loaded.text) <= HEAD_BYTES
+    # A whole copy would be ≥ len(data); the two streams keep a few blocks and a scan window
+    # each (a window of non-ASCII text takes 4 bytes a character).
+    assert peak < len(data) // 2, f"peak {peak:,} bytes for a {len(data):,}-byte file"
