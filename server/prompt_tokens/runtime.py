@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -61,6 +61,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 STOPPED: tuple[type[Exception], ...] = (JobCancelled, QueueClosed)
 """What a count raises when a newer count of the same document superseded it, or the engine
 is shutting down: not a failure, the newer work (or nothing) takes over."""
@@ -91,10 +93,15 @@ class CountRequest:
 
 
 class Runtime:
-    """The workspace engine. One per front end; ``workers`` bounds the queue's concurrent jobs."""
+    """The workspace engine. One per front end; ``workers`` bounds the queue's concurrent jobs.
 
-    def __init__(self, *, workers: int = 2) -> None:
+    ``blocking``: file work (reading, counting, scanning) runs on the event loop's thread, not
+    in a thread of its own: for a worker process that counts one file at a time, where the
+    hand-off to a thread costs more than it overlaps."""
+
+    def __init__(self, *, workers: int = 2, blocking: bool = False) -> None:
         self._workers = workers
+        self._blocking = blocking
         self._queue: JobQueue | None = None
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
@@ -222,6 +229,11 @@ class Runtime:
         finally:
             self._progress.pop(job.id, None)
 
+    async def _off_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._blocking:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
     def cancel(self, group: str, reason: str = "closed") -> None:
         """Cancel the queued or running count of ``group`` (e.g. its document was closed)."""
         if self._queue is not None:
@@ -268,7 +280,7 @@ class Runtime:
         """``result.agent`` for the dialects that have one (a one-line lookup for the rest)."""
         if self.dialect(root, path) == "skill" and path != "-":
             try:
-                result.agent = await asyncio.to_thread(self.agent_summary, root, path, text)
+                result.agent = await self._off_loop(self.agent_summary, root, path, text)
             except (OSError, ValueError, PromptTokensError) as exc:
                 log.warning("%s: no skill summary: %s", path, exc)
 
@@ -295,7 +307,7 @@ class Runtime:
         links = links_for(rules, self.settings(root).references.markdown_links, path)
         cache = self._roots.cache(root)
         configure = CachedConfigure(engine.configure, cache)
-        loaded = await asyncio.to_thread(
+        loaded = await self._off_loop(
             load_document,
             path,
             cache,
@@ -325,11 +337,14 @@ class Runtime:
         references: bool = True,
         on_done: Callable[[str], None] | None = None,
         overlay: Mapping[str, str] | None = None,
+        limit: int = 8,
     ) -> list[DocumentResult | BaseException]:
         """Count many documents through the queue, several at once; results in order, each
         named by its request's label. A document's failure is returned in its place, not
         raised; ``on_done(label)`` is called as each one ends. ``overlay`` (texts by absolute
-        path, winning over the disk) applies to the requests that carry their ``text``."""
+        path, winning over the disk) applies to the requests that carry their ``text``.
+        ``limit``: documents counted at once (their waits on URLs overlap; their Python does
+        not, so a CPU-bound run is faster with fewer)."""
 
         def job(request: CountRequest) -> Callable[[JobContext], Any]:
             async def run(ctx: JobContext) -> DocumentResult:
@@ -361,7 +376,7 @@ class Runtime:
 
         await asyncio.to_thread(self._prefetch, requests, references)
         return await self._jobs().batch(
-            [job(r) for r in requests], priority=Priority.OPEN, label="count", limit=8
+            [job(r) for r in requests], priority=Priority.OPEN, label="count", limit=limit
         )
 
     async def count_exact(
