@@ -159,10 +159,10 @@ def _real(label: str, dirs: dict[str, str]) -> str:
     link is resolved whole)."""
     if os.path.islink(label):
         return os.path.realpath(label)
-    folder, name = os.path.split(os.path.abspath(label))
+    folder, name = os.path.split(label)
     real = dirs.get(folder)
     if real is None:
-        real = dirs[folder] = os.path.realpath(folder)
+        real = dirs[folder] = os.path.realpath(folder or ".")
     return os.path.join(real, name)
 
 

@@ -20,9 +20,9 @@ import stat
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
-import pathspec
 
 log = logging.getLogger("prompt_tokens")
 
@@ -87,7 +87,7 @@ class _Ignores:
     on a path decides (git's precedence), negations included (``pathspec.GitIgnoreSpec``)."""
 
     def __init__(self) -> None:
-        self._specs: dict[Path, pathspec.PathSpec] = {}
+        self._specs: dict[Path, Any] = {}  # pathspec.GitIgnoreSpec
 
     def enter(self, folder: Path) -> None:
         file = folder / ".gitignore"
@@ -95,14 +95,17 @@ class _Ignores:
             lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return
+        import pathspec  # only for trees that have a .gitignore outside git
+
         try:
             self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
         except ValueError as exc:
             log.warning("%s: not used (%s)", file, exc)
 
+    def __bool__(self) -> bool:
+        return bool(self._specs)
+
     def ignored(self, path: Path, is_dir: bool) -> bool:
-        if not self._specs:  # most trees outside git have no .gitignore at all
-            return False
         for folder in path.parents:
             spec = self._specs.get(folder)
             if spec is None:
@@ -129,12 +132,12 @@ def _walk_plain(folder: Path) -> list[str]:
             for d in dirnames
             if d not in SKIP_DIRS
             and (not d.startswith(".") or d in AGENT_DIRS)
-            and not ignores.ignored(here / d, is_dir=True)
+            and not (ignores and ignores.ignored(here / d, is_dir=True))
         )
         listed.extend(
             os.path.join(dirpath, f)
             for f in filenames
-            if is_prompt_file(f) and not ignores.ignored(here / f, is_dir=False)
+            if is_prompt_file(f) and not (ignores and ignores.ignored(here / f, is_dir=False))
         )
     return listed
 
@@ -142,6 +145,12 @@ def _walk_plain(folder: Path) -> list[str]:
 def walk(folder: Path) -> Iterator[Path]:
     """Prompt files under ``folder``, sorted: git's ignore rules inside git, ``.gitignore``
     files (through pathspec) outside; only regular files (FIFOs, sockets, loops skipped)."""
+    return (Path(p) for p in walk_names(folder))
+
+
+def walk_names(folder: Path) -> Iterator[str]:
+    """:func:`walk` as strings, as ``str(Path(...))`` spells them (a run over thousands of
+    files builds no ``Path`` for each)."""
     listed = _git_files(folder)
     if listed is None:
         listed = _walk_plain(folder)
@@ -154,7 +163,12 @@ def walk(folder: Path) -> Iterator[Path]:
         if any(part in SKIP_DIRS for part in rest.split(os.sep)):
             continue
         if _regular(full):
-            yield Path(full)
+            yield str(Path(full)) if _untidy(full) else full
+
+
+def _untidy(path: str) -> bool:
+    """What ``Path`` would spell differently (``./``, ``/./``, ``//``, a trailing ``/``)."""
+    return path.startswith("./") or "/./" in path or "//" in path or path.endswith("/")
 
 
 def _regular(path: str) -> bool:
@@ -198,7 +212,7 @@ def expand_paths(paths: Sequence[str]) -> Expansion:
             continue
         if stat.S_ISDIR(mode):
             out.folders.append(p)
-            found = [Named(str(f), False) for f in walk(p)]
+            found = [Named(f, False) for f in walk_names(p)]
             if not found:
                 log.warning(
                     "%s: no prompt files found (looked for %s)", raw, ", ".join(MATCH_ENDINGS)
