@@ -163,14 +163,14 @@ def error(message: str) -> None:
 def progress_bar(total: int, total_bytes: int) -> Iterator[Callable[[str], None]]:
     """``step(label)`` after each file; a bar on stderr only when it is a terminal and the
     batch is big enough for a bar to be worth drawing."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     stream = sys.stderr
     wanted = total >= PROGRESS_MIN_FILES or total_bytes >= PROGRESS_MIN_BYTES
     if not (wanted and stream.isatty()):
         yield lambda _label: None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     bar = Progress(
         BarColumn(),
         MofNCompleteColumn(),

@@ -14,14 +14,11 @@ stays in one process.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
 import os
 import pickle
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING
 
 from prompt_tokens import environment
@@ -53,12 +50,14 @@ def cores() -> int:
 
 def worth_sharding(n_files: int, n_bytes: int) -> int:
     """How many worker processes to use for a run (0: count in this process)."""
+    if n_files < MIN_FILES and n_bytes < MIN_BYTES:
+        return 0
+    import multiprocessing
+
     if (
         not sys.platform.startswith("linux")
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        return 0
-    if n_files < MIN_FILES and n_bytes < MIN_BYTES:
         return 0
     workers = min(environment.workers() or cores(), 8)
     return workers if workers > 1 else 0
@@ -90,6 +89,8 @@ def _portable(exc: BaseException) -> BaseException:
 
 def count_chunk(roots: dict[str, RootConfig], jobs: list[Job], references: bool) -> list[Done]:
     """In a worker: count ``jobs`` with a runtime of its own."""
+    import asyncio
+
     return asyncio.run(_count_chunk(roots, jobs, references))
 
 
@@ -149,6 +150,9 @@ def count_sharded(
 
     A chunk whose worker died (killed, out of memory) is None in each of its places: the
     caller counts those files itself, so nothing is lost."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     import prompt_tokens.runtime  # noqa: F401 - imported once here, inherited by every worker
 
     _load_default_encodings(roots)
