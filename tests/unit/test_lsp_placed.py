@@ -138,7 +138,7 @@ def test_json_of_is_what_the_converter_writes() -> None:
     rng = types.Range(types.Position(1, 2), types.Position(3, 4))
     for d in (
         types.Diagnostic(rng, "m", types.DiagnosticSeverity.Hint, "c", source="s"),
-        types.Diagnostic(rng, "é 😀 \"q\"", None, None),
+        types.Diagnostic(rng, 'é 😀 "q"', None, None),
     ):
         assert json_of(d) == CONVERTER.unstructure(d, types.Diagnostic)
 

@@ -60,31 +60,30 @@ def to_lsp(doc: OpenDocument, d: Diagnostic) -> types.Diagnostic:
     )
 
 
-def place(doc: OpenDocument, d: Diagnostic, used: set[Key]) -> Placed:
-    """``d`` placed in ``doc``, from the document's cache when its lines did not change
-    (its key is added to ``used``)."""
-    if doc.state.position_encoding != "utf-16":
-        return Placed.of(to_lsp(doc, d))
-    s = d.span
-    key: Key = (d.code, d.severity, d.message, s.line, s.start, s.end_line, s.end)
-    used.add(key)
-    found = doc.placed.get(key)
-    if found is None:
-        found = Placed.of(to_lsp(doc, d))
-        doc.placed.put(key, found)
-    return found
-
-
 def placed_all(doc: OpenDocument, result: DocumentResult) -> list[Placed]:
-    """Every diagnostic of ``result`` placed (one that cannot be placed is logged, left out)."""
-    items = []
+    """Every diagnostic of ``result`` placed, from the document's cache when its lines did
+    not change (one that cannot be placed is logged and left out). Runs per keystroke over
+    every diagnostic: a look-up each, nothing more."""
+    utf16 = doc.state.position_encoding == "utf-16"
+    cache = doc.placed
+    entries = cache.entries
     used: set[Key] = set()
+    items: list[Placed] = []
     for d in result.diagnostics:
-        try:
-            items.append(place(doc, d, used))
-        except Exception:
-            log.exception("cannot place diagnostic %s", d.code)
-    doc.placed.keep_only(used)
+        s = d.span
+        key: Key = (d.code, d.severity, d.message, s.line, s.start, s.end_line, s.end)
+        found = entries.get(key) if utf16 else None
+        if found is None:
+            try:
+                found = Placed.of(to_lsp(doc, d))
+            except Exception:
+                log.exception("cannot place diagnostic %s", d.code)
+                continue
+            if utf16:
+                cache.put(key, found)
+        used.add(key)
+        items.append(found)
+    cache.keep_only(used)
     return items
 
 
