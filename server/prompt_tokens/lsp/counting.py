@@ -100,19 +100,16 @@ def respan(memo: RefMemo, occ: list[Occurrence]) -> list[ReferenceResult]:
     every reference after it: this runs per keystroke, so it is kept tight)."""
     out: list[ReferenceResult] = []
     append = out.append
-    before = memo.occurrences
-    top = min(len(before), len(occ))
-    for i, res in enumerate(memo.results):
+    results = memo.results
+    for res, was, now in zip(results, memo.occurrences, occ, strict=False):
         span = res.span
-        if i >= top or span is None:
-            append(res)
-            continue
-        old, new = before[i].span, occ[i].span
-        if old is new or old == new:
+        old, new = was.span, now.span
+        if span is None or old is new or (old.offset == new.offset and old == new):
             append(res)
             continue
         extra = (span.end_offset - span.offset) - (old.end_offset - old.offset)
         append(_with_span(res, widen(new, extra)))
+    out.extend(results[len(out) :])  # nested references (no span) follow the document's
     return out
 
 
