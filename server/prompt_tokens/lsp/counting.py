@@ -283,6 +283,7 @@ class _Recount:
         if memo is not None:
             doc.ref_memo = memo
         result = exact.restate(ls, doc, result, self.version)  # the vendor's last count, if any
+        first = doc.result is None
         doc.result = result
         doc.result_version = self.version
         doc.counted_occurrences = occ
@@ -291,6 +292,7 @@ class _Recount:
         doc.error = None
         doc.status = "ready"
         diagnostics.publish(ls, doc, result, self.version)
+        ls.collector.counted(len(doc.state), first=first)  # before "ready": see collector
         status.notify(ls, doc, "ready")
         hints.refresh(ls, doc)
         doc.settled.set()
