@@ -167,6 +167,8 @@ async def _settings_known(ls: PromptTokensServer, uri: str) -> OpenDocument | No
     unless it was closed meanwhile."""
     if uri not in ls.docs:
         return None
+    if ls.settings_ready.is_set():
+        return ls.docs.get(uri)  # the usual case: no timeout task on every keystroke
     try:
         await asyncio.wait_for(ls.settings_ready.wait(), SETTINGS_WAIT_S)
     except TimeoutError:
