@@ -134,6 +134,16 @@ def test_whole_document_replacement_forgets_every_placement(text: str, new: str)
     assert published(doc, new, 2) == scratch(open_doc(new, "utf-16"), new)
 
 
+def test_deleting_between_a_cr_and_an_lf_renumbers_the_lines() -> None:
+    text = "\r@\nx"  # lines "", "@", "x"; deleting "@" joins CR and LF into one break
+    doc = open_doc(text, "utf-16")
+    published(doc, text, 1)
+    sync.apply_changes(doc, [("", (1, 0, 1, 1))])
+    now = doc.state.text()
+    assert now == "\r\nx"
+    assert published(doc, now, 2) == scratch(open_doc(now, "utf-16"), now)
+
+
 def test_json_of_is_what_the_converter_writes() -> None:
     rng = types.Range(types.Position(1, 2), types.Position(3, 4))
     for d in (

@@ -5,9 +5,9 @@ with the numbers, reference and variable codes on the reference's range as writt
 converted to the negotiated position encoding and clamped to the document.
 
 A keystroke re-places only the diagnostics whose lines it changed (``placed``: the others are
-taken as they were placed before), and the list is written as JSON values kept with them, so
-publishing costs a dictionary look-up and a ``json.dumps`` per diagnostic, not a conversion.
-Nothing is sent when the list is the one the client has.
+taken as they were placed before), and the message is joined from the JSON text kept with
+each, so publishing costs a dictionary look-up per diagnostic, not a conversion and a
+serialisation. Nothing is sent when the list is the one the client has.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ the client gets — under what the placement depends on: code, severity, message
 line and UTF-16 columns. For a UTF-16 client (the columns are used as they are) the clamped
 range depends only on those, the number of lines and the lengths of the span's first and last
 line. So an entry stays valid until one of those lines is edited (``edited``) or the document's
-lines are renumbered (a line break typed or deleted, a whole-document replacement: the cache is
-emptied). Clients with other position encodings convert from character offsets, which every
+lines are renumbered (a line break typed or deleted, a CR and an LF joined by deleting what
+stood between them, a whole-document replacement: the cache is emptied). Clients with other position encodings convert from character offsets, which every
 edit before the span moves: nothing is cached for them.
 
 This module imports no feature module (``state`` holds one cache per open document).

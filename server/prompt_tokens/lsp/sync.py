@@ -134,8 +134,16 @@ def apply_changes(doc: OpenDocument, changes: list[tuple[str, Range | None]]) ->
     """Apply content changes to the document, telling its placed diagnostics first (what
     they were placed on may change)."""
     for text, range_ in changes:
-        doc.placed.edited(range_, text, doc.state.line_count)
+        if not doc.placed.entries:
+            doc.state.apply_change(text, range_)
+            continue
+        lines = doc.state.line_count
+        doc.placed.edited(range_, text, lines)
         doc.state.apply_change(text, range_)
+        if doc.state.line_count != lines:
+            # no break typed, yet the lines changed: deleting what stood between a CR and
+            # an LF joins them into one break
+            doc.placed.clear()
 
 
 def did_save(ls: PromptTokensServer, params: types.DidSaveTextDocumentParams) -> None:
