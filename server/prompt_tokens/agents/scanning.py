@@ -20,6 +20,7 @@ count, so a file created meanwhile is seen by the next count.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Sequence
 
@@ -34,6 +35,10 @@ from prompt_tokens.references.stream_scan import CHUNK, stream_scan
 from prompt_tokens.references.window import Options
 from prompt_tokens.results import Occurrence
 
+_shaped_like_path = functools.lru_cache(maxsize=1 << 16)(looks_like_path)
+"""``looks_like_path(token)`` remembered: a pure function of the token, asked for every ``@``
+occurrence of a document on every keystroke."""
+
 
 def keeps(occ: Occurrence, rules: DialectRules, exists: Exists | None) -> bool:
     """Whether ``rules``' dialect reads ``occ`` as a reference (see the module docstring)."""
@@ -42,7 +47,7 @@ def keeps(occ: Occurrence, rules: DialectRules, exists: Exists | None) -> bool:
             return False  # a chat participant, or plain text to a template engine
         if occ.kind == "url":
             return rules.urls
-        if looks_like_path(occ.target):
+        if _shaped_like_path(occ.target):
             return True  # shaped like a path: a missing one must warn
         if exists is None:
             return False

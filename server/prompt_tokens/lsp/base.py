@@ -24,6 +24,7 @@ from prompt_tokens import __version__
 from prompt_tokens.document import PositionEncoding
 from prompt_tokens.jobs.debounce import Debouncer
 from prompt_tokens.lsp.capabilities import NAME
+from prompt_tokens.lsp.collector import IdleCollector
 from prompt_tokens.lsp.progress import ProgressReporter
 from prompt_tokens.lsp.protocol import PromptTokensProtocol
 from prompt_tokens.lsp.state import OpenDocument, WorkspaceState
@@ -61,6 +62,7 @@ class PromptTokensServer(LanguageServer):
         self.position_encoding: PositionEncoding = "utf-16"
         self.shown_problems: tuple[str, ...] = ()
         self.work_progress = ProgressReporter(self)
+        self.collector = IdleCollector()
         self.watching_files = False
         """The client reports file changes (``workspace/didChangeWatchedFiles`` registered)."""
         self.refresh_scheduled = False

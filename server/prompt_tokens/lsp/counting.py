@@ -85,30 +85,31 @@ def invalidate_references(ls: PromptTokensServer, uri: str) -> None:
         doc.ref_memo = None
 
 
+_REFERENCE_FIELDS = attrgetter("kind", "target", "untrimmed", "syntax", "placeholder")
+"""What of an occurrence its reference result depends on (not where it is written)."""
+
+
 def reference_key(cfg: DocConfig, occ: list[Occurrence]) -> tuple[Any, ...]:
     """What the reference results of a count depend on, apart from the files and settings
     (whose changes call :func:`invalidate_references`)."""
-    return (
-        cfg.encoding,
-        tuple(sorted(cfg.variables.items())),
-        tuple((o.kind, o.target, o.untrimmed, o.syntax, o.placeholder) for o in occ),
-    )
+    return (cfg.encoding, tuple(sorted(cfg.variables.items())), tuple(map(_REFERENCE_FIELDS, occ)))
 
 
 def respan(memo: RefMemo, occ: list[Occurrence]) -> list[ReferenceResult]:
-    """The previous results, moved to where the same references are now."""
+    """The previous results, moved to where the same references are now (a keystroke moves
+    every reference after it: this runs per keystroke, so it is kept tight)."""
     out: list[ReferenceResult] = []
-    top = len(memo.occurrences)
-    for i, res in enumerate(memo.results):
-        if i < top and res.span is not None:
-            old, new = memo.occurrences[i].span, occ[i].span
-            if old == new:
-                out.append(res)
-                continue
-            extra = (res.span.end_offset - res.span.offset) - (old.end_offset - old.offset)
-            out.append(_with_span(res, widen(new, extra)))
-        else:
-            out.append(res)
+    append = out.append
+    results = memo.results
+    for res, was, now in zip(results, memo.occurrences, occ, strict=False):
+        span = res.span
+        old, new = was.span, now.span
+        if span is None or old is new or (old.offset == new.offset and old == new):
+            append(res)
+            continue
+        extra = (span.end_offset - span.offset) - (old.end_offset - old.offset)
+        append(_with_span(res, widen(new, extra)))
+    out.extend(results[len(out) :])  # nested references (no span) follow the document's
     return out
 
 
@@ -166,6 +167,8 @@ async def _settings_known(ls: PromptTokensServer, uri: str) -> OpenDocument | No
     unless it was closed meanwhile."""
     if uri not in ls.docs:
         return None
+    if ls.settings_ready.is_set():
+        return ls.docs.get(uri)  # the usual case: no timeout task on every keystroke
     try:
         await asyncio.wait_for(ls.settings_ready.wait(), SETTINGS_WAIT_S)
     except TimeoutError:
@@ -210,13 +213,11 @@ class _Recount:
             ls, doc, "counting", encoding=cfg.encoding, budget=cfg.budget, model=cfg.model
         )
         async with ls.work_progress.watch(f"Counting tokens: {self.name}", self.cancel) as watch:
-            pending_chars = snap.pending_chars()
             text_tokens, occ = await ls.runtime.count_buffer(
                 snap,
                 scanner,
                 name=self.name,
-                label=f"count {self.name} v{self.version}"
-                + (f" ({pending_chars:,} chars)" if pending_chars else ""),
+                label=f"count {self.name} v{self.version}",
                 group=f"doc:{doc.uri}",
                 active=doc.uri == ls.active_uri,
                 progress=watch.report,
@@ -284,6 +285,7 @@ class _Recount:
         if memo is not None:
             doc.ref_memo = memo
         result = exact.restate(ls, doc, result, self.version)  # the vendor's last count, if any
+        first = doc.result is None
         doc.result = result
         doc.result_version = self.version
         doc.counted_occurrences = occ
@@ -292,6 +294,7 @@ class _Recount:
         doc.error = None
         doc.status = "ready"
         diagnostics.publish(ls, doc, result, self.version)
+        ls.collector.counted(len(doc.state), first=first)  # before "ready": see collector
         status.notify(ls, doc, "ready")
         hints.refresh(ls, doc)
         doc.settled.set()

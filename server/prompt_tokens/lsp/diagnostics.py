@@ -3,15 +3,22 @@
 Codes and severities come from the engine (SPEC "LSP surface"): budget diagnostics on line 0
 with the numbers, reference and variable codes on the reference's range as written. Ranges are
 converted to the negotiated position encoding and clamped to the document.
+
+A keystroke re-places only the diagnostics whose lines it changed (``placed``: the others are
+taken as they were placed before), and the message is joined from the JSON text kept with
+each, so publishing costs a dictionary look-up per diagnostic, not a conversion and a
+serialisation. Nothing is sent when the list is the one the client has.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from lsprotocol import types
 
 from prompt_tokens.lsp.base import PromptTokensServer
+from prompt_tokens.lsp.placed import Key, Placed
 from prompt_tokens.lsp.state import OpenDocument
 from prompt_tokens.results import Diagnostic, DocumentResult, Span
 
@@ -53,21 +60,46 @@ def to_lsp(doc: OpenDocument, d: Diagnostic) -> types.Diagnostic:
     )
 
 
+def placed_all(doc: OpenDocument, result: DocumentResult) -> list[Placed]:
+    """Every diagnostic of ``result`` placed, from the document's cache when its lines did
+    not change (one that cannot be placed is logged and left out). Runs per keystroke over
+    every diagnostic: a look-up each, nothing more."""
+    utf16 = doc.state.position_encoding == "utf-16"
+    cache = doc.placed
+    entries = cache.entries
+    used: set[Key] = set()
+    items: list[Placed] = []
+    for d in result.diagnostics:
+        s = d.span
+        key: Key = (d.code, d.severity, d.message, s.line, s.start, s.end_line, s.end)
+        found = entries.get(key) if utf16 else None
+        if found is None:
+            try:
+                found = Placed.of(to_lsp(doc, d))
+            except Exception:
+                log.exception("cannot place diagnostic %s", d.code)
+                continue
+            if utf16:
+                cache.put(key, found)
+        used.add(key)
+        items.append(found)
+    cache.keep_only(used)
+    return items
+
+
 def publish(
     ls: PromptTokensServer, doc: OpenDocument, result: DocumentResult, version: int
 ) -> None:
-    items = []
-    for d in result.diagnostics:
-        try:
-            items.append(to_lsp(doc, d))
-        except Exception:
-            log.exception("cannot place diagnostic %s", d.code)
+    placed = placed_all(doc, result)
+    items = [p.lsp for p in placed]
     if items == doc.published_diagnostics and doc.diagnostics_version is not None:
         return  # unchanged: the client's copy is right (saves the message on most keystrokes)
     doc.published_diagnostics = items
     doc.diagnostics_version = version
-    ls.text_document_publish_diagnostics(
-        types.PublishDiagnosticsParams(uri=doc.uri, version=version, diagnostics=items)
+    ls.protocol.notify_text(
+        types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+        f'{{"uri":{json.dumps(doc.uri)},"version":{int(version)},'
+        f'"diagnostics":[{",".join([p.json for p in placed])}]}}',
     )
 
 

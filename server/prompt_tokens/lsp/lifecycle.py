@@ -156,6 +156,7 @@ async def shutdown(ls: PromptTokensServer) -> None:
     Called by the ``shutdown`` request and again when the session ends (also after ``exit``
     or the end of input without it): a later call waits for the first to finish."""
     ls.shutting_down = True
+    ls.collector.close()
     if ls.closing is None:
         ls.closing = asyncio.ensure_future(_close(ls))
     await asyncio.shield(ls.closing)

@@ -75,18 +75,24 @@ class ProgressReporter:
     ) -> AsyncIterator[Watch]:
         w = Watch(title)
         self.watches.add(w)
-        runner = self.server.spawn(self._run(w, on_cancel), name=f"progress:{title}")
+        runner: list[asyncio.Task[Any]] = []
+
+        def start() -> None:  # a timer, not a task: most work ends well before DELAY_S
+            runner.append(self.server.spawn(self._run(w, on_cancel), name=f"progress:{title}"))
+
+        timer = asyncio.get_running_loop().call_later(DELAY_S, start)
         try:
             yield w
         finally:
             # not awaited: awaiting here could swallow a cancellation of the task using us
             self.watches.discard(w)
-            runner.cancel()
+            timer.cancel()
+            for task in runner:
+                task.cancel()
             if w.began and w.token is not None:
                 self._send_end(w)
 
     async def _run(self, w: Watch, on_cancel: Callable[[], None] | None) -> None:
-        await asyncio.sleep(DELAY_S)
         if not self.supported() or self.server.shutting_down:
             return
         token = str(uuid.uuid4())

@@ -21,6 +21,9 @@ and the three document notifications) and records the ``exit`` status instead of
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 import logging
 import re
 from collections.abc import Generator
@@ -208,6 +211,28 @@ class PromptTokensProtocol(LanguageServerProtocol):
         self._send_data(
             {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
         )
+
+    def notify_text(self, method: str, params: str) -> None:
+        """A notification whose params are JSON text already, ASCII only (``json.dumps``'s
+        default): a big diagnostics list is joined from the texts kept for its items instead
+        of going through the converter and ``json.dumps`` on every keystroke."""
+        if self.writer is None:
+            log.error("cannot send %s: no transport", method)
+            return
+        body = f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params}}}'
+        if self._include_headers:
+            header = (
+                f"Content-Length: {len(body.encode(self.CHARSET))}\r\n"
+                f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+            )
+            body = header + body
+        try:
+            res = self.writer.write(body.encode(self.CHARSET))
+            if inspect.isawaitable(res):
+                asyncio.ensure_future(res)  # noqa: RUF006 (as pygls's own writes do)
+        except BrokenPipeError:
+            log.debug("cannot send %s: the client is gone", method)
+            raise
 
     def exit_status(self) -> int:
         """The process's exit status (LSP): 0 after ``shutdown``, 1 if the client exited or went

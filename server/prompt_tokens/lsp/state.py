@@ -14,6 +14,7 @@ from lsprotocol import types
 
 from prompt_tokens.document import DocumentState
 from prompt_tokens.estimates import Calibration
+from prompt_tokens.lsp.placed import PlacedDiagnostics
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult, Section
 
 Range = tuple[int, int, int, int]
@@ -65,6 +66,9 @@ class OpenDocument:
     """Changes that arrived while a big document's blocks were being built (in a thread)."""
     published_diagnostics: list[types.Diagnostic] = attrs.field(factory=list)
     diagnostics_version: int | None = None
+    placed: PlacedDiagnostics = attrs.field(factory=PlacedDiagnostics)
+    """Diagnostics placed for earlier versions, valid while their lines are unchanged (kept
+    right by ``sync``, which tells it every change before applying it)."""
     sections_version: int | None = None
     """``result_version`` whose sections ``result.sections`` holds (filled on first use)."""
     ref_memo: RefMemo | None = None

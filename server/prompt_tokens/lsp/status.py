@@ -20,6 +20,7 @@ inlay hint and the diagnostic message show too.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 from typing import Any, Literal
 
@@ -117,6 +118,11 @@ def notify(
     )
     doc.status = state
     try:
-        ls.protocol.notify(METHOD, obj)
+        try:
+            text = json.dumps(obj)  # plain JSON values: no converter pass on every keystroke
+        except (TypeError, ValueError):
+            ls.protocol.notify(METHOD, obj)
+        else:
+            ls.protocol.notify_text(METHOD, text)
     except Exception:
         log.debug("could not send %s", METHOD, exc_info=True)

@@ -18,7 +18,7 @@ from lsprotocol import types
 from prompt_tokens.document import DocumentState
 from prompt_tokens.lsp import counting, diagnostics, exact, reconfigure
 from prompt_tokens.lsp.base import PromptTokensServer
-from prompt_tokens.lsp.state import OpenDocument
+from prompt_tokens.lsp.state import OpenDocument, Range
 from prompt_tokens.workspace import CONFIG_FILE
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ async def _build(
         state.apply_change(change, range_)
     state.version = doc.version
     doc.state = state
+    doc.placed.clear()
     doc.pending_changes = None
     counting.schedule(ls, doc.uri, delay_s=0.0)
 
@@ -120,14 +121,29 @@ def did_change(ls: PromptTokensServer, params: types.DidChangeTextDocumentParams
     if doc.pending_changes is not None:
         doc.pending_changes.extend(changes)
         return
-    for text, range_ in changes:
-        doc.state.apply_change(text, range_)
+    apply_changes(doc, changes)
     doc.state.version = doc.version
     known = doc.root in ls.workspaces
     delay = (ls.runtime.settings(doc.root).debounce_ms if known else 150) / 1000
     counting.schedule(ls, uri, delay_s=delay)
     if doc.path is not None:
         counting.schedule_dependents(ls, doc.path, delay_s=delay, exclude=uri)
+
+
+def apply_changes(doc: OpenDocument, changes: list[tuple[str, Range | None]]) -> None:
+    """Apply content changes to the document, telling its placed diagnostics first (what
+    they were placed on may change)."""
+    for text, range_ in changes:
+        if not doc.placed.entries:
+            doc.state.apply_change(text, range_)
+            continue
+        lines = doc.state.line_count
+        doc.placed.edited(range_, text, lines)
+        doc.state.apply_change(text, range_)
+        if doc.state.line_count != lines:
+            # no break typed, yet the lines changed: deleting what stood between a CR and
+            # an LF joins them into one break
+            doc.placed.clear()
 
 
 def did_save(ls: PromptTokensServer, params: types.DidSaveTextDocumentParams) -> None:

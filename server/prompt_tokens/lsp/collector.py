@@ -1,0 +1,68 @@
+"""The cyclic garbage collector kept off the keystroke path of big documents.
+
+At start-up everything alive is frozen out of collections (``lifecycle.tune_gc``). A big
+document opened later brings hundreds of thousands of objects (its blocks, occurrences,
+placed diagnostics) that the collector would otherwise walk again and again while the user
+types: a full collection in a 10 MB prompt takes ~80 ms and lands on some keystroke. So:
+
+- when a big document's first count is done, before it is reported, one full collection runs
+  and everything alive is frozen (the open took seconds; this adds a fraction of one);
+- after a count of a big document, once nothing was counted for ``IDLE_S``, the same runs
+  again: cyclic garbage made while typing (frozen objects are still freed by reference
+  counting; only cycles among them wait) is collected while the user pauses.
+
+This module imports no feature module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+BIG_CHARS = 1_000_000
+"""Documents from this size on get the treatment above."""
+IDLE_S = 2.0
+
+
+def collect_and_freeze() -> None:
+    """One full collection of everything (frozen objects included), then freeze the rest."""
+    started = time.perf_counter()
+    gc.unfreeze()
+    found = gc.collect()
+    gc.freeze()
+    log.debug(
+        "collected %d objects, froze %d in %.1f ms",
+        found,
+        gc.get_freeze_count(),
+        1000 * (time.perf_counter() - started),
+    )
+
+
+class IdleCollector:
+    """Runs :func:`collect_and_freeze` once counting has paused for ``IDLE_S``."""
+
+    def __init__(self) -> None:
+        self._timer: asyncio.TimerHandle | None = None
+
+    def counted(self, chars: int, *, first: bool) -> None:
+        """A count of a ``chars``-character document was published (``first``: its first)."""
+        if chars < BIG_CHARS:
+            return
+        if first:
+            collect_and_freeze()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(IDLE_S, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        collect_and_freeze()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
