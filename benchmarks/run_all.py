@@ -24,6 +24,7 @@ def main() -> int:
         ],
         ["bench_loop.py", *(["--mb", "10"] if quick else [])],
         ["bench_references.py", *(["--rounds", "1"] if quick else [])],
+        ["bench_scan.py", *(["--rounds", "2"] if quick else [])],
         ["bench_lsp.py", *(["--quick"] if quick else [])],
         ["bench_cli.py", *(["--quick"] if quick else [])],
     ]
