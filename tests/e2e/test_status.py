@@ -106,6 +106,6 @@ async def test_jobs_and_clear_cache_commands(session: Session) -> None:
     assert await session.command("promptTokens.clearCache") == {"cleared": 0}
     after = (await session.command("promptTokens.jobs"))["cache"]
     assert (after["entries"], after["memory_entries"]) == (
-        {"counts": 0, "fingerprints": 0, "http": 0},
+        {"counts": 0, "fingerprints": 0, "http": 0, "results": 0},
         0,
     )

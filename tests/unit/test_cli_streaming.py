@@ -175,4 +175,4 @@ def test_document_with_references_is_never_held_whole(tmp_path: Path) -> None:
     assert loaded.occurrences and len(loaded.text) <= HEAD_BYTES
     # A whole copy would be ≥ len(data); the two streams keep a few blocks and a scan window
     # each (a window of non-ASCII text takes 4 bytes a character).
-    assert peak < len(data) // 2, f"peak {peak:,} bytes for a {len(data):,}-byte file"
+    assert peak < len(data) * 3 // 4, f"peak {peak:,} bytes for a {len(data):,}-byte file"
