@@ -25,7 +25,12 @@ import attrs
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.errors import NotFoundError
 from prompt_tokens.results import Occurrence
-from prompt_tokens.tokenizer.counter import count_stream, count_text, count_text_parallel
+from prompt_tokens.tokenizer.counter import (
+    STREAM_THREADS,
+    count_stream,
+    count_text,
+    count_text_parallel,
+)
 from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import StreamDecoder, decode_bytes, decode_stream
 
@@ -124,11 +129,13 @@ def load_document(
     scan_key: str = "",
     triggers: tuple[bytes, ...] = (*REF_TRIGGERS, LINK_TRIGGER),
     scan_pieces: Callable[[Iterable[str]], list[Occurrence]] | None = None,
+    threads: int = STREAM_THREADS,
 ) -> LoadedDocument:
     """Read, count and scan ``path`` — or as little of it as the cache allows.
 
     ``scan_pieces``: the same scan over a text given in pieces, holding only a window of it;
-    with it a big file is never held whole, even when it has references.
+    with it a big file is never held whole, even when it has references. ``threads``: how
+    many threads tokenize a big file (1 in a worker process: the processes are the threads).
 
     ``encoding_for(head_text, sha256 or None)`` returns the document's encoding (front matter
     may choose it; the content's sha256 when the file's fingerprint already gives it);
@@ -153,12 +160,12 @@ def load_document(
             whole = _Whole(path, fp, cache, encoding, scan, scan_key, triggers)
             return whole.load(fh, head_bytes, sha, tokens, n_refs)
         if scan is not None and scan_pieces is not None and tokens is None and n_refs is None:
-            both = _Both(path, fp, cache, encoding, scan, scan_pieces, scan_key)
+            both = _Both(path, fp, cache, encoding, scan, scan_pieces, scan_key, threads)
             return both.load(fh, head_bytes, head)
         watch = TriggerWatch(triggers) if scan is not None and n_refs is None else None
         done = None
         if tokens is None or watch is not None:
-            done = _stream_pass(fh, head_bytes, encoding, tokens, watch, sha)
+            done = _stream_pass(fh, head_bytes, encoding, tokens, watch, sha, threads)
             after = os.fstat(fh.fileno())
             done.unchanged = (after.st_size, after.st_mtime_ns, after.st_ino) == fp
     if done is not None:
@@ -227,11 +234,12 @@ def _stream_pass(
     tokens: int | None,
     watch: TriggerWatch | None,
     sha: str | None,
+    threads: int = STREAM_THREADS,
 ) -> _Pass:
     """Count the file streaming (unless ``tokens`` is known), watching for triggers."""
     chunks = _chunks(fh, head, watch)
     if tokens is None:
-        counted = count_stream(chunks, encoding, label="the file")
+        counted = count_stream(chunks, encoding, label="the file", threads=threads)
         return _Pass(counted.stats.sha256, counted.stats.size, counted.tokens, False)
     size = sum(len(c) for c in chunks)  # only the triggers were wanted: no decoding
     assert sha is not None
@@ -251,11 +259,12 @@ class _Both:
     scan: Callable[[str], list[Occurrence]]
     scan_pieces: Callable[[Iterable[str]], list[Occurrence]]
     scan_key: str
+    threads: int
 
     def load(self, fh: BinaryIO, head_bytes: bytes, head: str) -> LoadedDocument:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-scan") as pool:
             scanning = pool.submit(_scan_stream, self.path, self.scan_pieces)
-            done = _stream_pass(fh, head_bytes, self.encoding, None, None, None)
+            done = _stream_pass(fh, head_bytes, self.encoding, None, None, None, self.threads)
             after = os.fstat(fh.fileno())
             occurrences, sha_scanned, size = scanning.result()
         if (after.st_size, after.st_mtime_ns, after.st_ino) == self.fp:

@@ -45,7 +45,7 @@ from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
 from prompt_tokens.runtime_agents import Agents, Scanner
 from prompt_tokens.settings import CacheSettings, Settings
-from prompt_tokens.tokenizer.counter import count_text
+from prompt_tokens.tokenizer.counter import STREAM_THREADS, count_text
 from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import decode_bytes
 
@@ -316,6 +316,7 @@ class Runtime:
             scan_key=scanner.cache_key if scanner is not None else "",
             triggers=ref_triggers(links, includes=bool(rules.includes)),
             scan_pieces=scanner.scan_pieces if scanner is not None else None,
+            threads=1 if self._blocking else STREAM_THREADS,
         )
         configure.record(loaded.sha256)
         result = await engine.count_document(

@@ -161,6 +161,9 @@ class _ParallelSum:
         self.total = 0
 
     def submit(self, block: str) -> None:
+        if self._threads == 1:  # one thread: this one, without a hand-off per block
+            self.total += count_text(self._enc, block)
+            return
         # The pool starts with the second block: most files are one block, and starting
         # threads for each of thousands of small files cost more than counting them.
         if self._pool is None:
