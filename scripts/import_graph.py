@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jobs",),
     ("references", "agents", "remote"),
     ("engine", "doc_loader", "doc_config", "ci", "known_results"),
-    ("roots", "runtime_agents", "runtime"),
+    ("roots", "runtime_agents", "runtime_upkeep", "runtime"),
     ("lsp",),
     ("cli",),
     ("__main__",),
