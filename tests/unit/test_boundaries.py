@@ -40,9 +40,9 @@ from prompt_tokens.tokenizer.boundaries import (
 )
 from prompt_tokens.tokenizer.encodings import TOKENIZERS, get_encoding
 from tests.conftest import plain_count
+from tests.unit.shared_corpus import corpus_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
 
 PROOF_EXAMPLES = int(os.environ.get("PT_PROOF_EXAMPLES", "2000"))
 # Secondary properties (block targets, prefixes, edits) run a fraction of the main proof.
@@ -215,10 +215,9 @@ def corpus() -> ModuleType:
 
 
 def real_texts() -> list[tuple[str, str]]:
-    """Real files: the shared design docs when present, this repository's docs and sources."""
-    files: list[Path] = []
-    if SHARED.is_dir():
-        files += sorted(p for p in SHARED.rglob("*") if p.suffix in {".md", ".py", ".js", ".el"})
+    """Real files: the shared design docs and corpus, this repository's docs and sources."""
+    shared = corpus_dir().parent
+    files = sorted(p for p in shared.rglob("*") if p.suffix in {".md", ".py", ".js", ".el"})
     files += sorted((ROOT / "server" / "prompt_tokens").rglob("*.py"))
     files += sorted(p for p in (ROOT / "examples").rglob("*") if p.is_file())
     files += [ROOT / "README.md"]

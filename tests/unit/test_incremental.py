@@ -25,17 +25,8 @@ from prompt_tokens.settings import Settings
 from tests.conftest import plain_count
 from tests.unit import reference_scanner
 from tests.unit.prompt_pieces import STATE_PIECES
+from tests.unit.shared_corpus import corpus_dir
 from tests.unit.test_document import ref_offset, ref_position
-
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = next(
-    (
-        p
-        for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus")
-        if p.is_dir()
-    ),
-    None,
-)
 
 KINDS = [("file", "url", "variable"), ("file",), ("variable",), ("url", "variable")]
 
@@ -170,12 +161,9 @@ def test_text_added_after_an_unclosed_run_rescans_the_last_unit() -> None:
 
 
 def _corpus_files() -> list[Path]:
-    if CORPUS is None:
-        return []
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file())
+    return sorted(p for p in corpus_dir().rglob("*") if p.is_file())
 
 
-@pytest.mark.skipif(CORPUS is None, reason="the shared real corpus (../shared/corpus) is absent")
 @pytest.mark.parametrize("enc", ["cl100k_base", "o200k_base"])
 def test_every_corpus_file_scans_and_counts_as_the_whole_text(enc: str) -> None:
     """Every real prompt file, as a document of small blocks, then after edits that open a
