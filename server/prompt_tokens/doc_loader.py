@@ -180,13 +180,26 @@ def load_document(
         cache.put_count(scan_key, done.sha256, 0, done.size)
         return LoadedDocument(head, tokens, [], done.sha256)
     if scan_pieces is not None:
-        sha_read = done.sha256 if done is not None else sha
-        occurrences, sha_scanned, size = _scan_stream(path, scan_pieces)
-        if sha_scanned == sha_read:
-            cache.put_count(scan_key, sha_scanned, len(occurrences), size)
-            return LoadedDocument(head, tokens, occurrences, sha_scanned)
+        streamed = _scan_streamed(path, cache, scan_pieces, scan_key, done.sha256 if done else sha)
+        if streamed is not None:
+            return LoadedDocument(head, tokens, *streamed)
     # Changed between the passes (or no streaming scan): count and scan one text, whole.
     return _scan_whole(path, cache, encoding, tokens, done, scan, scan_key)
+
+
+def _scan_streamed(
+    path: str,
+    cache: TieredCache,
+    scan_pieces: Callable[[Iterable[str]], list[Occurrence]],
+    scan_key: str,
+    sha_counted: str | None,
+) -> tuple[list[Occurrence], str] | None:
+    """The references of the content counted, found streaming; None if the file changed."""
+    occurrences, sha_scanned, size = _scan_stream(path, scan_pieces)
+    if sha_scanned != sha_counted:
+        return None
+    cache.put_count(scan_key, sha_scanned, len(occurrences), size)
+    return occurrences, sha_scanned
 
 
 @attrs.define

@@ -250,7 +250,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
     if not run.items and not run.expansion.problems:
         raise UsageError("no files to count")
     reuse = not getattr(args, "exact_remote", False)  # vendor counts come from the network
-    known = KnownRun.open(run, references=not args.no_references, enabled=reuse)
+    known = KnownRun(run, references=not args.no_references, enabled=reuse)
     try:
         todo = known.take(run.items)
     except BaseException:

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 
 class KnownRun:
-    def __init__(self, run: CountRun, *, references: bool, enabled: bool) -> None:
+    """One run's view of the kept results: a store per cache file, the settings digest per
+    root, and each file's stat taken before it was counted (what a new row is checked by)."""
+
+    def __init__(self, run: CountRun, *, references: bool, enabled: bool = True) -> None:
         self._stores: dict[str, SqliteStore] = {}  # by cache path
         self._store_of: dict[str, SqliteStore] = {}  # by root
         self._digest: dict[str, str] = {}
@@ -36,10 +39,6 @@ class KnownRun:
                 store = self._stores[path] = SqliteStore(path)
             self._store_of[root] = store
             self._digest[root] = settings_digest(config.settings, references=references)
-
-    @classmethod
-    def open(cls, run: CountRun, *, references: bool, enabled: bool = True) -> KnownRun:
-        return cls(run, references=references, enabled=enabled)
 
     def close(self) -> None:
         for store in self._stores.values():
