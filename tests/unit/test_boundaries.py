@@ -217,14 +217,16 @@ def corpus() -> ModuleType:
 def real_texts() -> list[tuple[str, str]]:
     """Real files: the shared design docs and corpus, this repository's docs and sources."""
     shared = corpus_dir().parent
-    files = sorted(p for p in shared.rglob("*") if p.suffix in {".md", ".py", ".js", ".el"})
-    files += sorted((ROOT / "server" / "prompt_tokens").rglob("*.py"))
-    files += sorted(p for p in (ROOT / "examples").rglob("*") if p.is_file())
-    files += [ROOT / "README.md"]
+    found = sorted(p for p in shared.rglob("*") if p.suffix in {".md", ".py", ".js", ".el"})
+    files = [(p, p.relative_to(shared.parent)) for p in found]
+    own = sorted((ROOT / "server" / "prompt_tokens").rglob("*.py"))
+    own += sorted(p for p in (ROOT / "examples").rglob("*") if p.is_file())
+    own += [ROOT / "README.md"]
+    files += [(p, p.relative_to(ROOT.parent)) for p in own]
     out = []
-    for p in files:
+    for p, label in files:
         try:
-            out.append((str(p.relative_to(ROOT.parent)), p.read_text(encoding="utf-8")))
+            out.append((str(label), p.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError):
             continue
     return out
