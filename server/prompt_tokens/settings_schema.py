@@ -332,8 +332,13 @@ class SettingsSchema:
         for line in cattrs.transform_error(exc, path=section, format_exception=remember):
             index, _, path = line.partition(" @ ")
             err, type_ = seen[int(index)]
-            out += _describe(err, type_, path, path[len(section) + 1 :], defaults)
+            out += map(_one_line, _describe(err, type_, path, path[len(section) + 1 :], defaults))
         return out
+
+
+def _one_line(message: str) -> str:
+    """A message names user-written keys; a line break in one must not split the message."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
 
 
 def _describe(err: BaseException, type_: Any, path: str, key: str, defaults: Any) -> list[str]:
