@@ -98,3 +98,10 @@ def workers(environ: EnvMap | None = None) -> int | None:
     None (unset or not a positive number): one per core."""
     raw = _env(environ).get("PROMPT_TOKENS_WORKERS", "").strip()
     return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def fast_count(environ: EnvMap | None = None) -> bool:
+    """``PROMPT_TOKENS_FAST_COUNT``: ``0`` makes tiktoken count cl100k/o200k instead of rs_bpe
+    (default on; the two are proven equal, this is for anyone who wants the reference only)."""
+    raw = _env(environ).get("PROMPT_TOKENS_FAST_COUNT", "1").strip().lower()
+    return raw not in ("0", "false", "no", "off")

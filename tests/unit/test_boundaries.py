@@ -38,7 +38,7 @@ from prompt_tokens.tokenizer.boundaries import (
     safe_cut_pattern,
     split_blocks,
 )
-from prompt_tokens.tokenizer.encodings import TOKENIZERS, get_encoding
+from prompt_tokens.tokenizer.encodings import TOKENIZERS, get_encoding, load_encoding
 from tests.conftest import plain_count
 from tests.unit.shared_corpus import corpus_dir
 
@@ -171,7 +171,7 @@ def piece_splitter(encoding: str) -> tuple[Callable[[str], str], Callable[[str],
     elif encoding == "mistral-tekken":
         inner, norm = enc._tok._model, (lambda t: t)
     else:
-        inner, norm = enc, (lambda t: t)
+        inner, norm = load_encoding(encoding), (lambda t: t)
     pat = regex.compile(inner._pat_str)
     return norm, lambda t: list(accumulate(len(p) for p in pat.findall(t)))
 

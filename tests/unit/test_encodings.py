@@ -84,7 +84,7 @@ def test_matches_tiktoken_definitions(encoding_name: str, monkeypatch: pytest.Mo
     """pat_str and special tokens equal tiktoken_ext.openai_public's, fed our ranks offline."""
     from tiktoken_ext import openai_public as op
 
-    ours = get_encoding(encoding_name)
+    ours = load_encoding(encoding_name)
     seen: dict[str, str | None] = {}
 
     def fake_load(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
@@ -147,9 +147,11 @@ def test_unknown_encoding() -> None:
 
 @pytest.mark.parametrize("special", SPECIAL_STRINGS)
 def test_special_token_strings_are_ordinary_text(encoding_name: str, special: str) -> None:
-    enc = get_encoding(encoding_name)
+    enc = load_encoding(encoding_name)
     text = f"before {special} after\n{special}{special}"
     toks = enc.encode_ordinary(text)
+    assert get_encoding(encoding_name).encode_ordinary(text) == toks
+    assert get_encoding(encoding_name).count(text) == len(toks)
     assert not set(toks) & set(enc._special_tokens.values())
     assert enc.decode(toks) == text
     assert len(toks) == len(enc.encode(text, disallowed_special=()))
@@ -190,7 +192,7 @@ def test_concurrent_first_load_runs_once(monkeypatch: pytest.MonkeyPatch) -> Non
         time.sleep(0.2)  # a wide window for a race
         return sentinel
 
-    monkeypatch.setattr(encodings, "load_encoding", slow_load)
+    monkeypatch.setattr(encodings, "_openai", slow_load)
     results: list[object] = []
     barrier = threading.Barrier(12)
 
@@ -209,6 +211,8 @@ def test_concurrent_first_load_runs_once(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_failed_load_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With tiktoken counting, bad rank data fails the load, and a later good load works."""
+    monkeypatch.setenv("PROMPT_TOKENS_FAST_COUNT", "0")
     monkeypatch.setattr(encodings, "_loaded", {})
     real_read = encodings._read_ranks_bytes
     monkeypatch.setattr(encodings, "_read_ranks_bytes", lambda name: b"garbage")

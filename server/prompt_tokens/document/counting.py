@@ -28,7 +28,7 @@ def count_blocks(
     def run(blocks: Sequence[Block], report: bool) -> bool:
         for i, b in enumerate(blocks):
             if b.tokens is None:
-                b.tokens = len(enc.encode_ordinary(b.text))
+                b.tokens = enc.count(b.text)
             done[0] += len(b.text)
             if cancelled is not None and i % 16 == 15 and cancelled():
                 return False
@@ -36,7 +36,7 @@ def count_blocks(
                 progress(min(done[0], total), total)
         return True
 
-    if total <= PARALLEL_ABOVE:
+    if total <= PARALLEL_ABOVE or not enc.releases_gil:
         return run(todo, True)
     with ThreadPoolExecutor(1, thread_name_prefix="pt-doc") as pool:
         other = pool.submit(run, todo[1::2], False)

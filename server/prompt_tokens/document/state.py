@@ -35,14 +35,13 @@ from collections.abc import Callable, Sequence
 from itertools import accumulate, compress
 from typing import Protocol, cast, runtime_checkable
 
-import tiktoken
-
 from prompt_tokens.document.blocks import Block, front_matter_end, resplit, split_text
 from prompt_tokens.document.counting import count_blocks
 from prompt_tokens.results import Occurrence, Section, Span
 from prompt_tokens.text.lines import PositionEncoding, count_breaks, index_of_units, units_of
 from prompt_tokens.tokenizer.boundaries import DEFAULT_BLOCK_CHARS
 from prompt_tokens.tokenizer.encodings import get_encoding
+from prompt_tokens.tokenizer.openweights import TextEncoder
 
 Scanner = Callable[[str], list[Occurrence]]
 
@@ -351,7 +350,7 @@ class DocumentState:
     def count_pending(
         self,
         *,
-        encoder: tiktoken.Encoding | None = None,
+        encoder: TextEncoder | None = None,
         cancelled: Callable[[], bool] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> bool:

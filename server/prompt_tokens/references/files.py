@@ -140,7 +140,7 @@ class FileCounter:
             return n, state
         self.tokenized += 1
         if text is not None:
-            n = len(get_encoding(encoding).encode_ordinary(text))
+            n = get_encoding(encoding).count(text)
         else:
             assert chunks is not None
             n = count_stream(chunks, encoding, max_bytes=self.max_bytes).tokens

@@ -228,7 +228,7 @@ class HttpFetcher:
         if n is not None:
             return n, state
         if len(text) <= STREAM_ABOVE:
-            return len(get_encoding(encoding).encode_ordinary(text)), "miss"
+            return get_encoding(encoding).count(text), "miss"
         data = text.encode("utf-8", "surrogatepass")
         chunks = (data[i : i + STREAM_ABOVE] for i in range(0, len(data), STREAM_ABOVE))
         return count_stream(chunks, encoding).tokens, "miss"

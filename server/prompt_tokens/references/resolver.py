@@ -206,7 +206,7 @@ class ReferenceResolver:
             shared = value.isascii() or _round_trips(data)
             n = self.cache.get_count(encoding, sha) if shared else None
             if n is None:
-                n = len(get_encoding(encoding).encode_ordinary(value))
+                n = get_encoding(encoding).count(value)
                 if shared:
                     self.cache.put_count(encoding, sha, n, len(data))
             self._values[key] = n

@@ -32,8 +32,8 @@ ProgressFn = Callable[[int], None]
 
 
 def count_text(enc: TextEncoder, text: str) -> int:
-    """The reference count: one ``encode_ordinary`` over the whole text."""
-    return len(enc.encode_ordinary(text))
+    """The whole text's count, ``len(enc.encode_ordinary(text))`` (``TextEncoder.count``)."""
+    return enc.count(text)
 
 
 def block_key(block: str) -> bytes:
@@ -154,7 +154,7 @@ class _ParallelSum:
 
     def __init__(self, encoding: str, threads: int) -> None:
         self._enc = get_encoding(encoding)
-        self._threads = max(1, threads)
+        self._threads = max(1, threads) if self._enc.releases_gil else 1
         self._pool: ThreadPoolExecutor | None = None
         self._first: str | None = None
         self._inflight: deque[Future[int]] = deque()

@@ -21,12 +21,15 @@ import logging
 import threading
 from importlib import resources
 from pathlib import Path
-
-import tiktoken
+from typing import TYPE_CHECKING
 
 from prompt_tokens import environment
 from prompt_tokens.errors import EncodingDataError, UnknownEncodingError
+from prompt_tokens.tokenizer.fastcount import OpenAIEncoder, load_fast
 from prompt_tokens.tokenizer.openweights import LOADERS, TextEncoder
+
+if TYPE_CHECKING:
+    import tiktoken
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,8 @@ def parse_ranks(raw: bytes) -> dict[bytes, int]:
 
 def load_encoding(name: str) -> tiktoken.Encoding:
     """Build the encoding from checked offline data; costs ~0.1–0.3 s, so call it once."""
+    import tiktoken  # lazy: counting alone needs only rs_bpe (``fastcount``)
+
     definition = _definition(name)
     raw = _read_ranks_bytes(name)
     digest = hashlib.sha256(raw).hexdigest()
@@ -120,6 +125,10 @@ def load_encoding(name: str) -> tiktoken.Encoding:
         mergeable_ranks=parse_ranks(raw),
         special_tokens=definition["special_tokens"],  # type: ignore[arg-type]
     )
+
+
+def _openai(name: str) -> TextEncoder:
+    return OpenAIEncoder(name, lambda: load_encoding(name), load_fast(name))
 
 
 def get_encoding(name: str) -> TextEncoder:
@@ -139,7 +148,7 @@ def get_encoding(name: str) -> TextEncoder:
         enc = _loaded.get(name)
         if enc is None:
             log.debug("loading tokenizer %s", name)
-            enc = load_encoding(name) if name in ENCODINGS else LOADERS[name]()
+            enc = _openai(name) if name in ENCODINGS else LOADERS[name]()
             _loaded[name] = enc
     return enc
 

@@ -36,15 +36,24 @@ from prompt_tokens.errors import EncodingDataError
 
 
 class TextEncoder(Protocol):
-    """What counting needs from a tokenizer: its name and ordinary-text token ids.
+    """What counting needs from a tokenizer: its name, ordinary-text token ids and their count.
 
-    ``tiktoken.Encoding`` is one; the open-weights wrappers below are the others.
+    ``fastcount.OpenAIEncoder`` is one; the open-weights wrappers below are the others.
     """
 
     @property
     def name(self) -> str: ...
 
     def encode_ordinary(self, text: str) -> list[int]: ...
+
+    def count(self, text: str) -> int:
+        """``len(encode_ordinary(text))``, possibly without building the token list."""
+        ...
+
+    @property
+    def releases_gil(self) -> bool:
+        """Whether counting on more threads runs in parallel (worth a thread pool)."""
+        ...
 
 
 class TokenizerUnavailableError(EncodingDataError):
@@ -68,6 +77,16 @@ class _Encoder:
     @property
     def name(self) -> str:
         return self._name
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def count(self, text: str) -> int:
+        return len(self.encode_ordinary(text))
+
+    @property
+    def releases_gil(self) -> bool:
+        return True  # tiktoken, Hugging Face tokenizers and tekken all encode without the GIL
 
 
 class _QwenEncoder(_Encoder):
