@@ -16,14 +16,13 @@ import os
 import sys
 from pathlib import Path
 
-from rich.text import Text
-
 from prompt_tokens import environment
 from prompt_tokens.agents.context import ContextError, context_report, parse_agents
 from prompt_tokens.agents.entries import AgentContext, ContextFile, ContextOptions, ContextReport
 from prompt_tokens.cli.count import flag_overrides, settings_for
 from prompt_tokens.cli.models import row_for
-from prompt_tokens.cli.output import plain_table, print_json, print_table, warn
+from prompt_tokens.cli.output import print_json, warn
+from prompt_tokens.cli.table import Cell, Styled, print_rows
 from prompt_tokens.errors import UsageError
 from prompt_tokens.runtime import Runtime
 from prompt_tokens.workspace import find_root
@@ -82,14 +81,14 @@ def _shown(path: str, root: str, scope: str) -> str:
         return os.path.relpath(p, root)
 
 
-def _row(f: ContextFile, agent: AgentContext, approx: str) -> list[str | Text]:
+def _row(f: ContextFile, agent: AgentContext, approx: str) -> list[Cell]:
     loaded = "always" if f.loaded == "always" else (f.condition or "conditional")
     by = _shown(f.imported_by, agent.root, "project") if f.imported_by else ""
     name = _shown(f.path, agent.root, f.scope) + (" (user)" if f.scope == "user" else "")
     if f.note:
         name += f"  [{f.note}]"
     style = "" if f.loaded == "always" else "dim"
-    return [Text(name, style=style), f.role, loaded, f"{approx}{f.tokens:,}", by]
+    return [Styled(name, style), f.role, loaded, f"{approx}{f.tokens:,}", by]
 
 
 def _summary(agent: AgentContext) -> str:
@@ -115,10 +114,8 @@ def render(report: ContextReport) -> None:
         approx = "" if agent.exact else "≈"
         sys.stdout.write(f"{agent.agent}\n")
         if agent.files:
-            table = plain_table(CONTEXT_HEADERS)
-            for f in [*agent.always, *agent.conditional]:
-                table.add_row(*_row(f, agent, approx))
-            print_table(table, sys.stdout)
+            rows = [_row(f, agent, approx) for f in [*agent.always, *agent.conditional]]
+            print_rows(CONTEXT_HEADERS, rows, sys.stdout)
         else:
             sys.stdout.write("no instruction files here\n")
         for note in agent.notes:

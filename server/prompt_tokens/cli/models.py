@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 import cattrs
 
-from prompt_tokens.cli.output import plain_table, print_json, print_table
+from prompt_tokens.cli.output import print_json
+from prompt_tokens.cli.table import print_rows
 from prompt_tokens.errors import UnknownModelError, UsageError
 from prompt_tokens.models import lookup_model
 from prompt_tokens.models import model_rows as table_rows
@@ -81,20 +82,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"models": [r.to_json() for r in rows]})
         return 0
-    table = plain_table(
-        [("model", "left"), ("tokenizer", "left"), ("count", "left"), ("window", "right"),
-         ("max input", "right"), ("max output", "right")]
-    )  # fmt: skip
-    for r in rows:
-        table.add_row(
+    headers = [
+        ("model", "left"), ("tokenizer", "left"), ("count", "left"), ("window", "right"),
+        ("max input", "right"), ("max output", "right"),
+    ]  # fmt: skip
+    table = [
+        [
             r.name,
             r.tokenizer,
             "exact" if r.exact else "estimate",
             _number(r.context_window),
             _number(r.max_input),
             _number(r.max_output),
-        )
-    print_table(table, sys.stdout)
+        ]
+        for r in rows
+    ]
+    print_rows(headers, table, sys.stdout)
     return 0
 
 

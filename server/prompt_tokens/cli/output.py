@@ -1,9 +1,9 @@
-"""What ``count`` prints: the table (rich), the JSON object, findings, and the progress bar.
+"""What ``count`` prints: the table, the JSON object, findings, and the progress bar.
 
-Tables go through ``rich`` so columns line up and colours appear only on a terminal (and
-respect ``NO_COLOR``); in a pipe or a CI log the output is plain text, one line per row, never
-wrapped (a file name is not cut at 80 columns), without trailing blanks. The progress bar goes
-to stderr, only when stderr is a terminal, so a script reading stdout never sees it.
+Tables (``cli/table.py``) have colours only on a terminal (and respect ``NO_COLOR``); in a pipe
+or a CI log they are plain text, one line per row, never wrapped (a file name is not cut at 80
+columns), without trailing blanks. The progress bar goes to stderr, only when stderr is a
+terminal, so a script reading stdout never sees it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from prompt_tokens.cli.table import Cell, Styled, print_rows
 from prompt_tokens.results import (
     DocumentResult,
     ReferenceResult,
@@ -22,54 +23,11 @@ from prompt_tokens.results import (
     budget_percent,
 )
 
-if TYPE_CHECKING:  # rich is imported where a table or a bar is drawn: JSON output skips it
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
 PROGRESS_MIN_FILES = 4
 PROGRESS_MIN_BYTES = 8 << 20
-PLAIN_WIDTH = 10_000  # off a terminal: wide enough that rich never wraps a row
 
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "exceeded": "bold red"}
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "information": "cyan", "hint": "dim"}
-
-
-def console(stream: TextIO) -> Console:
-    """A console on ``stream``: the terminal's width and colours there, plain and unwrapped
-    elsewhere."""
-    from rich.console import Console
-
-    terminal = stream.isatty()
-    return Console(
-        file=stream,
-        width=None if terminal else PLAIN_WIDTH,
-        highlight=False,
-        markup=False,  # file names and references are text: "[house style](…)" is no markup
-        emoji=False,
-        soft_wrap=not terminal,
-    )
-
-
-def print_table(table: Table, stream: TextIO) -> None:
-    """Print ``table`` with rich; off a terminal, lines lose the padding rich puts at their end."""
-    con = console(stream)
-    if con.is_terminal:
-        con.print(table)
-        return
-    with con.capture() as captured:
-        con.print(table)
-    stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
-
-
-def plain_table(headers: Sequence[tuple[str, str]]) -> Table:
-    """A borderless table (``headers``: name and justification), columns two spaces apart."""
-    from rich.table import Table
-
-    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
-    for name, justify in headers:
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    return table
 
 
 def reference_severity(result: DocumentResult, ref: ReferenceResult) -> Severity:
@@ -81,13 +39,11 @@ def reference_severity(result: DocumentResult, ref: ReferenceResult) -> Severity
     return "warning"  # nested references have no diagnostic; the engine's default severity
 
 
-def _reference_row(result: DocumentResult, ref: ReferenceResult) -> list[Text | str]:
-    from rich.text import Text
-
+def _reference_row(result: DocumentResult, ref: ReferenceResult) -> list[Cell]:
     name = "    " * (1 + ref.depth) + f"{ref.kind} {ref.raw or ref.target}"
     if ref.status == "error":
         severity = reference_severity(result, ref)
-        detail = Text(f"{severity}: {ref.error}", style=SEVERITY_STYLE.get(severity, ""))
+        detail = Styled(f"{severity}: {ref.error}", SEVERITY_STYLE.get(severity, ""))
         return [name, "", "", "", "", "", detail]
     if ref.duplicate:
         return [name, "", "counted above", "", "", "", ""]
@@ -102,24 +58,23 @@ COUNT_HEADERS = (
 
 def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
     """One row per file, its references indented below it, then the sum of several files."""
-    from rich.text import Text
-
-    table = plain_table(COUNT_HEADERS)
+    rows: list[list[Cell]] = []
     for r in results:
         used = f"{budget_percent(r.tokens.total, r.budget)}%" if r.budget else "-"
         mark = approx(r.exact)  # an estimate (Claude, Gemini …) is marked on every number
-        table.add_row(
-            r.path,
-            f"{mark}{r.tokens.text:,}",
-            f"{mark}{r.tokens.references:,}",
-            f"{mark}{r.tokens.total:,}",
-            f"{r.budget:,}",
-            used,
-            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+        rows.append(
+            [
+                r.path,
+                f"{mark}{r.tokens.text:,}",
+                f"{mark}{r.tokens.references:,}",
+                f"{mark}{r.tokens.total:,}",
+                f"{r.budget:,}",
+                used,
+                Styled(r.status, STATUS_STYLE.get(r.status, "")),
+            ]
         )
-        for ref in r.references:
-            table.add_row(*_reference_row(r, ref))
-    print_table(table, stream)
+        rows.extend(_reference_row(r, ref) for ref in r.references)
+    print_rows(COUNT_HEADERS, rows, stream)
     if len(results) > 1:
         total = sum(r.tokens.total for r in results)
         stream.write(f"{len(results)} files, {total:,} tokens in total\n")

@@ -1,8 +1,7 @@
 """A big cold run counted in worker processes, one per core.
 
-Threads already share tokenizing (tiktoken releases the GIL), but reading front matter,
-finding references and building results is Python that holds it: over thousands of small
-files that part alone is as long as tokenizing. Forked workers run the whole engine on their
+Counting holds the GIL (rs_bpe), and so do reading front matter, finding references and
+building results: over thousands of small files that Python alone is as long as tokenizing. Forked workers run the whole engine on their
 share of the files at once, each with its own runtime over the same SQLite cache file (WAL;
 busy writes retry). Results and dependencies come back pickled; the parent prints and keeps
 them exactly as an in-process run would.
