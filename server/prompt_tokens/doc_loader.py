@@ -6,7 +6,7 @@ gives its token count; the number of references found in that content is cached 
 file without references is not even read past its front matter. Only hashes and numbers go
 into the cache, never text.
 
-A cold count streams the file through ``count_stream`` (safe-cut blocks on two threads), so the
+A cold count streams the file through ``count_stream`` (safe-cut blocks), so the
 text is never held whole for counting. The whole text is built only when the reference scanner
 needs it: the raw bytes are watched for the scanner's triggers on the way (every reference
 syntax starts with one of them), and a document without any is never held whole.
@@ -262,8 +262,9 @@ def _stream_pass(
 @attrs.define
 class _Both:
     """A big file never seen: counted streaming while a thread finds its references in a
-    second stream of the same file. Tokenizing releases the GIL, so the scan's Python runs
-    while the encoders work, and neither holds the text whole."""
+    second stream of the same file, neither holding the text whole. With tiktoken (which
+    releases the GIL) the scan's Python runs while it encodes; rs_bpe holds the GIL, so the
+    two take turns, which still costs less than tiktoken's count alone."""
 
     path: str
     fp: tuple[int, int, int]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 from lsprotocol import types
 
 from tests.e2e.conftest import Session, count
 
-LINE = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod 42.\n"
-
-
 def big_text(mb: int) -> str:
-    return LINE * (mb * 1_000_000 // len(LINE))
+    """Made-up words, so that counting takes well over 0.5 s under the 50 MB reference limit:
+    rs_bpe counts such text at ~14 MB/s (repeated lines of prose go at ~60 MB/s)."""
+    rng = random.Random(mb)
+    letters = string.ascii_lowercase
+    vocab = ["".join(rng.choices(letters, k=rng.randint(3, 12))) for _ in range(20_000)]
+    words = rng.choices(vocab, k=mb * 1_000_000 // 8)
+    return "\n".join(" ".join(words[i : i + 12]) for i in range(0, len(words), 12)) + "\n"
 
 
 async def test_progress_for_a_large_referenced_file(session: Session) -> None:

@@ -21,7 +21,7 @@ DEFAULT_THREAD_NICE = 10
 def default_threads() -> int:
     """Half the cores, at least one: a counting job keeps about two cores busy.
 
-    ``count_stream`` encodes on two threads of its own, so more concurrent thread jobs than
+    ``count_stream`` may encode on two threads of its own, so more concurrent thread jobs than
     this only adds threads that take turns on the same cores, and every extra runnable thread
     is one more the event loop has to wait behind when it wakes (measured with
     ``benchmarks/bench_loop.py`` on a shared 2-core VM: 4 concurrent counting jobs gave a

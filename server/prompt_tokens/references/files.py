@@ -17,7 +17,7 @@ Counting (``FileCounter.count``, run in a worker thread):
 3. Otherwise the file is read once through the shared decoder (BOM dropped, NUL in the first
    8 KiB → ``reference-binary``, invalid UTF-8 → U+FFFD plus a warning), hashed, and tokenized
    only when ``(encoding, sha256)`` is not cached; files over ``STREAM_ABOVE`` bytes stream
-   through ``count_stream`` in safe-cut blocks on two threads. A file that changed while it was
+   through ``count_stream`` in safe-cut blocks. A file that changed while it was
    read gets no fingerprint entry (the next lookup reads it again).
 
 Open editor buffers (``overlay``) win over the disk: their text is hashed and counted the same

@@ -103,8 +103,8 @@ def count_stream(
 
     Decoded text is buffered and emitted in blocks of about ``block_chars`` characters, each
     ending at the first safe cut past that size (a text without safe cuts stays buffered).
-    Blocks are encoded on ``threads`` threads (tiktoken releases the GIL) with at most
-    ``2 * threads`` in flight, taking only ``len()`` of each result. Memory stays at a few
+    Blocks are counted on ``threads`` threads (one when the encoder holds the GIL) with at most
+    ``2 * threads`` in flight, keeping only each count. Memory stays at a few
     blocks whatever the file size. ``progress`` receives bytes read so far.
     """
     pattern = safe_cut_pattern(encoding)
