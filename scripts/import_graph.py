@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cache",),
     ("jobs",),
     ("references", "agents", "remote"),
-    ("engine", "doc_loader", "doc_config", "ci", "known_results"),
+    ("engine", "doc_loader", "doc_config", "precount", "ci", "known_results"),
     ("roots", "runtime_agents", "runtime_upkeep", "runtime"),
     ("lsp",),
     ("cli",),

@@ -38,6 +38,7 @@ from prompt_tokens.jobs.queue import (
     Priority,
     QueueClosed,
 )
+from prompt_tokens.precount import precount as precount_files
 from prompt_tokens.remote.service import ExactCount, RemoteCounts
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
@@ -338,13 +339,15 @@ class Runtime(Upkeep):
         on_done: Callable[[str], None] | None = None,
         overlay: Mapping[str, str] | None = None,
         limit: int = 8,
+        precount: bool = False,
     ) -> list[DocumentResult | BaseException]:
         """Count many documents through the queue, several at once; results in order, each
         named by its request's label. A document's failure is returned in its place, not
         raised; ``on_done(label)`` is called as each one ends. ``overlay`` (texts by absolute
         path, winning over the disk) applies to the requests that carry their ``text``.
         ``limit``: documents counted at once (their waits on URLs overlap; their Python does
-        not, so a CPU-bound run is faster with fewer)."""
+        not, so a CPU-bound run is faster with fewer). ``precount``: count the small files
+        in batches first (``prompt_tokens.precount``; a worker process's whole run)."""
 
         def job(request: CountRequest) -> Callable[[JobContext], Any]:
             async def run(ctx: JobContext) -> DocumentResult:
@@ -375,6 +378,8 @@ class Runtime(Upkeep):
             return run
 
         await asyncio.to_thread(self._prefetch, requests, references)
+        if precount:
+            await self._off_loop(self._precount, requests)
         return await self._jobs().batch(
             [job(r) for r in requests], priority=Priority.OPEN, label="count", limit=limit
         )
@@ -408,6 +413,15 @@ class Runtime(Upkeep):
                 keys.add(scanner.cache_key)
         for root, (paths, keys) in by_root.items():
             self._roots.cache(root).prefetch_files(paths, keys)
+
+    def _precount(self, requests: Sequence[CountRequest]) -> None:
+        by_root: dict[str, list[str]] = {}
+        for r in requests:
+            if r.text is None and r.data is None:
+                by_root.setdefault(r.root, []).append(r.path)
+        for root, paths in by_root.items():
+            engine, cache = self._roots.engine(root), self._roots.cache(root)
+            precount_files(paths, cache, lambda e=engine, c=cache: CachedConfigure(e.configure, c))
 
     async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - shared by waits
         """End every job within ``timeout`` seconds, close the resolvers, flush and close the

@@ -103,7 +103,7 @@ async def _count_chunk(
         for root in {j[0] for j in jobs}:
             rt.set_settings(root, roots[root].settings, folders=[root])
         requests = [CountRequest(root, label, path) for root, label, path in jobs]
-        outcomes = await rt.count_files(requests, references=references, limit=1)
+        outcomes = await rt.count_files(requests, references=references, limit=1, precount=True)
         out: list[Done] = []
         for (root, _, path), outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, DocumentResult):

@@ -104,12 +104,11 @@ def _plain_cell(cell: str) -> bool:
         return True
     from rich.cells import get_character_cell_size
 
-    return all(
-        ch.isascii()
-        or (unicodedata.category(ch)[0] in "LNPS" or unicodedata.category(ch) == "Zs")
-        and get_character_cell_size(ch) > 0
-        for ch in cell
-    )
+    def printable(ch: str) -> bool:
+        category = unicodedata.category(ch)
+        return (category[0] in "LNPS" or category == "Zs") and get_character_cell_size(ch) > 0
+
+    return all(ch.isascii() or printable(ch) for ch in cell)
 
 
 def _rich_table(headers: Headers, rows: Sequence[Sequence[Cell]]) -> Table:
