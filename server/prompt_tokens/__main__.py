@@ -1,6 +1,6 @@
 """Allow ``python -m prompt_tokens``."""
 
-from prompt_tokens.cli import main
+from prompt_tokens.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

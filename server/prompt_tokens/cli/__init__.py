@@ -9,6 +9,7 @@ an exit code.
 
 from __future__ import annotations
 
-from prompt_tokens.cli.main import main
+from prompt_tokens.cli.main import entry, main
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
+

@@ -8,11 +8,12 @@ to see the details (``-vv``), and exits 2, so CI never mistakes it for a budget 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import NoReturn, cast
 
 from prompt_tokens.cli.args import build_parser
 from prompt_tokens.errors import PromptTokensError
@@ -64,3 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("internal error", exc_info=True)
         _say(f"internal error: {type(exc).__name__}: {exc} (run with -vv for details)")
         return EXIT_ERROR
+
+
+def entry() -> NoReturn:
+    """The ``prompt-tokens`` executable: :func:`main`, then exit without the teardown's
+    collections. Interpreter shutdown runs the cyclic collector over every object several
+    times (~40 ms after a 2,000-file ``count``); frozen objects are skipped, and everything
+    that needs closing (caches, pools, output) was closed by the command already."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
