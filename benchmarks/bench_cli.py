@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from counter_info import counter_line  # noqa: E402
 from plain_tiktoken import load_reference, read_text  # noqa: E402
 from real_tree import MB, build_tree, counted_files, make_big  # noqa: E402
 
@@ -415,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     ranks = Path(prompt_tokens.tokenizer.__file__).parent / "data"
     print(f"CLI under test: {sys.executable} -m prompt_tokens ({ranks.parent.parent})")
     print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores; rounds {args.rounds}")
+    print(counter_line())
     tmp = Path(tempfile.mkdtemp(prefix="pt-bench-cli-"))
     env = {**os.environ, "PROMPT_TOKENS_CACHE_DIR": str(tmp / "pt-cache")}
     # Measure the CLI as installed: pip writes bytecode at install time, so a user's process

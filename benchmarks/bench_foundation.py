@@ -457,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    from counter_info import counter_line
+
+    print(counter_line(), flush=True)
     path = ensure_corpus(args.size_mb, args.seed)
     print(f"corpus: {path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.1f} MB)", flush=True)
     table = Table()

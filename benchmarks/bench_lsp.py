@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from corpus import code_prompt, documents  # noqa: E402
+from counter_info import counter_line  # noqa: E402
 
 from prompt_tokens.document import DocumentState  # noqa: E402
 from prompt_tokens.references.blocks import BlockScanner  # noqa: E402
@@ -428,6 +429,7 @@ def prompts(quick: bool, only: str | None) -> list[tuple[str, Any, int, tuple[in
 
 
 async def main(quick: bool, only: str | None) -> None:
+    print(counter_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-lsp-") as d:
         tmp = Path(d)
         (tmp / ".git").mkdir()
