@@ -420,8 +420,10 @@ class Runtime(Upkeep):
             if r.text is None and r.data is None:
                 by_root.setdefault(r.root, []).append(r.path)
         for root, paths in by_root.items():
-            engine, cache = self._roots.engine(root), self._roots.cache(root)
-            precount_files(paths, cache, lambda e=engine, c=cache: CachedConfigure(e.configure, c))
+            cache = self._roots.cache(root)
+            precount_files(
+                paths, cache, partial(CachedConfigure, self._roots.engine(root).configure, cache)
+            )
 
     async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - shared by waits
         """End every job within ``timeout`` seconds, close the resolvers, flush and close the

@@ -9,6 +9,7 @@ from lsprotocol import types
 
 from tests.e2e.conftest import Session, count
 
+
 def big_text(mb: int) -> str:
     """Made-up words, so that counting takes well over 0.5 s under the 50 MB reference limit:
     rs_bpe counts such text at ~14 MB/s (repeated lines of prose go at ~60 MB/s)."""

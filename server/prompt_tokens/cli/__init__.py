@@ -12,4 +12,3 @@ from __future__ import annotations
 from prompt_tokens.cli.main import entry, main
 
 __all__ = ["entry", "main"]
-

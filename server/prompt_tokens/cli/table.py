@@ -75,15 +75,15 @@ def _plain_lines(headers: Headers, rows: list[list[str]]) -> list[str] | None:
         return None
     widths = [0] * len(headers)
     lens = [[cell_len(cell) for cell in row] for row in table]
-    for row in lens:
-        for i, n in enumerate(row):
+    for row_lens in lens:
+        for i, n in enumerate(row_lens):
             widths[i] = max(widths[i], n)
     if sum(widths) + 2 * (len(widths) - 1) > PLAIN_WIDTH:
         return None
     right = [justify == "right" for _, justify in headers]
-    out = []
+    out: list[str] = []
     for row, row_lens in zip(table, lens, strict=True):
-        parts = []
+        parts: list[str] = []
         for i, cell in enumerate(row):
             if right[i]:  # rich drops a right-justified cell's trailing blanks, then aligns it
                 cell = cell.rstrip()
