@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from prompt_tokens.cli.discovery import walk
 from prompt_tokens.cli.main import main
 from prompt_tokens.doc_config import is_neutral
 from prompt_tokens.doc_loader import HEAD_BYTES
+from prompt_tokens.references import frontmatter
 from prompt_tokens.references.frontmatter import parse_front_matter
 from prompt_tokens.text.markdown import front_matter_open
 from prompt_tokens.tokenizer.textio import decode_bytes
@@ -63,14 +63,14 @@ def test_warm_run_writes_nothing_and_parses_no_neutral_yaml(
     tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parses = 0
-    real = yaml.SafeLoader.get_single_node
+    real = frontmatter._compose  # one call per YAML block parsed, whichever loader reads it
 
-    def counting(self: yaml.SafeLoader) -> object:
+    def counting(source: str) -> tuple[object, object]:
         nonlocal parses
         parses += 1
-        return real(self)
+        return real(source)
 
-    monkeypatch.setattr(yaml.SafeLoader, "get_single_node", counting)
+    monkeypatch.setattr(frontmatter, "_compose", counting)
     monkeypatch.setenv("PROMPT_TOKENS_WORKERS", "1")  # parses are counted in this process
     # A SKILL.md's result also carries its skill summary (agents.skills), which reads the
     # skill's own front matter on every run by design; this test is about document settings.
