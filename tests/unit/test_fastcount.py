@@ -117,9 +117,7 @@ def test_streams_and_parallel_counts_use_one_thread_and_stay_exact() -> None:
     """rs_bpe holds the GIL: the block paths count on one thread, with the same totals."""
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in corpus_files())
     assert not get_encoding("cl100k_base").releases_gil
-    assert count_text_parallel(text, "cl100k_base", block_chars=4096) == _plain(
-        "cl100k_base", text
-    )
+    assert count_text_parallel(text, "cl100k_base", block_chars=4096) == _plain("cl100k_base", text)
     data = text.encode()
     chunks = (data[i : i + 10_000] for i in range(0, len(data), 10_000))
     streamed = count_stream(chunks, "o200k_base", block_chars=4096)

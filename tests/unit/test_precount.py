@@ -59,9 +59,7 @@ def test_results_are_the_same_with_and_without(tmp_path: Path) -> None:
     paths = sorted(p for p in root.rglob("*") if p.is_file())
     paths.append(root / "vanished.md")  # listed, then gone before it is read
     assert len(paths) > 100
-    assert _count(root, paths, precount_first=True) == _count(
-        root, paths, precount_first=False
-    )
+    assert _count(root, paths, precount_first=True) == _count(root, paths, precount_first=False)
 
 
 def test_each_batched_count_is_plain_tiktokens(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from prompt_tokens.cli.jsontext import dumps_indented
 from prompt_tokens.cli.table import Cell, Styled, print_rows
 from prompt_tokens.results import (
     DocumentResult,
@@ -82,7 +83,11 @@ def render_table(results: Sequence[DocumentResult], stream: TextIO) -> None:
 
 def print_json(doc: Any, stream: TextIO | None = None) -> None:
     """One write of the whole text (``json.dump`` writes each piece: thousands of calls)."""
-    (stream or sys.stdout).write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    try:
+        text = dumps_indented(doc)
+    except TypeError:  # something only the standard library writes
+        text = json.dumps(doc, indent=2, ensure_ascii=False)
+    (stream or sys.stdout).write(text + "\n")
 
 
 def count_json(results: Sequence[DocumentResult]) -> dict[str, Any]:
