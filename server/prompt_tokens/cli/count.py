@@ -157,13 +157,28 @@ def _nearest_root(folder: str, memo: dict[str, str | None]) -> str | None:
 def _real(label: str, dirs: dict[str, str]) -> str:
     """``str(Path(label).resolve())``, resolving each folder once (a file that is itself a
     link is resolved whole)."""
-    if os.path.islink(label):
-        return os.path.realpath(label)
     folder, name = os.path.split(label)
+    if name in ("", ".", ".."):
+        return os.path.realpath(label)
+    real = os.path.join(_real_folder(folder, dirs), name)
+    return os.path.realpath(real) if os.path.islink(real) else real
+
+
+def _real_folder(folder: str, dirs: dict[str, str]) -> str:
+    """``os.path.realpath(folder or ".")`` from its parent's, remembered: one ``lstat`` per
+    folder, where ``realpath`` would look at every component of every folder again."""
     real = dirs.get(folder)
-    if real is None:
-        real = dirs[folder] = os.path.realpath(folder or ".")
-    return os.path.join(real, name)
+    if real is not None:
+        return real
+    parent, name = os.path.split(folder)
+    if name in ("", ".", ".."):
+        real = os.path.realpath(folder or ".")
+    else:
+        real = os.path.join(_real_folder(parent, dirs), name)
+        if os.path.islink(real):  # a link: resolved from its real folder, as realpath does
+            real = os.path.realpath(real)
+    dirs[folder] = real
+    return real
 
 
 def plan(args: argparse.Namespace) -> CountRun:
