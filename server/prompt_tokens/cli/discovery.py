@@ -89,8 +89,11 @@ class _Ignores:
     def __init__(self) -> None:
         self._specs: dict[Path, Any] = {}  # pathspec.GitIgnoreSpec
 
-    def enter(self, folder: Path) -> None:
-        file = folder / ".gitignore"
+    def enter(self, folder: str, filenames: list[str]) -> None:
+        """``folder`` (as ``os.walk`` spells it) is entered; its ``.gitignore`` is read, if any."""
+        if ".gitignore" not in filenames:
+            return
+        file = Path(folder, ".gitignore")
         try:
             lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
@@ -98,7 +101,7 @@ class _Ignores:
         import pathspec  # only for trees that have a .gitignore outside git
 
         try:
-            self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+            self._specs[Path(folder)] = pathspec.GitIgnoreSpec.from_lines(lines)
         except ValueError as exc:
             log.warning("%s: not used (%s)", file, exc)
 
@@ -125,19 +128,19 @@ def _walk_plain(folder: Path) -> list[str]:
         log.warning("%s: cannot be listed (%s); skipped", exc.filename, exc.strerror or exc)
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
-        here = Path(dirpath)
-        ignores.enter(here)
+        ignores.enter(dirpath, filenames)
         dirnames[:] = sorted(
             d
             for d in dirnames
             if d not in SKIP_DIRS
             and (not d.startswith(".") or d in AGENT_DIRS)
-            and not (ignores and ignores.ignored(here / d, is_dir=True))
+            and not (ignores and ignores.ignored(Path(dirpath, d), is_dir=True))
         )
         listed.extend(
             os.path.join(dirpath, f)
             for f in filenames
-            if is_prompt_file(f) and not (ignores and ignores.ignored(here / f, is_dir=False))
+            if is_prompt_file(f)
+            and not (ignores and ignores.ignored(Path(dirpath, f), is_dir=False))
         )
     return listed
 
