@@ -1,4 +1,4 @@
-"""Counting cl100k_base and o200k_base with ``rs_bpe``, about 2.5× faster than tiktoken.
+"""Counting cl100k_base and o200k_base with ``rs_bpe``, 2–3× faster than tiktoken.
 
 Counting is what this product does all day, and on code-heavy text tiktoken's pre-tokenizer
 regex is most of every run. ``rs_bpe`` (the ``bpe``/``bpe-openai`` algorithm of GitHub's
