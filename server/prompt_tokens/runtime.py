@@ -25,7 +25,7 @@ import attrs
 from prompt_tokens.agents.dialects import Dialect, rules_for
 from prompt_tokens.agents.entries import AgentContext
 from prompt_tokens.agents.references import links_for
-from prompt_tokens.doc_config import NEUTRAL_KEY, CachedConfigure
+from prompt_tokens.doc_config import CachedConfigure
 from prompt_tokens.doc_loader import load_document, ref_triggers
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
@@ -38,7 +38,6 @@ from prompt_tokens.jobs.queue import (
     Priority,
     QueueClosed,
 )
-from prompt_tokens.precount import precount as precount_files
 from prompt_tokens.remote.service import ExactCount, RemoteCounts
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult
 from prompt_tokens.roots import Roots, SettingsChange
@@ -395,35 +394,6 @@ class Runtime(Upkeep):
         return await self._remote.count(
             settings, cache, cfg.model, written, text, label=label, group=group
         )
-
-    def _prefetch(self, requests: Sequence[CountRequest], references: bool) -> None:
-        """Load what the cache knows about every file of a run in a few batched queries
-        (fingerprints, then counts in each root's default encoding and reference-scan keys),
-        so the per-file lookups that follow are memory hits."""
-        by_root: dict[str, tuple[list[str], set[str]]] = {}
-        for r in requests:
-            if r.text is not None or r.data is not None:
-                continue
-            paths, keys = by_root.setdefault(r.root, ([], set()))
-            if not keys:
-                keys.update((self.configure(r.root, "").encoding, NEUTRAL_KEY))
-            paths.append(r.path)
-            scanner = self.scanner(r.root, r.path) if references else None
-            if scanner is not None:
-                keys.add(scanner.cache_key)
-        for root, (paths, keys) in by_root.items():
-            self._roots.cache(root).prefetch_files(paths, keys)
-
-    def _precount(self, requests: Sequence[CountRequest]) -> None:
-        by_root: dict[str, list[str]] = {}
-        for r in requests:
-            if r.text is None and r.data is None:
-                by_root.setdefault(r.root, []).append(r.path)
-        for root, paths in by_root.items():
-            cache = self._roots.cache(root)
-            precount_files(
-                paths, cache, partial(CachedConfigure, self._roots.engine(root).configure, cache)
-            )
 
     async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - shared by waits
         """End every job within ``timeout`` seconds, close the resolvers, flush and close the

@@ -1,5 +1,5 @@
 """The facade's answers about what it has counted: which documents depend on a file, and its
-caches' figures and upkeep (stats, clear, prune).
+caches' figures and upkeep (stats, clear, prune, and warming them for a run of many files).
 
 A mixin of :class:`~prompt_tokens.runtime.Runtime`, kept apart so the facade's counting reads
 on its own; it uses only the runtime's roots and job queue.
@@ -7,15 +7,36 @@ on its own; it uses only the runtime's roots and job queue.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prompt_tokens.cache.tiered import TieredCache
+from prompt_tokens.doc_config import NEUTRAL_KEY, CachedConfigure
+from prompt_tokens.precount import precount as precount_files
 from prompt_tokens.references.graph import doc_key, file_key
 
 if TYPE_CHECKING:
+    from prompt_tokens.engine import DocConfig
     from prompt_tokens.jobs.queue import JobQueue
     from prompt_tokens.roots import Roots
+    from prompt_tokens.runtime_agents import Scanner
+
+
+class FileRequest(Protocol):
+    """What warming needs of a ``CountRequest``."""
+
+    @property
+    def root(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def text(self) -> str | None: ...
+
+    @property
+    def data(self) -> bytes | None: ...
 
 
 class Upkeep:
@@ -24,6 +45,10 @@ class Upkeep:
     if TYPE_CHECKING:  # the runtime's own queue (``Runtime._jobs``)
 
         def _jobs(self) -> JobQueue: ...
+
+        def configure(self, root: str, head: str) -> DocConfig: ...
+
+        def scanner(self, root: str, path: str | None) -> Scanner | None: ...
 
     # -- dependencies --------------------------------------------------------------------------
 
@@ -92,3 +117,34 @@ class Upkeep:
         if root is not None:
             return self._roots.cache(root)
         return next(iter(self._roots.open_caches()), None)
+
+    # -- warming the caches for a run -----------------------------------------------------------
+
+    def _prefetch(self, requests: Sequence[FileRequest], references: bool) -> None:
+        """Load what the cache knows about every file of a run in a few batched queries
+        (fingerprints, then counts in each root's default encoding and reference-scan keys),
+        so the per-file lookups that follow are memory hits."""
+        by_root: dict[str, tuple[list[str], set[str]]] = {}
+        for r in requests:
+            if r.text is not None or r.data is not None:
+                continue
+            paths, keys = by_root.setdefault(r.root, ([], set()))
+            if not keys:
+                keys.update((self.configure(r.root, "").encoding, NEUTRAL_KEY))
+            paths.append(r.path)
+            scanner = self.scanner(r.root, r.path) if references else None
+            if scanner is not None:
+                keys.add(scanner.cache_key)
+        for root, (paths, keys) in by_root.items():
+            self._roots.cache(root).prefetch_files(paths, keys)
+
+    def _precount(self, requests: Sequence[FileRequest]) -> None:
+        by_root: dict[str, list[str]] = {}
+        for r in requests:
+            if r.text is None and r.data is None:
+                by_root.setdefault(r.root, []).append(r.path)
+        for root, paths in by_root.items():
+            cache = self._roots.cache(root)
+            precount_files(
+                paths, cache, partial(CachedConfigure, self._roots.engine(root).configure, cache)
+            )
