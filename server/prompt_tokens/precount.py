@@ -92,10 +92,13 @@ def _read(path: str, cache: TieredCache, configure: Callable[[], CachedConfigure
 
 
 def _count_batch(batch: list[_Read], cache: TieredCache) -> int:
+    """Count each text of ``batch`` once (the same content may come twice in one batch)."""
     counted = 0
+    done: set[tuple[str, str]] = set()
     for read in batch:
-        if cache.get_count(read.encoding, read.sha256) is not None:
-            continue  # the same content twice in one batch
+        if (read.encoding, read.sha256) in done:
+            continue
+        done.add((read.encoding, read.sha256))
         try:
             enc = get_encoding(read.encoding)
         except (OSError, ValueError, PromptTokensError) as exc:

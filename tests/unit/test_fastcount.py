@@ -157,3 +157,27 @@ def test_tiktoken_loads_only_when_token_ids_are_asked_for(monkeypatch: pytest.Mo
         "some text"
     )
     assert loads == ["o200k_base"]
+
+
+def test_long_counts_off_the_main_thread_hand_the_gil_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rs_bpe holds the GIL: after a long count in a worker thread the event loop (main thread)
+    gets it at once (``sleep(0)``); the main thread itself and short texts skip the hand-off."""
+    import threading
+
+    from prompt_tokens.tokenizer import fastcount
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(fastcount.time, "sleep", sleeps.append)
+    enc = get_encoding("cl100k_base")
+    long_text = "word " * fastcount.YIELD_AFTER_CHARS
+    assert enc.count(long_text) == _plain("cl100k_base", long_text)
+    assert sleeps == []  # the main thread has no one to hand the GIL to
+
+    def in_thread(text: str) -> None:
+        enc.count(text)
+
+    for text in ("short", long_text):
+        t = threading.Thread(target=in_thread, args=(text,))
+        t.start()
+        t.join()
+    assert sleeps == [0]

@@ -1,10 +1,11 @@
 """A big cold run counted in worker processes, one per core.
 
 Counting holds the GIL (rs_bpe), and so do reading front matter, finding references and
-building results: over thousands of small files that Python alone is as long as tokenizing. Forked workers run the whole engine on their
-share of the files at once, each with its own runtime over the same SQLite cache file (WAL;
-busy writes retry). Results and dependencies come back pickled; the parent prints and keeps
-them exactly as an in-process run would.
+building results: over thousands of small files that Python alone is as long as tokenizing.
+Forked workers run the whole engine on their share of the files at once, each with its own
+runtime over the same SQLite cache file (WAL; busy writes retry), counting its small files in
+batches first (``prompt_tokens.precount``). Results and dependencies come back pickled; the
+parent prints and keeps them exactly as an in-process run would.
 
 Fork only (Linux): workers start in milliseconds with everything imported, and the parent
 forks before it has started any thread or event loop. Elsewhere, or for small runs, the run

@@ -57,8 +57,8 @@ def console(stream: TextIO) -> Console:
 
 def print_rows(headers: Headers, rows: Sequence[Sequence[Cell]], stream: TextIO) -> None:
     """A borderless table, columns two spaces apart, with a header line."""
-    texts = [[c.text if isinstance(c, Styled) else c for c in row] for row in rows]
     if not stream.isatty():
+        texts = [[c.text if isinstance(c, Styled) else c for c in row] for row in rows]
         lines = _plain_lines(headers, texts)
         if lines is not None:
             stream.write("".join(lines))

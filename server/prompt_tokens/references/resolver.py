@@ -26,10 +26,10 @@ errors, blocked networks, fetching disabled, bad URL), ``reference-cycle``,
 (``reference-fetch-failed`` as a warning).
 
 Work: file counting runs on a small thread pool owned by the resolver (at most ``workers`` files
-at once, each big file streaming, on two threads of its own when its tokenizer releases the GIL), coalesced by (file, encoding) across
-concurrent resolutions; URL fetches are coalesced by the ``HttpFetcher``. A group of file
-references (a document's, or a file's nested ones) is first looked up in the cache in one
-batch; only the files it does not answer become jobs.
+at once, each big file streaming, on two threads of its own when its tokenizer releases the
+GIL), coalesced by (file, encoding) across concurrent resolutions; URL fetches are coalesced
+by the ``HttpFetcher``. A group of file references (a document's, or a file's nested ones) is
+first looked up in the cache in one batch; only the files it does not answer become jobs.
 The ``JobQueue`` is accepted but not used for these leaf jobs: a document job that awaits
 reference jobs on the same bounded queue can deadlock it, and the queue's own transient-error
 retries would multiply the fetcher's HTTP retries.
