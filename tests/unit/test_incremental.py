@@ -147,6 +147,43 @@ def test_a_lone_opener_depends_on_no_closer_after_it() -> None:
     check(doc, text[:end], scanner, "cl100k_base")
 
 
+def test_where_a_closer_last_appears_is_carried_across_keystrokes() -> None:
+    """Keystrokes next to an unclosed ``{#`` and a backtick reuse the last scan's answer to
+    "is the closer anywhere after this?": typed in the opener's block, with a closer typed
+    far below (a new block holds it), typed again (the old block still holds it), and with
+    the block holding it rewritten (the answer is looked up in the text again)."""
+    body = "".join(f"line {i} {{{{ v{i} }}}} @f{i}.md\n" for i in range(300))
+    head = "intro {# note ` tick\n"
+    text = head + body
+    doc = DocumentState(text, block_chars=128)
+    scanner = BlockScanner()
+    check(doc, text, scanner, "cl100k_base")
+
+    def edit(start: int, end: int, new: str) -> None:
+        nonlocal text
+        doc.replace(start, end, new)
+        text = text[:start] + new + text[end:]
+        check(doc, text, scanner, "cl100k_base")
+
+    for k in range(3):
+        edit(3 + k, 3 + k, "x")  # in the opener's block: its unit is scanned again
+    far = len(text) - 40
+    edit(far, far, " #} ` ")
+    assert "v1" not in [o.target for o in doc.occurrences(scanner, scanner.key)]
+    edit(4, 4, "y")
+    edit(far - 60, far - 60, "z")  # a block before the closer's
+    edit(4, 4, "y")
+    edit(far - 5, far + 20, "")  # the closer's block rewritten, the closer gone
+    assert "v1" in [o.target for o in doc.occurrences(scanner, scanner.key)]
+    edit(4, 4, "y")
+    mid = len(text) // 2
+    edit(mid, mid, " #} ")
+    edit(far, far, " #} ")
+    edit(far - 1, far + 8, "")  # the last closer's block rewritten: the earlier one remains
+    edit(4, 4, "y")
+    assert "v1" not in [o.target for o in doc.occurrences(scanner, scanner.key)]
+
+
 def test_text_added_after_an_unclosed_run_rescans_the_last_unit() -> None:
     """At the end of the document an unmatched backtick run is literal; text added after it
     may close it, so the last unit is scanned again (not taken as it was)."""

@@ -77,6 +77,8 @@ class ScanMeta:
     key: tuple[object, ...]
     fm_end: int
     with_deps: tuple[UnitRecord, ...]
+    last_with: tuple[tuple[str, ScanBlock | None], ...] = ()
+    """Per closer asked about: the last block holding it (None: no block did)."""
 
 
 @attrs.frozen
@@ -134,7 +136,8 @@ class BlockScanner:
         update = _Update(self, blocks, units, starts, fm_end)
         update.prepare(meta if isinstance(meta, ScanMeta) else None)
         update.run()
-        return update.collect(lines), ScanMeta(self.key, fm_end, tuple(update.with_deps))
+        meta = ScanMeta(self.key, fm_end, tuple(update.with_deps), update.last_blocks())
+        return update.collect(lines), meta
 
 
 def _may_hold_references(text: str, kinds: Sequence[str], links: bool) -> bool:
@@ -166,6 +169,9 @@ class _Update:
         self.fm_end = fm_end
         self.with_deps: list[UnitRecord] = []
         self._last: dict[str, int] = {}
+        self._prev_last: dict[str, ScanBlock | None] = {}
+        self._new: list[int] | None = None
+        """Indices of the blocks new since the scan that ``_prev_last`` is from."""
 
     def prepare(self, meta: ScanMeta | None) -> None:
         """Forget the units an outside change made wrong: other settings, another front
@@ -182,6 +188,7 @@ class _Update:
                     break
                 units[k] = None
         new = self._new_blocks()
+        self._new, self._prev_last = new, dict(meta.last_with)
         for rec in meta.with_deps:
             try:
                 i = units.index(rec)
@@ -310,10 +317,48 @@ class _Update:
         """Index of the last block holding ``closer`` (-1: none)."""
         k = self._last.get(closer)
         if k is None:
-            blocks = self.blocks
-            k = next((j for j in range(len(blocks) - 1, -1, -1) if closer in blocks[j].text), -1)
+            k = self._carried_last(closer)
+            if k is None:
+                blocks = self.blocks
+                k = next(
+                    (j for j in range(len(blocks) - 1, -1, -1) if closer in blocks[j].text), -1
+                )
             self._last[closer] = k
         return k
+
+    def _carried_last(self, closer: str) -> int | None:
+        """The last scan's answer moved to the blocks now: an old block keeps its text, so
+        the last block holding ``closer`` is that one or a later new block (None: the old one
+        was replaced, ask the text). Without this every keystroke near a ``{#`` or a backtick
+        looked through the whole document for a closer that is nowhere after it."""
+        if self._new is None or closer not in self._prev_last:
+            return None
+        prev = self._prev_last[closer]
+        blocks = self.blocks
+        k = -1
+        if prev is not None:
+            try:
+                k = blocks.index(prev)  # blocks compare by identity: a C-speed search
+            except ValueError:
+                return None
+        for j in reversed(self._new):
+            if j <= k:
+                break
+            if closer in blocks[j].text:
+                return j
+        return k
+
+    def last_blocks(self) -> tuple[tuple[str, ScanBlock | None], ...]:
+        """What the next scan starts from (``ScanMeta.last_with``): the closers asked about
+        now or carried from before, unless finding them again would mean reading the text."""
+        out: list[tuple[str, ScanBlock | None]] = []
+        for closer in {*self._last, *self._prev_last}:
+            k = self._last.get(closer)
+            if k is None:
+                k = self._carried_last(closer)
+            if k is not None:
+                out.append((closer, self.blocks[k] if k >= 0 else None))
+        return tuple(out)
 
     def collect(self, lines: Sequence[int]) -> list[Occurrence]:
         """Every unit's occurrences with document spans, reusing those already in place.
