@@ -122,6 +122,7 @@ def real_corpus_text() -> str:
 
 TYPED_DIAGNOSTICS = False
 SHOW_LATENCIES = False
+EDITS = 0
 """``--typed-diagnostics``: the client converts diagnostics into ``lsprotocol`` objects."""
 
 
@@ -422,16 +423,13 @@ def prompts(quick: bool, only: str | None) -> list[tuple[str, Any, int, tuple[in
     """(label, text factory, edits, (p50 target, p95 target)) per benchmarked prompt."""
     rows: list[tuple[str, Any, int, tuple[int, int]]] = [
         ("prose 1 MB", lambda: prompt_text(1_000_000), 30 if quick else 100, (20, 20)),
-        (
-            "prose 10 MB",
-            lambda: prompt_text(10_000_000),
-            int(os.environ.get("BENCH_EDITS", 10 if quick else 40)),
-            (50, 50),
-        ),
+        ("prose 10 MB", lambda: prompt_text(10_000_000), 10 if quick else 40, (50, 50)),
         ("code 2 MB", lambda: code_prompt(2_000_000), 30 if quick else 100, (50, 20)),
         ("code 10 MB", lambda: code_prompt(10_000_000), 10 if quick else 40, (50, 20)),
         ("real corpus", real_corpus_text, 30 if quick else 100, (0, 0)),
     ]
+    if EDITS:
+        rows = [(label, make, EDITS, targets) for label, make, _, targets in rows]
     return [r for r in rows if only is None or r[0].startswith(only)]
 
 
@@ -509,7 +507,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--latencies", action="store_true", help="also print every keystroke's latency, in order"
     )
+    parser.add_argument(
+        "--edits",
+        type=int,
+        default=0,
+        help="keystrokes per prompt (default: 100 or 40; quick: fewer)",
+    )
     args = parser.parse_args()
+    EDITS = args.edits
     TYPED_DIAGNOSTICS = args.typed_diagnostics
     SHOW_LATENCIES = args.latencies
     asyncio.run(main(args.quick, args.only))
