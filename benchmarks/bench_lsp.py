@@ -19,7 +19,10 @@ Measures, with ``debounceMs: 0`` and a memory-only cache:
    the client reads ``publishDiagnostics`` as JSON values, as an editor does (``JSON.parse``),
    not into typed ``lsprotocol`` objects: that conversion in Python costs ~15 µs per
    diagnostic, tens of ms for the thousands a big prompt has, and is the benchmark's own cost,
-   not the server's (``--typed-diagnostics`` measures with it);
+   not the server's (``--typed-diagnostics`` measures with it); for the same reason the
+   client's garbage collector is off while it types (as ``timeit`` does): the client holds
+   the whole text and the parsed diagnostics, and a full collection of its own landed on
+   the same few keystrokes of every run (50-70 ms each in the 10 MB prompts);
 3. ``textDocument/inlayHint`` latency while a 50 MB referenced file is being counted:
    target p95 ≤ 50 ms.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import re
@@ -342,6 +346,8 @@ async def bench_edits(
     lat = []
     version = 1
     status: dict[str, Any] = {}
+    gc.collect()
+    gc.disable()  # the client's own collections (it holds the text) are not the server's time
     for _ in range(edits):
         k = min(len(pieces) - 1, 30 + rnd.randint(-20, 20))
         line = pieces[k]
@@ -354,6 +360,7 @@ async def bench_edits(
         c.edit(uri, version, first + k, len(line[:col].encode("utf-16-le")) // 2, ch)
         status = await asyncio.wait_for(fut, 60)
         lat.append(time.perf_counter() - t1)
+    gc.enable()
     window = "".join(p + b for p, b in zip(pieces, [*breaks, ""], strict=True))
     final = text[:lo] + window + text[hi:]
     exact = status["tokens"]["text"] == len(get_encoding("cl100k_base").encode_ordinary(final))
