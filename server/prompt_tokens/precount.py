@@ -77,7 +77,10 @@ def _read(path: str, cache: TieredCache, configure: Callable[[], CachedConfigure
             data = fh.read()
             after = os.fstat(fh.fileno())
         text, stats = decode_bytes(data, label="the file")
-        head = StreamDecoder(label="the file").feed(data[:HEAD_BYTES])
+        # valid UTF-8 no longer than the head decodes to the same text either way: most
+        # prompts are a few KiB, and a second decode (and sha256) of each cost ~2 % of a run
+        short = len(data) <= HEAD_BYTES and not stats.invalid_utf8
+        head = text if short else StreamDecoder(label="the file").feed(data[:HEAD_BYTES])
         config = configure()
         encoding = config(head, stats.sha256)
         config.record(stats.sha256)
