@@ -1,6 +1,6 @@
 """Language-server latency through the real protocol (the server is a subprocess on stdio).
 
-    .venv/bin/python benchmarks/bench_lsp.py [--quick] [--only code]
+    .venv/bin/python benchmarks/bench_lsp.py [--quick] [--only code] [--edits N] [--latencies]
 
 Measures, with ``debounceMs: 0`` and a memory-only cache:
 
