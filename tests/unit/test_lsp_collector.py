@@ -51,11 +51,28 @@ def test_the_idle_collection_frees_cycles_frozen_while_typing(
         a, b = Node(), Node()
         a.other, b.other = b, a  # a cycle: reference counting alone never frees it
         probe = weakref.ref(a)
-        del a, b
-        c.counted(BIG_CHARS, first=False)  # frozen with the rest
+        c.counted(BIG_CHARS, first=False)  # alive: frozen with the rest
+        del a, b  # garbage now, among frozen objects
         gc.collect()
         assert probe() is not None  # frozen objects are not collected...
         await asyncio.sleep(0.2)  # ...until the pause
+        return probe() is None
+
+    assert asyncio.run(go())
+
+
+def test_cycles_a_keystroke_dropped_are_freed_by_its_count_not_frozen() -> None:
+    class Node:
+        other: object = None
+
+    async def go() -> bool:
+        c = IdleCollector()
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        probe = weakref.ref(a)
+        del a, b  # dropped before the count: young garbage
+        c.counted(BIG_CHARS, first=False)
+        c.close()
         return probe() is None
 
     assert asyncio.run(go())

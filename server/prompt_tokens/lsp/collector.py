@@ -7,10 +7,14 @@ types: a full collection in a 10 MB prompt takes ~80 ms and lands on some keystr
 
 - when a big document's first count is done, before it is reported, one full collection runs
   and everything alive is frozen (the open took seconds; this adds a fraction of one);
-- after every later count of a big document what it left alive is frozen too (``gc.freeze``
-  moves the collector's lists aside in constant time): a keystroke there keeps ~10,000 new
-  objects (occurrences, results, diagnostics), and without this every ninth keystroke or so
-  paid 20-40 ms for a collection walking what the keystrokes before it kept;
+- after every later count of a big document what is not frozen yet is collected, which is
+  only what was made since the last count, and what is left alive is frozen too
+  (``gc.freeze`` moves the collector's lists aside in constant time). A keystroke there
+  keeps ~10,000 new objects (occurrences, results, diagnostics); without this every ninth
+  keystroke or so paid 20-40 ms for a collection of an older generation walking what the
+  keystrokes before it kept. The collection first costs what a keystroke's young
+  collections cost anyway, and frees the cycles the keystroke dropped (a superseded
+  recount's exception and frames), which freezing would otherwise keep until the pause;
 - once nothing was counted for ``IDLE_S``, the full collection runs again: cyclic garbage
   made while typing (frozen objects are still freed by reference counting; only cycles
   among them wait) is collected while the user pauses.
@@ -59,6 +63,7 @@ class IdleCollector:
         if first:
             collect_and_freeze()
         else:
+            gc.collect()  # only what is not frozen: what was made since the last count
             gc.freeze()
         if self._timer is not None:
             self._timer.cancel()
