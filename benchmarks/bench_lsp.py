@@ -125,9 +125,11 @@ def real_corpus_text() -> str:
 
 
 TYPED_DIAGNOSTICS = False
-SHOW_LATENCIES = False
-EDITS = 0
 """``--typed-diagnostics``: the client converts diagnostics into ``lsprotocol`` objects."""
+SHOW_LATENCIES = False
+"""``--latencies``: every keystroke's latency is printed, in order."""
+EDITS = 0
+"""``--edits N``: keystrokes per prompt (0: each prompt's default)."""
 
 
 def _raw_diagnostics(protocol: Any) -> None:
@@ -348,19 +350,21 @@ async def bench_edits(
     status: dict[str, Any] = {}
     gc.collect()
     gc.disable()  # the client's own collections (it holds the text) are not the server's time
-    for _ in range(edits):
-        k = min(len(pieces) - 1, 30 + rnd.randint(-20, 20))
-        line = pieces[k]
-        col = min(len(line), rnd.randint(0, 40))
-        ch = rnd.choice(KEYS)
-        pieces[k] = line[:col] + ch + line[col:]
-        version += 1
-        fut = c.ready(uri, version)
-        t1 = time.perf_counter()
-        c.edit(uri, version, first + k, len(line[:col].encode("utf-16-le")) // 2, ch)
-        status = await asyncio.wait_for(fut, 60)
-        lat.append(time.perf_counter() - t1)
-    gc.enable()
+    try:
+        for _ in range(edits):
+            k = min(len(pieces) - 1, 30 + rnd.randint(-20, 20))
+            line = pieces[k]
+            col = min(len(line), rnd.randint(0, 40))
+            ch = rnd.choice(KEYS)
+            pieces[k] = line[:col] + ch + line[col:]
+            version += 1
+            fut = c.ready(uri, version)
+            t1 = time.perf_counter()
+            c.edit(uri, version, first + k, len(line[:col].encode("utf-16-le")) // 2, ch)
+            status = await asyncio.wait_for(fut, 60)
+            lat.append(time.perf_counter() - t1)
+    finally:
+        gc.enable()
     window = "".join(p + b for p, b in zip(pieces, [*breaks, ""], strict=True))
     final = text[:lo] + window + text[hi:]
     exact = status["tokens"]["text"] == len(get_encoding("cl100k_base").encode_ordinary(final))

@@ -78,7 +78,7 @@ def _read(path: str, cache: TieredCache, configure: Callable[[], CachedConfigure
             after = os.fstat(fh.fileno())
         text, stats = decode_bytes(data, label="the file")
         # valid UTF-8 no longer than the head decodes to the same text either way: most
-        # prompts are a few KiB, and a second decode (and sha256) of each cost ~2 % of a run
+        # prompts are a few KiB, and each needs no second decode (and sha256) for its head
         short = len(data) <= HEAD_BYTES and not stats.invalid_utf8
         head = text if short else StreamDecoder(label="the file").feed(data[:HEAD_BYTES])
         config = configure()

@@ -170,7 +170,7 @@ class _Update:
         self.with_deps: list[UnitRecord] = []
         self._last: dict[str, int] = {}
         self._prev_last: dict[str, ScanBlock | None] = {}
-        self._new: list[int] | None = None
+        self._new: list[int] = []
         """Indices of the blocks new since the scan that ``_prev_last`` is from."""
 
     def prepare(self, meta: ScanMeta | None) -> None:
@@ -331,7 +331,7 @@ class _Update:
         the last block holding ``closer`` is that one or a later new block (None: the old one
         was replaced, ask the text). Without this every keystroke near a ``{#`` or a backtick
         looked through the whole document for a closer that is nowhere after it."""
-        if self._new is None or closer not in self._prev_last:
+        if closer not in self._prev_last:
             return None
         prev = self._prev_last[closer]
         blocks = self.blocks
