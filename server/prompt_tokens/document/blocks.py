@@ -44,6 +44,8 @@ class Block:
     tokens: int | None = None
     unit: object = None
     """The reference scanner's unit starting at this block (opaque here)."""
+    closers: dict[str, bool] | None = None
+    """Which look-ahead closers its text holds, as the reference scanner asked (opaque)."""
     line_starts: list[int] | None = None
     """Offsets where its lines start (built on first use by position lookups)."""
     ascii: bool | None = None
