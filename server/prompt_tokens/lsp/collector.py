@@ -7,15 +7,16 @@ types: a full collection in a 10 MB prompt takes ~80 ms and lands on some keystr
 
 - when a big document's first count is done, before it is reported, one full collection runs
   and everything alive is frozen (the open took seconds; this adds a fraction of one);
-- after every later count of a big document what is alive and not frozen yet, which is
-  only what was made since the last count, is frozen too (``gc.freeze`` moves the
-  collector's lists aside in constant time). A keystroke there keeps thousands of new
-  objects (an occurrence, a result and a diagnostic per reference after the edit); without
-  this every ninth keystroke or so of a 10 MB prompt paid 20-40 ms for a collection of an
-  older generation walking what the keystrokes before it kept. It is not collected first:
-  in the 2 MB code-heavy benchmark prompt a keystroke left 14-17 unreachable objects in
-  cycles, and finding them cost 0.5 ms a keystroke (``bench_lsp.py``, 300 edits), an
-  eighth of the whole keystroke; they wait, frozen, for the pause;
+- after every later count of a big document what is not frozen yet is collected, which is
+  only what was made since the last count, and what is left alive is frozen too
+  (``gc.freeze`` moves the collector's lists aside in constant time). A keystroke there
+  keeps thousands of new objects (an occurrence, a result and a diagnostic per reference
+  after the edit); without this every ninth keystroke or so of a 10 MB prompt paid
+  20-40 ms for a collection of an older generation walking what the keystrokes before it
+  kept. The collection first (1.2 ms for 20,000 new objects beside a frozen 10 MB document,
+  about what the young collections a keystroke triggered cost) frees the cycles the
+  keystroke dropped (a superseded recount's exception and frames), which freezing would
+  otherwise keep until the pause;
 - once nothing was counted for ``IDLE_S``, the full collection runs again: cyclic garbage
   made while typing (frozen objects are still freed by reference counting; only cycles
   among them wait) is collected while the user pauses.
@@ -37,11 +38,13 @@ BIG_CHARS = 1_000_000
 IDLE_S = 2.0
 
 
-def collect_and_freeze() -> None:
-    """One full collection (the frozen objects are let back in first), then freeze what is
-    left alive."""
+def collect_and_freeze(*, frozen_too: bool = True) -> None:
+    """One collection, then freeze what is left alive. ``frozen_too``: of everything (the
+    frozen objects are let back in first); otherwise only of what was made since the last
+    freeze, which after a keystroke is a few milliseconds' work."""
     started = time.perf_counter()
-    gc.unfreeze()
+    if frozen_too:
+        gc.unfreeze()
     found = gc.collect()
     gc.freeze()
     if log.isEnabledFor(logging.DEBUG):  # counting the frozen objects walks them all (~14 ms/M)
@@ -63,10 +66,7 @@ class IdleCollector:
         """A count of a ``chars``-character document was published (``first``: its first)."""
         if chars < BIG_CHARS:
             return
-        if first:
-            collect_and_freeze()
-        else:
-            gc.freeze()
+        collect_and_freeze(frozen_too=first)
         if self._timer is not None:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(IDLE_S, self._fire)
