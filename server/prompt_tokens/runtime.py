@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -30,6 +31,7 @@ from prompt_tokens.doc_loader import load_document, ref_triggers
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
 from prompt_tokens.errors import PromptTokensError
+from prompt_tokens.jobs.inline import INLINE_MAX_CHARS, InlinePolicy
 from prompt_tokens.jobs.queue import (
     JobCancelled,
     JobContext,
@@ -66,11 +68,6 @@ STOPPED: tuple[type[Exception], ...] = (JobCancelled, QueueClosed)
 """What a count raises when a newer count of the same document superseded it, or the engine
 is shutting down: not a failure, the newer work (or nothing) takes over."""
 
-INLINE_MAX_CHARS = 32 * 1024
-INLINE_MAX_DOCUMENT = 2_000_000
-"""A buffer count with at most this much new text, in a document up to this size, runs on the
-event loop (well under a millisecond or two of work: a thread hop would cost as much)."""
-
 ProgressCallback = Callable[[float | None, str | None], None]
 """``progress(fraction or None, message or None)``, called on the event loop thread."""
 
@@ -104,6 +101,7 @@ class Runtime(Upkeep):
         self._queue: JobQueue | None = None
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
+        self._inline = InlinePolicy()
         self._remote = RemoteCounts(self._jobs)
         self._agents = Agents()
 
@@ -192,7 +190,8 @@ class Runtime(Upkeep):
         ``snapshot`` is ``DocumentState.snapshot()`` (edits continue on the live document);
         returns (text tokens, occurrences). A newer submit with the same ``group`` supersedes
         this one (it raises one of :data:`STOPPED`); ``active``: the document the user is
-        editing goes first. Small counts run on the event loop, big ones on a worker thread.
+        editing goes first. Cheap counts run on the event loop, others on a worker thread
+        (``jobs.inline``).
         """
 
         def count(ctx: JobContext) -> tuple[int, list[Occurrence]]:
@@ -201,19 +200,22 @@ class Runtime(Upkeep):
                     done / total if total else None, f"{name}: {done:,} of {total:,} characters"
                 )
 
+            started = time.perf_counter()
             if not snapshot.count_pending(cancelled=lambda: ctx.cancelled, progress=report):
                 raise JobCancelled("superseded while counting")
             occ = snapshot.occurrences(scanner.scan, scanner.key) if scanner is not None else []
             tokens = snapshot.text_tokens
             assert tokens is not None
+            if small:  # a recount after an edit: what the next one will likely cost
+                self._inline.measured(group, time.perf_counter() - started)
             return tokens, occ
 
         async def count_on_loop(ctx: JobContext) -> tuple[int, list[Occurrence]]:
             return count(ctx)
 
-        inline = (
-            snapshot.pending_chars() <= INLINE_MAX_CHARS and len(snapshot) <= INLINE_MAX_DOCUMENT
-        )
+        pending = snapshot.pending_chars()
+        small = pending <= INLINE_MAX_CHARS
+        inline = self._inline.inline(group, pending, len(snapshot))
         job = self._jobs().submit(
             count_on_loop if inline else count,
             priority=Priority.ACTIVE if active else Priority.OPEN,
