@@ -3,9 +3,12 @@ reference's range, severities per SPEC, versioned publication."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from lsprotocol import types
 
+from prompt_tokens.lsp.diagnostics import HOLD_MIN, HOLD_S
 from tests.e2e.conftest import Session, budget_message, count
 
 TEXT = "Write a haiku about the sea.\nKeep it calm and precise.\n"
@@ -73,3 +76,45 @@ async def test_front_matter_diagnostics(session: Session) -> None:
     assert status["budget"] == 1000
     assert status["tokens"]["text"] == count(text2, "o200k_base")
     assert session.diagnostics(uri) == []
+
+
+@pytest.mark.settings({"budget": 10})
+async def test_a_big_lists_new_numbers_wait_for_a_pause_a_new_problem_does_not(
+    session: Session,
+) -> None:
+    refs = " ".join(f"@missing/{i}.md" for i in range(HOLD_MIN))
+    uri = session.open("p.md", f"Intro.\n{refs}\n")
+    first = await session.ready(uri)
+    assert len(session.diagnostics(uri)) == HOLD_MIN + 1  # the budget's and one per reference
+    assert by_code(session, uri)["budget-exceeded"].message == budget_message(
+        first["tokens"]["total"], 10
+    )
+
+    session.change(uri, "Intro, with more words in it.", (0, 0, 0, 6))  # only numbers change
+    typed = await session.ready(uri)
+    assert typed["tokens"]["total"] > first["tokens"]["total"]
+    # held back: what the client had is still what it has (the list follows HOLD_S later,
+    # long after the status that came before it)
+    held = by_code(session, uri)["budget-exceeded"].message
+    assert held == budget_message(first["tokens"]["total"], 10)
+    new = budget_message(typed["tokens"]["total"], 10)
+    await session.wait_for(lambda: by_code(session, uri)["budget-exceeded"].message == new)
+
+    session.change(uri, " @missing/new.md", (0, 29, 0, 29))  # a new problem: at once
+    await session.ready(uri)
+    assert len(session.diagnostics(uri)) == HOLD_MIN + 2
+
+
+@pytest.mark.settings({"budget": 10})
+async def test_an_undo_drops_the_list_held_back(session: Session) -> None:
+    refs = " ".join(f"@missing/{i}.md" for i in range(HOLD_MIN))
+    uri = session.open("p.md", f"Intro.\n{refs}\n")
+    first = await session.ready(uri)
+    session.change(uri, "Intro, with more words in it.", (0, 0, 0, 6))  # held back
+    await session.ready(uri)
+    session.change(uri, "Intro.", (0, 0, 0, 29))  # undone: the client's list is right again
+    again = await session.ready(uri)
+    assert again["tokens"] == first["tokens"]
+    await asyncio.sleep(HOLD_S + 0.5)  # the held list must not come after all
+    old = budget_message(first["tokens"]["total"], 10)
+    assert by_code(session, uri)["budget-exceeded"].message == old

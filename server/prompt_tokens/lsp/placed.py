@@ -20,6 +20,7 @@ This module imports no feature module (``state`` holds one cache per open docume
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -119,3 +120,21 @@ class PlacedDiagnostics:
                 keys = self.by_line.get(line)
                 if keys is not None:
                     keys.discard(key)
+
+
+@attrs.define(eq=False)
+class HeldBack:
+    """A publication of a big list held back until typing pauses (``diagnostics.publish``)."""
+
+    placed: list[Placed] = attrs.field(factory=list)
+    version: int = 0
+    since: float | None = None
+    """``time.monotonic()`` when the oldest list held back was computed (None: nothing held)."""
+    timer: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = None
+        self.since = None
+        self.placed = []

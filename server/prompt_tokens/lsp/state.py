@@ -14,7 +14,7 @@ from lsprotocol import types
 
 from prompt_tokens.document import DocumentState
 from prompt_tokens.estimates import Calibration
-from prompt_tokens.lsp.placed import PlacedDiagnostics
+from prompt_tokens.lsp.placed import HeldBack, PlacedDiagnostics
 from prompt_tokens.results import DocumentResult, Occurrence, ReferenceResult, Section
 
 Range = tuple[int, int, int, int]
@@ -69,6 +69,8 @@ class OpenDocument:
     placed: PlacedDiagnostics = attrs.field(factory=PlacedDiagnostics)
     """Diagnostics placed for earlier versions, valid while their lines are unchanged (kept
     right by ``sync``, which tells it every change before applying it)."""
+    held_back: HeldBack = attrs.field(factory=HeldBack)
+    """Diagnostics computed but not published yet (``diagnostics.publish``)."""
     sections_version: int | None = None
     """``result_version`` whose sections ``result.sections`` holds (filled on first use)."""
     ref_memo: RefMemo | None = None
