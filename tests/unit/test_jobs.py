@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 
 from prompt_tokens.errors import PermanentError, TransientError
 from prompt_tokens.jobs import (
+    Job,
     JobCancelled,
     JobContext,
     JobQueue,
@@ -799,3 +801,41 @@ def test_ready_queue_skips_and_sheds_cancelled_items() -> None:
     assert ready.pop(thread_slot_free=False) == 191  # the thread lane is closed...
     assert ready.pop(thread_slot_free=True) == 1000  # ...and then open: priority 0 goes first
     assert [ready.pop(thread_slot_free=True) for _ in range(5)] == [193, 195, 197, 199, None]
+
+
+class _Held:
+    pass
+
+
+def _job_holding(queue: JobQueue, in_thread: bool) -> tuple[Job[_Held], list[weakref.ref[_Held]]]:
+    """A job whose function holds one object and returns another; weak references to both."""
+    held, result = _Held(), _Held()
+
+    def work(ctx: JobContext) -> _Held:
+        assert not ctx.cancelled and held is not None
+        return result
+
+    async def work_on_loop(ctx: JobContext) -> _Held:
+        return work(ctx)
+
+    job = queue.submit(work if in_thread else work_on_loop, in_thread=in_thread)
+    return job, [weakref.ref(held), weakref.ref(result)]
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+async def test_a_finished_job_keeps_nothing_alive_for_the_cyclic_collector(
+    make_queue: MakeQueue, in_thread: bool
+) -> None:
+    """What a job's function holds (a buffer count's snapshot) and its result are freed by
+    reference counting once the job is awaited: the server freezes what a keystroke keeps
+    instead of collecting it, so a cycle here would keep every keystroke's snapshot."""
+    queue = make_queue(workers=1)
+    gc.disable()
+    try:
+        job, probes = _job_holding(queue, in_thread)
+        assert isinstance(await job, _Held)
+        del job
+        await asyncio.sleep(0)
+        assert [p() for p in probes] == [None, None]
+    finally:
+        gc.enable()

@@ -15,7 +15,7 @@ T = TypeVar("T")
 class Execution:
     """The queue's side of one job: its function, record, result future and task."""
 
-    __slots__ = ("began", "ctx", "finished", "fn", "future", "in_thread", "record", "task")
+    __slots__ = ("began", "finished", "fn", "future", "in_thread", "record", "task")
 
     def __init__(
         self,
@@ -32,7 +32,6 @@ class Execution:
         """The task entered its coroutine (a task cancelled before that never runs it)."""
         self.finished = False
         """Settled: done, failed or cancelled. A thread may still be computing."""
-        self.ctx: JobContext | None = None
 
 
 Cancel = Callable[[Execution, JobCancelled], bool]

@@ -193,7 +193,6 @@ class JobQueue:
             enqueued_at=self._clock(),
         )
         execution = Execution(record, fn, loop.create_future())
-        execution.ctx = JobContext(execution, self._progress.report)
         self._live[record.id] = execution
         if supersede is not None:
             self._by_group[supersede] = execution
@@ -277,15 +276,17 @@ class JobQueue:
             self._finish(execution, JobState.DONE, result, None)
 
     async def _call(self, execution: Execution) -> Any:
-        assert self._loop is not None and execution.ctx is not None
+        assert self._loop is not None
+        # made here, not kept on the execution: it points back at it, and that cycle would
+        # keep the job's function (a buffer count's snapshot) and result alive until the
+        # cyclic collector ran
+        ctx = JobContext(execution, self._progress.report)
         if execution.in_thread:
             if self._executor is None:
                 self._executor = job_executor(self.threads, self.thread_nice)
             run = contextvars.copy_context().run
-            return await self._loop.run_in_executor(
-                self._executor, run, execution.fn, execution.ctx
-            )
-        awaitable = execution.fn(execution.ctx)
+            return await self._loop.run_in_executor(self._executor, run, execution.fn, ctx)
+        awaitable = execution.fn(ctx)
         if not inspect.isawaitable(awaitable):
             raise TypeError(
                 f"job {execution.record.label!r} returned {type(awaitable).__name__}, not an "

@@ -7,16 +7,19 @@ types: a full collection in a 10 MB prompt takes ~80 ms and lands on some keystr
 
 - when a big document's first count is done, before it is reported, one full collection runs
   and everything alive is frozen (the open took seconds; this adds a fraction of one);
-- after every later count of a big document what is not frozen yet is collected, which is
-  only what was made since the last count, and what is left alive is frozen too
-  (``gc.freeze`` moves the collector's lists aside in constant time). A keystroke there
-  keeps thousands of new objects (an occurrence, a result and a diagnostic per reference
-  after the edit); without this every ninth keystroke or so of a 10 MB prompt paid
-  20-40 ms for a collection of an older generation walking what the keystrokes before it
-  kept. The collection first (1.2 ms for 20,000 new objects beside a frozen 10 MB document,
-  about what the young collections a keystroke triggered cost) frees the cycles the
-  keystroke dropped (a superseded recount's exception and frames), which freezing would
-  otherwise keep until the pause;
+- after every later count of a big document what is alive and not frozen yet, which is
+  only what was made since the last count, is frozen too (``gc.freeze`` moves the
+  collector's lists aside in constant time). A keystroke there keeps thousands of new
+  objects (an occurrence, a result and a diagnostic per reference after the edit); without
+  this every ninth keystroke or so of a 10 MB prompt paid 20-40 ms for a collection of an
+  older generation walking what the keystrokes before it kept. It is not collected first:
+  finding the few objects a keystroke leaves in cycles (the block it replaced and that
+  block's scan unit, a few KB) cost 0.5 ms a keystroke in the 2 MB code-heavy benchmark
+  prompt and ~2 ms in the 10 MB prose one (``bench_lsp.py``); they wait, frozen, for the
+  pause. Nothing big may sit in a cycle for this to hold: the job queue's execution and
+  its context pointed at each other and kept every keystroke's snapshot (the server grew
+  by ~60 MB a second while typing in the 10 MB prompt) until that cycle was removed
+  (``tests/unit/test_jobs.py`` checks a finished job leaves none);
 - once nothing was counted for ``IDLE_S``, the full collection runs again: cyclic garbage
   made while typing (frozen objects are still freed by reference counting; only cycles
   among them wait) is collected while the user pauses.
@@ -38,13 +41,11 @@ BIG_CHARS = 1_000_000
 IDLE_S = 2.0
 
 
-def collect_and_freeze(*, frozen_too: bool = True) -> None:
-    """One collection, then freeze what is left alive. ``frozen_too``: of everything (the
-    frozen objects are let back in first); otherwise only of what was made since the last
-    freeze, which after a keystroke is a few milliseconds' work."""
+def collect_and_freeze() -> None:
+    """One full collection (the frozen objects are let back in first), then freeze what is
+    left alive."""
     started = time.perf_counter()
-    if frozen_too:
-        gc.unfreeze()
+    gc.unfreeze()
     found = gc.collect()
     gc.freeze()
     if log.isEnabledFor(logging.DEBUG):  # counting the frozen objects walks them all (~14 ms/M)
@@ -66,7 +67,10 @@ class IdleCollector:
         """A count of a ``chars``-character document was published (``first``: its first)."""
         if chars < BIG_CHARS:
             return
-        collect_and_freeze(frozen_too=first)
+        if first:
+            collect_and_freeze()
+        else:
+            gc.freeze()
         if self._timer is not None:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(IDLE_S, self._fire)
