@@ -29,7 +29,7 @@ import attrs
 
 from prompt_tokens.references.sparse import sparse_scan
 from prompt_tokens.references.stream_scan import CHUNK, stream_scan
-from prompt_tokens.references.window import START, Carry, Options, scan_window, shift
+from prompt_tokens.references.window import START, Carry, Options, scan_window, shift_all
 from prompt_tokens.results import Occurrence
 from prompt_tokens.text.markdown import front_matter_end
 
@@ -371,7 +371,7 @@ class _Update:
             base, line0 = starts[k], lines[k]
             shifted = rec.shifted
             if shifted is None or shifted[0] != base or shifted[1] != line0:
-                shifted = (base, line0, [shift(o, line0, base) for o in rec.found])
+                shifted = (base, line0, shift_all(rec.found, line0, base))
                 rec.shifted = shifted
             out.extend(shifted[2])
         return out

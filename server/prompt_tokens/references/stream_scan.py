@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from prompt_tokens.references.sparse import sparse_window
-from prompt_tokens.references.window import START, Carry, Options, scan_window, shift
+from prompt_tokens.references.window import START, Carry, Options, scan_window, shift_all
 from prompt_tokens.results import Occurrence
 from prompt_tokens.text.code import BLANK_LINE
 from prompt_tokens.text.lines import LINE_BREAK, after_line_break, count_breaks
@@ -105,7 +105,7 @@ def stream_scan(
             continue
         cut, carry, found = step
         done = window if cut == len(window) else window[:cut]
-        yield Committed(base, line, done, [shift(o, line, base) for o in found], bounds)
+        yield Committed(base, line, done, shift_all(found, line, base), bounds)
         if final and cut == len(buf):
             return
         base += cut

@@ -128,6 +128,16 @@ _OCC_NAMES = tuple(f.name for f in attrs.fields(Occurrence))
 _OCC_VALUES = attrgetter(*_OCC_NAMES)
 _OCC_SPAN = _OCC_NAMES.index("span")
 _OCC_POSITIONAL = all(f.init and not f.kw_only for f in attrs.fields(Occurrence))
+_OCC_SPELLED = _OCC_POSITIONAL and _OCC_NAMES == (
+    "kind",
+    "target",
+    "syntax",
+    "span",
+    "placeholder",
+    "untrimmed",
+    "raw",
+)
+"""``shift_all`` may spell the fields out (checked here, so a new field cannot be dropped)."""
 
 
 def shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
@@ -149,3 +159,33 @@ def shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
     values = list(_OCC_VALUES(o))
     values[_OCC_SPAN] = span  # positional construction: ~4x faster than attrs.evolve
     return Occurrence(*values)
+
+
+def shift_all(found: list[Occurrence], dline: int, doffset: int) -> list[Occurrence]:
+    """Every occurrence of ``found`` moved as :func:`shift` moves one, in one comprehension
+    with the fields spelled out: a third faster than a call per occurrence, and it runs for
+    every reference after the edit on every keystroke."""
+    if not dline and not doffset:
+        return found
+    if not _OCC_SPELLED:
+        return [shift(o, dline, doffset) for o in found]
+    return [
+        Occurrence(
+            o.kind,
+            o.target,
+            o.syntax,
+            Span(
+                s.line + dline,
+                s.start,
+                s.end_line + dline,
+                s.end,
+                s.offset + doffset,
+                s.end_offset + doffset,
+            ),
+            o.placeholder,
+            o.untrimmed,
+            o.raw,
+        )
+        for o in found
+        for s in (o.span,)
+    ]

@@ -1,0 +1,45 @@
+"""Moving a window's occurrences to document positions (``references.window``): the
+comprehension that moves them all gives what moving each one gives."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from prompt_tokens.references.window import shift, shift_all
+from prompt_tokens.results import Occurrence, Span
+
+_text = st.text(max_size=8)
+_occurrence = st.builds(
+    Occurrence,
+    kind=st.sampled_from(["file", "url", "variable"]),
+    target=_text,
+    syntax=st.sampled_from(["at", "file", "mustache", "input"]),
+    span=st.builds(
+        Span,
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 9999),
+        st.integers(0, 9999),
+    ),
+    placeholder=st.none() | _text,
+    untrimmed=st.none() | _text,
+    raw=_text,
+)
+
+
+@given(st.lists(_occurrence, max_size=6), st.integers(0, 50), st.integers(0, 5000))
+def test_shift_all_moves_each_occurrence_as_shift_does(
+    found: list[Occurrence], dline: int, doffset: int
+) -> None:
+    assert shift_all(found, dline, doffset) == [shift(o, dline, doffset) for o in found]
+
+
+def test_shift_all_moves_every_field_it_should_and_keeps_the_others() -> None:
+    o = Occurrence("file", "a.md", "at", Span(1, 2, 3, 4, 5, 6), "p", "a.md,", "@a.md,")
+    (moved,) = shift_all([o], 10, 100)
+    assert moved == Occurrence(
+        "file", "a.md", "at", Span(11, 2, 13, 4, 105, 106), "p", "a.md,", "@a.md,"
+    )
