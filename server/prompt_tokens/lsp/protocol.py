@@ -22,6 +22,7 @@ and the three document notifications) and records the ``exit`` status instead of
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import logging
@@ -36,9 +37,9 @@ from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import (
     JsonRPCNotification,
+    JsonRPCProtocol,
     JsonRPCRequestMessage,
     JsonRPCResponseMessage,
-    RPCRequest,
 )
 from pygls.protocol.language_server import lsp_method
 
@@ -184,7 +185,7 @@ class PromptTokensProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
-        request = isinstance(message, RPCRequest)
+        request = method is not None and hasattr(message, "id")  # as RPCRequest, cheaply
         if method is not None and method != types.EXIT:
             if self._workspace is None and method != types.INITIALIZE:
                 if request:
@@ -198,6 +199,11 @@ class PromptTokensProtocol(LanguageServerProtocol):
                 self.shutdown_requested = True
             if self._workspace is not None and method == types.INITIALIZE:
                 self.send_error(message.id, INVALID_REQUEST, "the server is already initialized")
+                return
+            if not request and not self._shutdown and message.jsonrpc == JsonRPCProtocol.VERSION:
+                # a notification (a didChange per keystroke) dispatched as pygls does, without
+                # its isinstance checks against runtime protocols (~0.15 ms a message)
+                contextvars.copy_context().run(self._handle_notification, method, message.params)
                 return
         super().handle_message(message)
 
