@@ -4,7 +4,9 @@ random edit sequences (CRLF, lone CR, emoji, headings, fences, edits that join o
 
 from __future__ import annotations
 
+import gc
 import re
+import weakref
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -457,3 +459,23 @@ def test_snapshot_is_isolated_and_adopted() -> None:
     snap = doc.snapshot()
     doc.adopt(snap)
     assert doc.text_tokens == plain_count("cl100k_base", doc.text())
+
+
+def test_a_replaced_block_is_freed_at_once_not_by_the_cyclic_collector() -> None:
+    """A block and its reference-scan unit point at each other; the server freezes what a
+    keystroke keeps instead of collecting it, so an edit must break that cycle itself."""
+    doc = DocumentState("Intro @a.md here.\n\nSecond paragraph {{ name }}.\n\n" * 50)
+    scanner = BlockScanner()
+    doc.occurrences(scanner, scanner.key)
+    gc.disable()
+    try:
+        edited = doc.blocks[len(doc.blocks) // 2]
+        assert edited.unit is not None  # the premise: the scan left its unit on it
+        probe = weakref.ref(edited)
+        line = doc.position_at(doc.text().index(edited.text))[0]
+        del edited
+        doc.apply_change("x", (line, 0, line, 0))
+        doc.occurrences(scanner, scanner.key)
+        assert probe() is None
+    finally:
+        gc.enable()

@@ -301,6 +301,8 @@ class DocumentState:
         lo, hi, new_blocks = resplit(
             self.blocks, starts, start, end, new, self.encoding, self.block_chars
         )
+        for gone in self.blocks[lo:hi]:
+            gone.unit = None  # its scan unit points back at it: a cycle only the collector frees
         self.blocks[lo:hi] = new_blocks
         for name, values in self._columns(new_blocks).items():
             getattr(self, name)[lo:hi] = values

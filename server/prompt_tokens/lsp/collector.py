@@ -13,13 +13,13 @@ types: a full collection in a 10 MB prompt takes ~80 ms and lands on some keystr
   objects (an occurrence, a result and a diagnostic per reference after the edit); without
   this every ninth keystroke or so of a 10 MB prompt paid 20-40 ms for a collection of an
   older generation walking what the keystrokes before it kept. It is not collected first:
-  finding the few objects a keystroke leaves in cycles (the block it replaced and that
-  block's scan unit, a few KB) cost 0.5 ms a keystroke in the 2 MB code-heavy benchmark
-  prompt and ~2 ms in the 10 MB prose one (``bench_lsp.py``); they wait, frozen, for the
-  pause. Nothing big may sit in a cycle for this to hold: the job queue's execution and
-  its context pointed at each other and kept every keystroke's snapshot (the server grew
-  by ~60 MB a second while typing in the 10 MB prompt) until that cycle was removed
-  (``tests/unit/test_jobs.py`` checks a finished job leaves none);
+  that cost 0.5 ms a keystroke in the 2 MB code-heavy benchmark prompt and ~2 ms in the
+  10 MB prose one (``bench_lsp.py``), and a keystroke's count leaves nothing in a cycle to
+  find: the job queue's execution and its context no longer point at each other (that
+  cycle kept every keystroke's snapshot: the server grew by ~60 MB a second while typing
+  in the 10 MB prompt), nor does a replaced block and its scan unit; tests check both
+  (``test_jobs.py``, ``test_document.py``). Whatever else ends in a cycle waits, frozen,
+  for the pause;
 - once nothing was counted for ``IDLE_S``, the full collection runs again: cyclic garbage
   made while typing (frozen objects are still freed by reference counting; only cycles
   among them wait) is collected while the user pauses.
