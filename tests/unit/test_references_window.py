@@ -1,12 +1,13 @@
 """Moving a window's occurrences to document positions (``references.window``): the
-comprehension that moves them all gives what moving each one gives."""
+comprehension that moves them all changes the span and keeps every other field."""
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prompt_tokens.references.window import shift, shift_all
+from prompt_tokens.references.window import shift_all
 from prompt_tokens.results import Occurrence, Span
 
 _text = st.text(max_size=8)
@@ -31,10 +32,28 @@ _occurrence = st.builds(
 
 
 @given(st.lists(_occurrence, max_size=6), st.integers(0, 50), st.integers(0, 5000))
-def test_shift_all_moves_each_occurrence_as_shift_does(
-    found: list[Occurrence], dline: int, doffset: int
-) -> None:
-    assert shift_all(found, dline, doffset) == [shift(o, dline, doffset) for o in found]
+def test_shift_all_moves_only_the_span(found: list[Occurrence], dline: int, doffset: int) -> None:
+    def moved(s: Span) -> Span:
+        return Span(
+            s.line + dline,
+            s.start,
+            s.end_line + dline,
+            s.end,
+            s.offset + doffset,
+            s.end_offset + doffset,
+        )
+
+    expected = [attrs.evolve(o, span=moved(o.span)) for o in found]
+    assert shift_all(found, dline, doffset) == expected
+
+
+def test_occurrence_has_the_fields_shift_all_spells_out() -> None:
+    """``shift_all`` constructs positionally: a field added to ``Occurrence`` must be added
+    there too, or it would be dropped."""
+    assert [(f.name, f.init, f.kw_only) for f in attrs.fields(Occurrence)] == [
+        (name, True, False)
+        for name in ("kind", "target", "syntax", "span", "placeholder", "untrimmed", "raw")
+    ]
 
 
 def test_shift_all_moves_every_field_it_should_and_keeps_the_others() -> None:

@@ -31,7 +31,7 @@ from prompt_tokens.agents.includes import (
     prompty_files,
 )
 from prompt_tokens.references.stream_scan import CHUNK, Committed, FrontMatter
-from prompt_tokens.references.window import shift
+from prompt_tokens.references.window import shift_all
 from prompt_tokens.results import Occurrence
 from prompt_tokens.text.lines import LineIndex, count_breaks
 
@@ -79,8 +79,9 @@ class IncludeStream:
             self._parts = [window]
             self.chunk = 2 * max(self.chunk, len(window))  # an open construct: grow
             return
-        found = list(self._scan(window, body, start, cut))
-        self.found.extend(shift(o, self._line, self._base) for o in found)
+        self.found.extend(
+            shift_all(list(self._scan(window, body, start, cut)), self._line, self._base)
+        )
         done = window[:cut]
         self._base += cut
         self._line += count_breaks(done)

@@ -18,10 +18,7 @@ that, and ``syntax.scan`` is one window: the whole text.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from operator import attrgetter
 from typing import NamedTuple
-
-import attrs
 
 from prompt_tokens.references.exclusions import exclude
 from prompt_tokens.references.lookahead import Horizons
@@ -124,51 +121,14 @@ def _at_and_hash(masked: str, index: LineIndex, options: Options) -> list[tuple[
     return found
 
 
-_OCC_NAMES = tuple(f.name for f in attrs.fields(Occurrence))
-_OCC_VALUES = attrgetter(*_OCC_NAMES)
-_OCC_SPAN = _OCC_NAMES.index("span")
-_OCC_POSITIONAL = all(f.init and not f.kw_only for f in attrs.fields(Occurrence))
-_OCC_SPELLED = _OCC_POSITIONAL and _OCC_NAMES == (
-    "kind",
-    "target",
-    "syntax",
-    "span",
-    "placeholder",
-    "untrimmed",
-    "raw",
-)
-"""``shift_all`` may spell the fields out (checked here, so a new field cannot be dropped)."""
-
-
-def shift(o: Occurrence, dline: int, doffset: int) -> Occurrence:
-    """``o`` moved ``dline`` lines and ``doffset`` characters on (columns stay: units start
-    at column 0)."""
-    if not dline and not doffset:
-        return o
-    s = o.span
-    span = Span(
-        s.line + dline,
-        s.start,
-        s.end_line + dline,
-        s.end,
-        s.offset + doffset,
-        s.end_offset + doffset,
-    )
-    if not _OCC_POSITIONAL:
-        return attrs.evolve(o, span=span)
-    values = list(_OCC_VALUES(o))
-    values[_OCC_SPAN] = span  # positional construction: ~4x faster than attrs.evolve
-    return Occurrence(*values)
-
-
 def shift_all(found: list[Occurrence], dline: int, doffset: int) -> list[Occurrence]:
-    """Every occurrence of ``found`` moved as :func:`shift` moves one, in one comprehension
-    with the fields spelled out: a third faster than a call per occurrence, and it runs for
-    every reference after the edit on every keystroke."""
+    """Every occurrence of ``found`` moved ``dline`` lines and ``doffset`` characters on
+    (columns stay: units start at column 0), in one comprehension that constructs
+    positionally: ~30 % faster than a function call per occurrence, and it runs for every
+    reference after the edit on every keystroke. The fields are spelled out, so
+    ``tests/unit/test_references_window.py`` pins ``Occurrence``'s fields to this list."""
     if not dline and not doffset:
         return found
-    if not _OCC_SPELLED:
-        return [shift(o, dline, doffset) for o in found]
     return [
         Occurrence(
             o.kind,
