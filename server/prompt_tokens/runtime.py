@@ -31,7 +31,7 @@ from prompt_tokens.doc_loader import load_document, ref_triggers
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
 from prompt_tokens.errors import PromptTokensError
-from prompt_tokens.jobs.inline import INLINE_MAX_CHARS, InlinePolicy
+from prompt_tokens.jobs.inline import InlinePolicy
 from prompt_tokens.jobs.queue import (
     JobCancelled,
     JobContext,
@@ -194,6 +194,8 @@ class Runtime(Upkeep):
         (``jobs.inline``).
         """
 
+        pending = snapshot.pending_chars()
+
         def count(ctx: JobContext) -> tuple[int, list[Occurrence]]:
             def report(done: int, total: int) -> None:
                 ctx.report(
@@ -206,15 +208,12 @@ class Runtime(Upkeep):
             occ = snapshot.occurrences(scanner.scan, scanner.key) if scanner is not None else []
             tokens = snapshot.text_tokens
             assert tokens is not None
-            if small:  # a recount after an edit: what the next one will likely cost
-                self._inline.measured(group, time.perf_counter() - started)
+            self._inline.measured(group, pending, time.perf_counter() - started)
             return tokens, occ
 
         async def count_on_loop(ctx: JobContext) -> tuple[int, list[Occurrence]]:
             return count(ctx)
 
-        pending = snapshot.pending_chars()
-        small = pending <= INLINE_MAX_CHARS
         inline = self._inline.inline(group, pending, len(snapshot))
         job = self._jobs().submit(
             count_on_loop if inline else count,

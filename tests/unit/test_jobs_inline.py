@@ -30,17 +30,19 @@ def test_an_unmeasured_document_runs_inline_only_when_small() -> None:
 
 def test_the_last_recounts_cost_decides_for_a_measured_document() -> None:
     p = InlinePolicy()
-    p.measured("doc:big", INLINE_MAX_S / 2)
-    p.measured("doc:slow", INLINE_MAX_S * 2)
+    p.measured("doc:big", 10, INLINE_MAX_S / 2)
+    p.measured("doc:slow", 10, INLINE_MAX_S * 2)
     assert p.inline("doc:big", 10, 10 * INLINE_MAX_DOCUMENT)  # cheap: its size does not matter
     assert not p.inline("doc:slow", 10, 100)  # dear: a thread, however small
     assert not p.inline("doc:big", INLINE_MAX_CHARS + 1, 100)  # much new text: a thread
+    p.measured("doc:big", INLINE_MAX_CHARS + 1, INLINE_MAX_S * 2)  # an open: says nothing
+    assert p.inline("doc:big", 10, 10 * INLINE_MAX_DOCUMENT)
 
 
 def test_only_the_most_recently_counted_documents_are_remembered() -> None:
     p = InlinePolicy()
     for i in range(REMEMBERED + 1):
-        p.measured(f"doc:{i}", INLINE_MAX_S * 2)
+        p.measured(f"doc:{i}", 10, INLINE_MAX_S * 2)
     assert p.inline("doc:0", 10, 100)  # forgotten: judged by size again
     assert not p.inline(f"doc:{REMEMBERED}", 10, 100)
 

@@ -41,8 +41,11 @@ class InlinePolicy:
             return chars <= INLINE_MAX_DOCUMENT
         return cost <= INLINE_MAX_S
 
-    def measured(self, group: str, seconds: float) -> None:
-        """A recount of ``group`` took ``seconds`` (called from any thread: one dict update)."""
+    def measured(self, group: str, pending_chars: int, seconds: float) -> None:
+        """A recount of ``group`` with ``pending_chars`` new characters took ``seconds``
+        (called from any thread). Only small ones say what the next keystroke will cost."""
+        if pending_chars > INLINE_MAX_CHARS:
+            return
         self._cost[group] = seconds
         self._cost.move_to_end(group)
         while len(self._cost) > REMEMBERED:
