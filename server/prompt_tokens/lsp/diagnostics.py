@@ -108,9 +108,8 @@ def publish(
 ) -> None:
     placed = placed_all(doc, result)
     items = [p.lsp for p in placed]
-    held = doc.held_back
     if items == doc.published_diagnostics and doc.diagnostics_version is not None:
-        held.cancel()  # back to what the client has (an undo): nothing to send later either
+        doc.held_back.cancel()  # back to what the client has (an undo): nothing to send later either
         return  # unchanged: the client's copy is right (saves the message on most keystrokes)
     if _may_wait(items, doc.published_diagnostics):
         _hold(ls, doc, placed, version)
@@ -144,10 +143,11 @@ def _hold(ls: PromptTokensServer, doc: OpenDocument, placed: list[Placed], versi
 
 def _release(ls: PromptTokensServer, doc: OpenDocument) -> None:
     held = doc.held_back
-    held.timer = None
-    if ls.docs.get(doc.uri) is doc and held.since is not None:
-        _send(ls, doc, held.placed, held.version)
-    held.cancel()
+    held.timer = None  # this is it firing
+    if ls.docs.get(doc.uri) is doc:
+        _send(ls, doc, held.placed, held.version)  # which lets go of what was held
+    else:
+        held.cancel()  # closed meanwhile
 
 
 def _send(ls: PromptTokensServer, doc: OpenDocument, placed: list[Placed], version: int) -> None:
