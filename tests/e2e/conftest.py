@@ -59,6 +59,9 @@ class Session:
         self.ws = ws
         self.profile = profile
         self.statuses: list[dict[str, Any]] = []
+        self.diagnostics_at_status: list[list[types.Diagnostic]] = []
+        """The client's diagnostics of the status's document when each status came (parallel
+        to ``statuses``): what had arrived before it, whenever the test looks."""
         self.refreshes = 0
         self.registrations: list[types.Registration] = []
         self._changed = asyncio.Event()
@@ -254,7 +257,9 @@ async def start_session(
 
     @lsp_client.feature(STATUS)
     def on_status(params: Any) -> None:
-        s.statuses.append(plain(params))
+        status = plain(params)
+        s.diagnostics_at_status.append(s.diagnostics(status["uri"]))
+        s.statuses.append(status)
         s._notify()
 
     @lsp_client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)

@@ -93,9 +93,9 @@ async def test_a_big_lists_new_numbers_wait_for_a_pause_a_new_problem_does_not(
     session.change(uri, "Intro, with more words in it.", (0, 0, 0, 6))  # only numbers change
     typed = await session.ready(uri)
     assert typed["tokens"]["total"] > first["tokens"]["total"]
-    # held back: what the client had is still what it has (the list follows HOLD_S later,
-    # long after the status that came before it)
-    held = by_code(session, uri)["budget-exceeded"].message
+    # held back: when the status came, the client still had the old numbers
+    at_ready = session.diagnostics_at_status[session.statuses.index(typed)]
+    held = {str(d.code): d for d in at_ready}["budget-exceeded"].message
     assert held == budget_message(first["tokens"]["total"], 10)
     new = budget_message(typed["tokens"]["total"], 10)
     await session.wait_for(lambda: by_code(session, uri)["budget-exceeded"].message == new)
