@@ -202,7 +202,8 @@ class PromptTokensProtocol(LanguageServerProtocol):
                 return
             if not request and not self._shutdown and message.jsonrpc == JsonRPCProtocol.VERSION:
                 # a notification (a didChange per keystroke) dispatched as pygls does, without
-                # its isinstance checks against runtime protocols (~0.15 ms a message)
+                # its isinstance checks against runtime protocols (14 % of handling a didChange
+                # in a profile of the server while typing)
                 contextvars.copy_context().run(self._handle_notification, method, message.params)
                 return
         super().handle_message(message)
