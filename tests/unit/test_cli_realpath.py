@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prompt_tokens.cli.count import _real
+from prompt_tokens.cli.rootconfig import real_path as _real
 
 
 @pytest.fixture(scope="module")

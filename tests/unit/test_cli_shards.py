@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 from pathlib import Path
 
-from prompt_tokens.cli.shards import MIN_FILES, chunks, worth_sharding
+from prompt_tokens.cli.shards import MIN_FILES, chunks, start_workers, stop_workers, worth_sharding
 from tests.unit.cli_helpers import run
 from tests.unit.shared_corpus import corpus_dir
 
@@ -47,6 +48,52 @@ def test_workers_give_what_one_process_gives(tmp_path: Path) -> None:
     # The results the workers made were kept: the next run knows every one.
     warm, _ = _count(root, tmp_path / "two.sqlite3", "2")
     assert warm == one
+
+
+EARLY = "workers forked before the walk"
+
+
+def _early_run(root: Path, db: Path | None) -> tuple[dict[str, object], str]:
+    env = {"PROMPT_TOKENS_WORKERS": "2"}
+    cache = ["--cache", str(db)] if db is not None else ["--no-cache"]
+    proc = run("-vv", "count", "--json", *cache, ".", cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), proc.stderr
+
+
+def test_a_cold_run_over_folders_forks_its_workers_before_the_walk(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    one, _ = _count(root, tmp_path / "one.sqlite3", "1")
+    early, err = _early_run(root, tmp_path / "fresh.sqlite3")
+    assert EARLY in err and "Traceback" not in err
+    assert early == one
+    # A cache file exists now: the next run may be warm, so nothing is forked before the walk.
+    _, err = _early_run(root, tmp_path / "fresh.sqlite3")
+    assert EARLY not in err
+    # No cache at all is as cold as a new file.
+    nocache, err = _early_run(root, None)
+    assert EARLY in err and nocache == one
+
+
+def test_workers_forked_early_for_a_small_folder_are_stopped(tmp_path: Path) -> None:
+    root = tmp_path / "small"
+    (root / ".git").mkdir(parents=True)
+    (root / "a.md").write_text("Hello {{ name }} and see @b.md\n")
+    (root / "b.md").write_text("World.\n")
+    got, err = _early_run(root, tmp_path / "c.sqlite3")
+    assert EARLY in err and "Traceback" not in err
+    one = run("count", "--json", "--no-cache", ".", cwd=root, env={"PROMPT_TOKENS_WORKERS": "1"})
+    assert got == json.loads(one.stdout)
+
+
+def test_stopped_workers_are_gone() -> None:
+    pool = start_workers(2)
+    processes = list(pool._processes.values())
+    assert len(processes) == 2
+    stop_workers(pool)
+    # ended by a signal, not after their warm-up (shutdown alone would wait for it)
+    assert [p.exitcode for p in processes] == [-signal.SIGTERM] * 2
+    stop_workers(pool)  # twice (a run's normal end after its workers were used): harmless
 
 
 def test_small_runs_stay_in_one_process() -> None:

@@ -33,6 +33,7 @@ from prompt_tokens.ci.report import (
     file_input,
     printable,
 )
+from prompt_tokens.cli import prefork
 from prompt_tokens.cli.base import BaseCounts, count_base
 from prompt_tokens.cli.count import (
     CountRun,
@@ -132,14 +133,15 @@ async def _count_and_base(
 
 
 def _check(args: argparse.Namespace, opts: CheckOptions) -> tuple[CountRun, CheckReport]:
-    prep = prepare(args)
-    try:
-        count_in_workers(args, prep)
-        base = None
-        if prep.todo or opts.base is not None or getattr(args, "stats", False):
-            base = asyncio.run(_count_and_base(args, opts, prep))
-    finally:
-        prep.known.close()
+    with prefork.early_workers(args) as pool:
+        prep = prepare(args)
+        try:
+            count_in_workers(args, prep, pool)
+            base = None
+            if prep.todo or opts.base is not None or getattr(args, "stats", False):
+                base = asyncio.run(_count_and_base(args, opts, prep))
+        finally:
+            prep.known.close()
     run = prep.run
     reports = [root_report(run, root, base, opts) for root in run.roots]
     return run, merge_reports(reports)

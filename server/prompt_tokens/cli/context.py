@@ -19,9 +19,9 @@ from pathlib import Path
 from prompt_tokens import environment
 from prompt_tokens.agents.context import ContextError, context_report, parse_agents
 from prompt_tokens.agents.entries import AgentContext, ContextFile, ContextOptions, ContextReport
-from prompt_tokens.cli.count import flag_overrides, settings_for
 from prompt_tokens.cli.models import row_for
 from prompt_tokens.cli.output import print_json, warn
+from prompt_tokens.cli.rootconfig import flag_overrides, settings_for
 from prompt_tokens.cli.table import Cell, Styled, print_rows
 from prompt_tokens.errors import UsageError
 from prompt_tokens.runtime import Runtime

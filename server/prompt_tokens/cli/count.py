@@ -14,10 +14,11 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
+from prompt_tokens.cli import prefork
 from prompt_tokens.cli.discovery import Expansion, expand_paths
 from prompt_tokens.cli.known import KnownRun
 from prompt_tokens.cli.output import (
@@ -29,65 +30,23 @@ from prompt_tokens.cli.output import (
     render_table,
     warn,
 )
+from prompt_tokens.cli.rootconfig import (
+    RootConfig,
+    flag_overrides,
+    real_path,
+    root_of,
+    settings_for,
+)
 from prompt_tokens.errors import PromptTokensError, UsageError
 from prompt_tokens.results import DocumentResult
-from prompt_tokens.settings import Settings, deep_merge, parse_settings
-from prompt_tokens.tokenizer.encodings import TOKENIZERS
-from prompt_tokens.workspace import CONFIG_FILE, load_config
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from prompt_tokens.runtime import Runtime
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-CLI_ONLY_KEYS = ("budgets",)
-"""Keys of ``.prompt-tokens.toml`` only the CLI reads (``check``'s ``[[budgets]]``): not
-settings of the engine, so they are taken out before the settings are checked."""
-
-
-def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings the flags set, over each root's ``.prompt-tokens.toml``."""
-    raw: dict[str, Any] = {}
-    if args.model:
-        from prompt_tokens.cli.models import check_model  # the model table, only when asked
-
-        check_model(args.model)
-        raw["model"] = args.model
-    if args.encoding:
-        if args.encoding not in TOKENIZERS:
-            raise UsageError(f"--encoding must be one of {', '.join(TOKENIZERS)}")
-        raw["encoding"] = args.encoding
-        raw["model"] = None
-    if getattr(args, "exact_remote", False):
-        raw["remote"] = {"enabled": True}
-    if getattr(args, "budget", None) is not None:
-        raw["budget"] = args.budget
-    if getattr(args, "no_cache", False):
-        raw["cache"] = {"path": None}
-    elif getattr(args, "cache", None):
-        raw["cache"] = {"path": args.cache}
-    return raw
-
-
-@attrs.frozen
-class RootConfig:
-    """A workspace root's settings and the raw file they came from (``check`` reads its
-    ``[[budgets]]``)."""
-
-    settings: Settings
-    raw: dict[str, Any]
-    problems: list[str]
-
-
-def settings_for(root: Path, flags: dict[str, Any]) -> RootConfig:
-    """``root``'s ``.prompt-tokens.toml`` with the flags over it; problems name the file."""
-    toml, problems = load_config(root)
-    engine_raw = {k: v for k, v in toml.items() if k not in CLI_ONLY_KEYS}
-    settings, more = parse_settings(deep_merge(engine_raw, flags))
-    where = f"{root / CONFIG_FILE}: "
-    return RootConfig(
-        settings, toml, problems + [p.replace("promptTokens.", where, 1) for p in more]
-    )
 
 
 @attrs.define
@@ -121,66 +80,6 @@ class CountRun:
         return EXIT_USAGE if bad else EXIT_OK
 
 
-def _root_of(given: Path | None, doc_path: str, memo: dict[str, str | None]) -> Path:
-    """The settings root of ``doc_path`` (a real path, or ``cwd/-``): ``--root`` when
-    given; ``memo``: by folder, so a run over thousands of files looks at each folder once."""
-    if given is not None:
-        return given
-    found = _nearest_root(os.path.dirname(doc_path), memo)
-    return Path(found) if found is not None else Path.cwd()
-
-
-def _nearest_root(folder: str, memo: dict[str, str | None]) -> str | None:
-    """``find_root`` of ``folder``, one folder at a time, each answer remembered."""
-    chain: list[str] = []
-    found: str | None = None
-    here = folder
-    while True:
-        if here in memo:
-            found = memo[here]
-            break
-        chain.append(here)
-        # find_root's test for one folder, on strings (os.path never raises)
-        marked = os.path.isfile(os.path.join(here, CONFIG_FILE))
-        if marked or os.path.exists(os.path.join(here, ".git")):
-            found = here
-            break
-        parent = os.path.dirname(here)
-        if parent == here:
-            break
-        here = parent
-    for seen in chain:
-        memo[seen] = found
-    return found
-
-
-def _real(label: str, dirs: dict[str, str]) -> str:
-    """``str(Path(label).resolve())``, resolving each folder once (a file that is itself a
-    link is resolved whole)."""
-    folder, name = os.path.split(label)
-    if name in ("", ".", ".."):
-        return os.path.realpath(label)
-    real = os.path.join(_real_folder(folder, dirs), name)
-    return os.path.realpath(real) if os.path.islink(real) else real
-
-
-def _real_folder(folder: str, dirs: dict[str, str]) -> str:
-    """``os.path.realpath(folder or ".")`` from its parent's, remembered: one ``lstat`` per
-    folder, where ``realpath`` would look at every component of every folder again."""
-    real = dirs.get(folder)
-    if real is not None:
-        return real
-    parent, name = os.path.split(folder)
-    if name in ("", ".", ".."):
-        real = os.path.realpath(folder or ".")
-    else:
-        real = os.path.join(_real_folder(parent, dirs), name)
-        if os.path.islink(real):  # a link: resolved from its real folder, as realpath does
-            real = os.path.realpath(real)
-    dirs[folder] = real
-    return real
-
-
 def plan(args: argparse.Namespace) -> CountRun:
     """Expand the paths and settle each root's settings (once per root)."""
     flags = flag_overrides(args)
@@ -195,8 +94,8 @@ def plan(args: argparse.Namespace) -> CountRun:
     cwd = os.getcwd()
     given = Path(args.root).resolve() if args.root else None
     for named in expansion.files:
-        doc_path = os.path.join(cwd, "-") if named.label == "-" else _real(named.label, dirs)
-        folder = _root_of(given, doc_path, memo)
+        doc_path = os.path.join(cwd, "-") if named.label == "-" else real_path(named.label, dirs)
+        folder = root_of(given, doc_path, memo)
         root = str(folder)
         if root not in run.roots:
             config = run.roots[root] = settings_for(folder, flags)
@@ -285,17 +184,19 @@ async def count_rest(args: argparse.Namespace, runtimes: Runtimes, prep: Prepare
         print_stats(prep, runtimes.started)
 
 
-def count_in_workers(args: argparse.Namespace, prep: Prepared) -> None:
+def count_in_workers(
+    args: argparse.Namespace, prep: Prepared, pool: ProcessPoolExecutor | None = None
+) -> None:
     """Count a big cold run's files in worker processes (``shards``), before any event loop
-    or thread exists; what they could not count stays in ``prep.todo`` for the engine here."""
-    files = [i for i in prep.todo if i.path != "-"]
-    if getattr(args, "exact_remote", False) or not files:
-        return
+    or thread exists; what they could not count stays in ``prep.todo`` for the engine here.
+    ``pool``: workers forked before the walk (``prefork``); stopped if the run needs none."""
     from prompt_tokens.cli import shards
 
+    files = [i for i in prep.todo if i.path != "-"]
     sizes = [_size(i.path) for i in files]
-    workers = shards.worth_sharding(len(files), sum(sizes))
-    if not workers:
+    workers = shards.worth_sharding(len(files), sum(sizes)) if files else 0
+    if getattr(args, "exact_remote", False) or not workers:
+        shards.stop_workers(pool)
         return
     jobs = [(i.root, i.label, i.path) for i in files]
     prep.known.figures["workers"] = workers
@@ -312,6 +213,7 @@ def count_in_workers(args: argparse.Namespace, prep: Prepared) -> None:
             workers=workers,
             references=not args.no_references,
             on_chunk=advance,
+            pool=pool,
         )
     deps: dict[str, list[str] | None] = {}
     finished = []
@@ -382,17 +284,18 @@ async def _count(args: argparse.Namespace, prep: Prepared) -> None:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    prep = prepare(args)
-    try:
-        count_in_workers(args, prep)
-        if prep.todo:
-            import asyncio  # only when something is left to count
+    with prefork.early_workers(args) as pool:
+        prep = prepare(args)
+        try:
+            count_in_workers(args, prep, pool)
+            if prep.todo:
+                import asyncio  # only when something is left to count
 
-            asyncio.run(_count(args, prep))
-        elif args.stats:
-            print_stats(prep, None)
-    finally:
-        prep.known.close()
+                asyncio.run(_count(args, prep))
+            elif args.stats:
+                print_stats(prep, None)
+        finally:
+            prep.known.close()
     results = prep.run.results
     if args.json:
         print_json(count_json(results))

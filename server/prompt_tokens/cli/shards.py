@@ -18,7 +18,7 @@ import logging
 import os
 import pickle
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from prompt_tokens import environment
@@ -26,7 +26,10 @@ from prompt_tokens.errors import PromptTokensError
 from prompt_tokens.results import DocumentResult
 
 if TYPE_CHECKING:
-    from prompt_tokens.cli.count import RootConfig
+    from concurrent.futures import ProcessPoolExecutor
+
+    from prompt_tokens.cli.rootconfig import RootConfig
+    from prompt_tokens.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,11 @@ def worth_sharding(n_files: int, n_bytes: int) -> int:
     """How many worker processes to use for a run (0: count in this process)."""
     if n_files < MIN_FILES and n_bytes < MIN_BYTES:
         return 0
+    return worker_count()
+
+
+def worker_count() -> int:
+    """Worker processes this machine and ``PROMPT_TOKENS_WORKERS`` allow (0: none)."""
     import multiprocessing
 
     if (
@@ -116,25 +124,69 @@ async def _count_chunk(
         await rt.aclose()
 
 
-def _load_default_encodings(roots: dict[str, RootConfig]) -> None:
-    """Load each root's default tokenizer before forking: the workers share its tables
-    instead of each spending a quarter of a second building them."""
+def default_encoding(settings: Settings) -> str:
+    """The encoding a root's documents are counted with unless their front matter says
+    otherwise (its model's, else its ``encoding``)."""
     from prompt_tokens.errors import UnknownModelError
     from prompt_tokens.models import lookup_model
+
+    if settings.model:
+        try:
+            return lookup_model(settings.model).encoding
+        except UnknownModelError:
+            pass
+    return settings.encoding
+
+
+def _load_encodings(names: Iterable[str]) -> None:
     from prompt_tokens.tokenizer.encodings import get_encoding
 
-    for config in roots.values():
-        settings = config.settings
-        encoding = settings.encoding
-        if settings.model:
-            try:
-                encoding = lookup_model(settings.model).encoding
-            except UnknownModelError:
-                pass
+    for name in names:
         try:
-            get_encoding(encoding)
+            get_encoding(name)
         except (PromptTokensError, OSError, ValueError) as exc:
-            log.debug("tokenizer %s not preloaded: %s", encoding, exc)
+            log.debug("tokenizer %s not preloaded: %s", name, exc)
+
+
+def _warm(encodings: tuple[str, ...]) -> None:
+    """A worker forked before the walk: the engine imported and the tokenizer loaded while
+    the parent lists the files. Never raises (a broken pool would lose the run's workers):
+    whatever is missing is loaded by the first file that needs it."""
+    try:
+        import prompt_tokens.runtime  # noqa: F401
+
+        _load_encodings(encodings)
+    except Exception as exc:
+        log.debug("worker not warmed up: %s", exc)
+
+
+def start_workers(workers: int, encodings: Iterable[str] = ()) -> ProcessPoolExecutor:
+    """Fork ``workers`` processes now (with the fork start method every worker is forked at
+    the first submit, before the pool's own thread starts), each warming up with
+    ``encodings``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_warm,
+        initargs=(tuple(encodings),),
+    )
+    pool.submit(os.getpid)
+    return pool
+
+
+def stop_workers(pool: ProcessPoolExecutor | None) -> None:
+    """Workers forked for a run that needed none (it turned out small): stopped now, not
+    after they finish warming up (``shutdown`` alone would wait for that at exit). Python
+    3.11 has no public way to terminate a pool's processes (3.14's ``terminate_workers``)."""
+    if pool is None:
+        return
+    processes = getattr(pool, "_processes", None) or {}
+    for proc in list(processes.values()):
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def count_sharded(
@@ -145,25 +197,32 @@ def count_sharded(
     workers: int,
     references: bool,
     on_chunk: Callable[[int], None] | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> list[Done | None]:
     """Count ``jobs`` in ``workers`` forked processes; outcomes in the order of ``jobs``.
 
     A chunk whose worker died (killed, out of memory) is None in each of its places: the
-    caller counts those files itself, so nothing is lost."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    caller counts those files itself, so nothing is lost. ``pool``: workers forked already
+    (``start_workers``, before the walk), used and shut down here."""
+    from concurrent.futures import as_completed
 
-    import prompt_tokens.runtime  # noqa: F401 - imported once here, inherited by every worker
+    if pool is None:
+        import prompt_tokens.runtime  # noqa: F401 - imported once here, inherited by every worker
 
-    _load_default_encodings(roots)
+        # loaded here, the workers share the tokenizer's tables instead of building each its own
+        _load_encodings({default_encoding(config.settings) for config in roots.values()})
+        pool = start_workers(workers)
     parts = chunks(jobs, sizes, workers * CHUNKS_PER_WORKER)
     done: list[Done | None] = [None] * len(jobs)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {
-            pool.submit(count_chunk, roots, [jobs[i] for i in part], references): part
-            for part in parts
-        }
+    with pool:
+        try:
+            futures = {
+                pool.submit(count_chunk, roots, [jobs[i] for i in part], references): part
+                for part in parts
+            }
+        except RuntimeError as exc:  # BrokenProcessPool: a worker died before any chunk
+            log.info("the counting workers are gone (%s); the files are counted here", exc)
+            return done
         for future in as_completed(futures):
             part = futures[future]
             try:
