@@ -12,7 +12,18 @@ import shutil
 import signal
 from pathlib import Path
 
-from prompt_tokens.cli.shards import MIN_FILES, chunks, start_workers, stop_workers, worth_sharding
+from hypothesis import given
+from hypothesis import strategies as st
+
+from prompt_tokens.cli.shards import (
+    FILE_COST,
+    LAST_SHARE,
+    MIN_FILES,
+    chunks,
+    start_workers,
+    stop_workers,
+    worth_sharding,
+)
 from tests.unit.cli_helpers import run
 from tests.unit.shared_corpus import corpus_dir
 
@@ -100,10 +111,29 @@ def test_small_runs_stay_in_one_process() -> None:
     assert worth_sharding(3, 1000) == 0
 
 
-def test_chunks_cover_every_file_once_and_spread_the_bytes() -> None:
-    jobs = [("r", f"f{i}", f"/f{i}") for i in range(50)]
-    sizes = [10_000 * (i % 7 + 1) for i in range(50)]
-    parts = chunks(jobs, sizes, 4)
-    assert sorted(i for p in parts for i in p) == list(range(50))
-    loads = [sum(sizes[i] for i in p) for p in parts]
-    assert max(loads) - min(loads) <= max(sizes) + 4096
+@given(
+    st.lists(st.integers(0, 5 << 20), min_size=1, max_size=300),
+    st.integers(1, 8),
+)
+def test_chunks_cover_every_file_once_and_shrink_towards_the_end(
+    sizes: list[int], workers: int
+) -> None:
+    parts = chunks(sizes, workers)
+    assert sorted(i for p in parts for i in p) == list(range(len(sizes)))
+    costs = [sum(sizes[i] + FILE_COST for i in p) for p in parts]
+    total = sum(costs)
+    # no chunk but the first is more than half of what was left per worker (plus the file
+    # that took it over): whoever takes the last chunks ends soon after the others
+    for k in range(1, len(parts)):
+        left = sum(costs[k:])
+        biggest = max(sizes[i] + FILE_COST for i in parts[k])
+        assert costs[k] <= max(left / (2 * workers), total / (workers * LAST_SHARE)) + biggest
+    # and no more chunks than the smallest share allows (each costs a runtime)
+    assert len(parts) <= workers * LAST_SHARE + 1
+
+
+def test_chunks_hand_out_the_big_files_first() -> None:
+    sizes = [1_000] * 200 + [4 << 20]
+    parts = chunks(sizes, 2)
+    assert 200 in parts[0]
+    assert len(parts) > 2  # not one chunk per worker: the end is spread thin

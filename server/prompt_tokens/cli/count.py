@@ -202,9 +202,19 @@ def count_in_workers(
     prep.known.figures["workers"] = workers
     with progress_bar(len(files), sum(sizes)) as step:
 
-        def advance(n: int) -> None:
-            for _ in range(n):
+        def keep(part: list[int], got: list[shards.Done] | None) -> None:
+            """A chunk's results kept at once (the last chunk's alone are left for the end)."""
+            for _ in part:
                 step("")
+            if got is None:
+                return
+            items = [files[i] for i in part]
+            deps = {item.label: dep for item, (_, dep) in zip(items, got, strict=True)}
+            for item, (outcome, _) in zip(items, got, strict=True):
+                if isinstance(outcome, DocumentResult):
+                    outcome.path = item.label
+                    item.result = outcome
+            prep.known.remember(items, lambda i: deps.get(i.label))
 
         done = shards.count_sharded(
             prep.run.roots,
@@ -212,21 +222,13 @@ def count_in_workers(
             sizes,
             workers=workers,
             references=not args.no_references,
-            on_chunk=advance,
+            on_chunk=keep,
             pool=pool,
         )
-    deps: dict[str, list[str] | None] = {}
-    finished = []
-    for item, got in zip(files, done, strict=True):
-        if got is None:
-            continue
-        outcome, deps[item.label] = got
-        if isinstance(outcome, DocumentResult):
-            outcome.path = item.label
-        _take_outcomes(prep.run, [item], [outcome])
-        finished.append(item)
-    prep.known.remember(finished, lambda i: deps.get(i.label))
-    gone = {id(i) for i in finished}
+    # failures reported in the files' order, whichever chunk ended first
+    counted = [(item, got[0]) for item, got in zip(files, done, strict=True) if got is not None]
+    _take_outcomes(prep.run, [item for item, _ in counted], [outcome for _, outcome in counted])
+    gone = {id(item) for item, _ in counted}
     prep.todo = [i for i in prep.todo if id(i) not in gone]
 
 
