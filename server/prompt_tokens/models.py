@@ -32,7 +32,6 @@ import cattrs
 
 from prompt_tokens.errors import UnknownModelError
 
-DEFAULT_ENCODING = "cl100k_base"
 DEFAULT_BUDGET = 8192
 
 

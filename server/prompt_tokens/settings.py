@@ -20,8 +20,8 @@ import attrs
 import platformdirs
 
 from prompt_tokens import environment
-from prompt_tokens.models import DEFAULT_ENCODING
 from prompt_tokens.settings_schema import (
+    DEFAULT_ENCODING,
     DIALECT_NAMES,
     REFERENCE_KINDS,
     OneOf,

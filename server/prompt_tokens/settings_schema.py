@@ -26,6 +26,8 @@ from cattrs.errors import AttributeValidationNote, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
+DEFAULT_ENCODING = "cl100k_base"
+"""The encoding of a document whose model and settings name none (also the model table's)."""
 REFERENCE_KINDS = ("file", "url", "variable")
 DIALECT_NAMES = (
     "claude-memory",

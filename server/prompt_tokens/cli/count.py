@@ -95,10 +95,9 @@ def plan(args: argparse.Namespace) -> CountRun:
     given = Path(args.root).resolve() if args.root else None
     for named in expansion.files:
         doc_path = os.path.join(cwd, "-") if named.label == "-" else real_path(named.label, dirs)
-        folder = root_of(given, doc_path, memo)
-        root = str(folder)
+        root = root_of(given, doc_path, memo)
         if root not in run.roots:
-            config = run.roots[root] = settings_for(folder, flags)
+            config = run.roots[root] = settings_for(Path(root), flags)
             for msg in config.problems:
                 warn(msg)
         data = sys.stdin.buffer.read() if named.label == "-" else None

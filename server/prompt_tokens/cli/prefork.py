@@ -71,7 +71,7 @@ def _cold_encodings(args: argparse.Namespace, folders: list[str]) -> set[str] | 
     for folder in folders:
         real = os.path.realpath(os.path.expanduser(folder))
         root = root_of(given, os.path.join(real, "-"), memo)
-        settings = settings_for(root, flags).settings
+        settings = settings_for(Path(root), flags).settings
         path = settings.cache.path
         if path is not None and path != ":memory:" and os.path.exists(path):
             return None

@@ -70,13 +70,14 @@ def settings_for(root: Path, flags: dict[str, Any]) -> RootConfig:
     )
 
 
-def root_of(given: Path | None, doc_path: str, memo: dict[str, str | None]) -> Path:
-    """The settings root of ``doc_path`` (a real path, or ``cwd/-``): ``--root`` when
-    given; ``memo``: by folder, so a run over thousands of files looks at each folder once."""
+def root_of(given: Path | None, doc_path: str, memo: dict[str, str | None]) -> str:
+    """The settings root of ``doc_path`` (a real path, or ``cwd/-``), as ``str(Path)``
+    spells it: ``--root`` when given; ``memo``: by folder, so a run over thousands of files
+    looks at each folder once (and builds no ``Path`` for each)."""
     if given is not None:
-        return given
+        return str(given)
     found = _nearest_root(os.path.dirname(doc_path), memo)
-    return Path(found) if found is not None else Path.cwd()
+    return found if found is not None else os.getcwd()
 
 
 def _nearest_root(folder: str, memo: dict[str, str | None]) -> str | None:
