@@ -9,8 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from prompt_tokens.cli.discovery import walk
+from prompt_tokens.cli.discovery import _tidy, walk
 from tests.conftest import plain_count
 from tests.unit.cli_helpers import put, run
 
@@ -108,3 +110,9 @@ def test_corpus_counts_the_cursor_rules(corpus: Path) -> None:
     prompty = [p for p in files if p.endswith(".prompty")]
     skills = [p for p in files if p.endswith("/SKILL.md")]
     assert (len(prompty), len(skills)) == (91, 12)
+
+
+@given(st.lists(st.sampled_from(["./", ".", "/", "a", "b.md", "..", "//"]), max_size=8))
+def test_walked_paths_are_spelled_as_path_spells_them(parts: list[str]) -> None:
+    path = "".join(parts)
+    assert _tidy(path) == str(Path(path))

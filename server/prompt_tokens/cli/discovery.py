@@ -166,12 +166,31 @@ def walk_names(folder: Path) -> Iterator[str]:
         if any(part in SKIP_DIRS for part in rest.split(os.sep)):
             continue
         if _regular(full):
-            yield str(Path(full)) if _untidy(full) else full
+            yield _tidy(full)
+
+
+def _tidy(path: str) -> str:
+    """``str(Path(path))``; a walk of ``.`` gives every path a ``./``, dropped on strings."""
+    if not _untidy(path):
+        return path
+    rest = path
+    while rest.startswith("./"):
+        rest = rest[2:]
+    if rest and not rest.startswith("/") and not _untidy(rest):
+        return rest
+    return str(Path(path))
 
 
 def _untidy(path: str) -> bool:
-    """What ``Path`` would spell differently (``./``, ``/./``, ``//``, a trailing ``/``)."""
-    return path.startswith("./") or "/./" in path or "//" in path or path.endswith("/")
+    """What ``Path`` would spell differently (``./``, ``/./``, ``//``, a trailing ``/`` or
+    ``/.``, nothing at all)."""
+    return (
+        not path
+        or path.startswith("./")
+        or "/./" in path
+        or "//" in path
+        or path.endswith(("/", "/."))
+    )
 
 
 def _regular(path: str) -> bool:
