@@ -48,11 +48,9 @@ def start_if_cold(args: argparse.Namespace) -> ProcessPoolExecutor | None:
     if getattr(args, "exact_remote", False):
         return None
     folders = [p for p in args.paths if p != "-" and os.path.isdir(os.path.expanduser(p))]
-    workers = shards.worker_count() if folders else 0
-    if not workers:
-        return None
-    encodings = _cold_encodings(args, folders)
-    if encodings is None:
+    encodings = _cold_encodings(args, folders) if folders else None
+    workers = shards.worker_count() if encodings is not None else 0  # imports multiprocessing
+    if not workers or encodings is None:
         return None
     log.debug("a cold run over folders: %d workers forked before the walk", workers)
     return shards.start_workers(workers, encodings)

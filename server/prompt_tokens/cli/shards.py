@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -104,6 +103,8 @@ def chunks(sizes: Sequence[int], workers: int) -> list[list[int]]:
 def _portable(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else the same one line as a PromptTokensError or a
     RuntimeError (the parent words a failure by its type; see ``count._failure``)."""
+    import pickle
+
     try:
         pickle.loads(pickle.dumps(exc))
         return exc
