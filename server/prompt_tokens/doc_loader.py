@@ -32,7 +32,12 @@ from prompt_tokens.tokenizer.counter import (
     count_text_parallel,
 )
 from prompt_tokens.tokenizer.encodings import get_encoding
-from prompt_tokens.tokenizer.textio import StreamDecoder, decode_bytes, decode_stream
+from prompt_tokens.tokenizer.textio import (
+    DecodeStats,
+    StreamDecoder,
+    decode_bytes,
+    decode_stream,
+)
 
 HEAD_BYTES = 64 * 1024  # front matter lives at the very top
 WHOLE_BYTES = 256 * 1024
@@ -147,7 +152,9 @@ def load_document(
     fp = (st.st_size, st.st_mtime_ns, st.st_ino)
     with open(path, "rb") as fh:
         head_bytes = fh.read(HEAD_BYTES)
-        head = StreamDecoder(label="the file").feed(head_bytes)
+        ended = len(head_bytes) < HEAD_BYTES  # the whole file: decoded once, as a whole
+        decoder = StreamDecoder(label="the file")
+        head = decoder.feed(head_bytes, final=ended)
         sha = cache.get_fingerprint(path, *fp)
         encoding = encoding_for(head, sha)
         tokens = cache.get_count(encoding, sha) if sha is not None else None
@@ -158,6 +165,8 @@ def load_document(
             return LoadedDocument(head, tokens, [] if scan else None, sha or "")
         if st.st_size <= WHOLE_BYTES:
             whole = _Whole(path, fp, cache, encoding, scan, scan_key, triggers)
+            if ended:
+                return whole.take(fh, head_bytes, head, decoder.stats(), sha, tokens, n_refs)
             return whole.load(fh, head_bytes, sha, tokens, n_refs)
         if scan is not None and scan_pieces is not None and tokens is None and n_refs is None:
             both = _Both(path, fp, cache, encoding, scan, scan_pieces, scan_key, threads)
@@ -220,8 +229,22 @@ class _Whole:
         """``sha``, ``tokens``, ``n_refs``: what the cache knew from the file's fingerprint
         (forgotten if the content read is not that one: it changed since the ``stat``)."""
         data = head + fh.read()
-        after = os.fstat(fh.fileno())
         text, stats = decode_bytes(data, label="the file")
+        return self.take(fh, data, text, stats, sha, tokens, n_refs)
+
+    def take(
+        self,
+        fh: BinaryIO,
+        data: bytes,
+        text: str,
+        stats: DecodeStats,
+        sha: str | None,
+        tokens: int | None,
+        n_refs: int | None,
+    ) -> LoadedDocument:
+        """The file's whole ``data`` and its ``text`` (decoded, with its ``stats``), counted
+        and scanned."""
+        after = os.fstat(fh.fileno())
         if sha is not None and stats.sha256 != sha:
             tokens = n_refs = None
         if (after.st_size, after.st_mtime_ns, after.st_ino) == self.fp:

@@ -176,3 +176,44 @@ def test_document_with_references_is_never_held_whole(tmp_path: Path) -> None:
     # A whole copy would be ≥ len(data); the two streams keep a few blocks and a scan window
     # each (a window of non-ASCII text takes 4 bytes a character).
     assert peak < len(data) * 3 // 4, f"peak {peak:,} bytes for a {len(data):,}-byte file"
+
+
+_PIECES = st.sampled_from(
+    [
+        b"a",
+        b"\r\n",
+        b"\xef\xbb\xbf",
+        b"\xe2\x82",
+        b"\xac",
+        b"\xff",
+        b"{{ x }}",
+        b"@f.md ",
+        b"\xf0\x9f",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_PIECES, max_size=40), st.sampled_from([0, HEAD_BYTES - 3, HEAD_BYTES - 1, HEAD_BYTES])
+)
+def test_a_file_read_in_one_go_is_the_text_a_whole_decode_gives(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[bytes], pad: int
+) -> None:
+    """Files shorter than the head are decoded once, as a whole: a truncated UTF-8 sequence at
+    the end, a BOM, invalid bytes give the same text, count and references as ``decode_bytes``."""
+    data = b"x" * pad + b"".join(pieces)
+    path = tmp_path_factory.mktemp("one-go") / "doc.md"
+    path.write_bytes(data)
+    text, stats = decode_bytes(data)
+    loaded = load_document(
+        str(path),
+        _memory_cache(),
+        encoding_for=lambda _head, _sha: ENC,
+        scan=scan,
+        scan_key="test-refs",
+        triggers=ref_triggers(False),
+    )
+    assert loaded.text == text and loaded.sha256 == stats.sha256
+    assert loaded.text_tokens == plain_count(ENC, text)
+    assert loaded.occurrences == (scan(text) if any(t in data for t in ref_triggers(False)) else [])
