@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -347,42 +347,50 @@ class Runtime(Upkeep):
         path, winning over the disk) applies to the requests that carry their ``text``.
         ``limit``: documents counted at once (their waits on URLs overlap; their Python does
         not, so a CPU-bound run is faster with fewer). ``precount``: count the small files
-        in batches first (``prompt_tokens.precount``; a worker process's whole run)."""
-
-        def job(request: CountRequest) -> Callable[[JobContext], Any]:
-            async def run(ctx: JobContext) -> DocumentResult:
-                try:
-                    if request.text is not None:
-                        result = await self.count_document(
-                            request.root,
-                            request.path,
-                            request.text,
-                            references=references,
-                            overlay=overlay,
-                        )
-                    elif request.data is not None:
-                        text, _ = decode_bytes(request.data, label="stdin")
-                        result = await self.count_document(
-                            request.root, "-", text, references=references
-                        )
-                    else:
-                        result = await self.count_file(
-                            request.root, request.path, references=references
-                        )
-                    result.path = request.label
-                    return result
-                finally:
-                    if on_done is not None:
-                        on_done(request.label)
-
-            return run
+        in batches first (``prompt_tokens.precount``; a worker process's whole run). A
+        blocking runtime counting one at a time (a CLI worker) skips the queue: it has
+        nothing to schedule, and the queue's tasks were a fifth of a known file's cost."""
 
         await asyncio.to_thread(self._prefetch, requests, references)
         if precount:
             await self._off_loop(self._precount, requests)
+        one = partial(self._count_request, references=references, overlay=overlay, on_done=on_done)
+        if self._blocking and limit == 1:  # a worker process: one file after another, no queue
+            return [await _outcome(one(r)) for r in requests]
+
+        def job(request: CountRequest) -> Callable[[JobContext], Any]:
+            async def run(_ctx: JobContext) -> DocumentResult:
+                return await one(request)
+
+            return run
+
         return await self._jobs().batch(
             [job(r) for r in requests], priority=Priority.OPEN, label="count", limit=limit
         )
+
+    async def _count_request(
+        self,
+        request: CountRequest,
+        *,
+        references: bool,
+        overlay: Mapping[str, str] | None,
+        on_done: Callable[[str], None] | None,
+    ) -> DocumentResult:
+        try:
+            if request.text is not None:
+                result = await self.count_document(
+                    request.root, request.path, request.text, references=references, overlay=overlay
+                )
+            elif request.data is not None:
+                text, _ = decode_bytes(request.data, label="stdin")
+                result = await self.count_document(request.root, "-", text, references=references)
+            else:
+                result = await self.count_file(request.root, request.path, references=references)
+            result.path = request.label
+            return result
+        finally:
+            if on_done is not None:
+                on_done(request.label)
 
     async def count_exact(
         self, root: str, text: str, *, label: str = "", group: str | None = None
@@ -403,3 +411,11 @@ class Runtime(Upkeep):
             await self._queue.shutdown(timeout=timeout)
         await self._remote.aclose()
         await self._roots.aclose(timeout)
+
+
+async def _outcome(counting: Awaitable[DocumentResult]) -> DocumentResult | Exception:
+    """A document's result, or its error in its place (as the queue's batches give them)."""
+    try:
+        return await counting
+    except Exception as exc:
+        return exc

@@ -37,7 +37,7 @@ def _tree(tmp_path: Path) -> Path:
     return root
 
 
-def _count(root: Path, paths: list[Path], *, precount_first: bool) -> list[object]:
+def _count(root: Path, paths: list[Path], *, precount_first: bool, limit: int = 1) -> list[object]:
     settings, problems = parse_settings({"cache": {"path": None}})
     assert problems == []
 
@@ -46,7 +46,7 @@ def _count(root: Path, paths: list[Path], *, precount_first: bool) -> list[objec
         try:
             rt.set_settings(str(root), settings, folders=[root])
             requests = [CountRequest(str(root), str(p.relative_to(root)), str(p)) for p in paths]
-            out = await rt.count_files(requests, limit=1, precount=precount_first)
+            out = await rt.count_files(requests, limit=limit, precount=precount_first)
             return [r.to_json() if hasattr(r, "to_json") else repr(r) for r in out]
         finally:
             await rt.aclose()
@@ -60,6 +60,18 @@ def test_results_are_the_same_with_and_without(tmp_path: Path) -> None:
     paths.append(root / "vanished.md")  # listed, then gone before it is read
     assert len(paths) > 100
     assert _count(root, paths, precount_first=True) == _count(root, paths, precount_first=False)
+
+
+def test_one_at_a_time_without_the_queue_gives_what_the_queue_gives(tmp_path: Path) -> None:
+    """A worker (blocking, one file at a time) counts straight through, not through the job
+    queue: the same results, and each failure in its own place, not raised."""
+    root = _tree(tmp_path)
+    paths = sorted(p for p in root.rglob("*") if p.is_file())
+    paths.append(root / "vanished.md")
+    straight = _count(root, paths, precount_first=True)
+    assert straight == _count(root, paths, precount_first=True, limit=4)  # through the queue
+    failed = [paths[i].name for i, r in enumerate(straight) if isinstance(r, str)]
+    assert failed == ["binary.md", "vanished.md"]
 
 
 def test_each_batched_count_is_plain_tiktokens(tmp_path: Path) -> None:
