@@ -19,8 +19,12 @@ INLINE_MAX_CHARS = 32 * 1024
 """At most this much new text to count (a few milliseconds of tokenizing at most)."""
 INLINE_MAX_DOCUMENT = 2_000_000
 """A document not measured yet runs inline up to this size."""
-INLINE_MAX_S = 0.004
-"""A measured document runs inline while its last recount took at most this long."""
+INLINE_MAX_S = 0.010
+"""A measured document runs inline while its last recount took at most this long. On a
+thread the recount's Python holds the interpreter lock all the same, so a request waiting
+behind it gains at most the 5 ms switch interval; 4 ms put the 2 MB code-heavy prompt on the
+wrong side whenever this shared machine slowed down (``bench_lsp.py --only "code 2"``,
+alternating runs: edit→ready p50 4.7 and 6.1 ms at 4 ms, 4.4 and 4.4 ms at 10 ms)."""
 REMEMBERED = 256
 """Documents whose last cost is kept (the least recently counted is forgotten first)."""
 
