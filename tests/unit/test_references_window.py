@@ -33,14 +33,13 @@ _occurrence = st.builds(
 
 @given(st.lists(_occurrence, max_size=6), st.integers(0, 50), st.integers(0, 5000))
 def test_shift_all_moves_only_the_span(found: list[Occurrence], dline: int, doffset: int) -> None:
-    def moved(s: Span) -> Span:
-        return Span(
-            s.line + dline,
-            s.start,
-            s.end_line + dline,
-            s.end,
-            s.offset + doffset,
-            s.end_offset + doffset,
+    def moved(s: Span) -> Span:  # by field name: an argument out of place fails the test
+        return attrs.evolve(
+            s,
+            line=s.line + dline,
+            end_line=s.end_line + dline,
+            offset=s.offset + doffset,
+            end_offset=s.end_offset + doffset,
         )
 
     expected = [attrs.evolve(o, span=moved(o.span)) for o in found]
