@@ -4,6 +4,7 @@ document without reference triggers is never held whole (measured by allocations
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,13 @@ from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.doc_loader import (
     HEAD_BYTES,
     REF_TRIGGERS,
+    LoadedDocument,
     TriggerWatch,
     load_document,
     ref_triggers,
 )
 from prompt_tokens.references.syntax import scan
+from prompt_tokens.results import Occurrence
 from prompt_tokens.settings import CacheSettings
 from prompt_tokens.tokenizer.encodings import get_encoding
 from prompt_tokens.tokenizer.textio import decode_bytes
@@ -32,15 +35,28 @@ def _memory_cache() -> TieredCache:
     return TieredCache.from_settings(CacheSettings(path=None))
 
 
-def _load(path: Path, cache: TieredCache, *, refs: bool) -> tuple[int, object]:
-    loaded = load_document(
+def _loaded(
+    path: Path,
+    scanner: Callable[[str], list[Occurrence]] | None = scan,
+    *,
+    cache: TieredCache | None = None,
+    links: bool = False,
+    scan_pieces: Callable[[Iterable[str]], list[Occurrence]] | None = None,
+) -> LoadedDocument:
+    """``load_document`` of ``path`` in cl100k_base (a fresh memory cache unless given)."""
+    return load_document(
         str(path),
-        cache,
+        cache if cache is not None else _memory_cache(),
         encoding_for=lambda _head, _sha: ENC,
-        scan=scan if refs else None,
+        scan=scanner,
         scan_key="test-refs",
-        triggers=ref_triggers(False),
+        triggers=ref_triggers(links),
+        scan_pieces=scan_pieces,
     )
+
+
+def _load(path: Path, cache: TieredCache, *, refs: bool) -> tuple[int, object]:
+    loaded = _loaded(path, scan if refs else None, cache=cache)
     return loaded.text_tokens, loaded.occurrences
 
 
@@ -94,14 +110,7 @@ def test_document_without_references_is_never_held_whole(tmp_path: Path) -> None
     cache = _memory_cache()
     tracemalloc.start()
     try:
-        loaded = load_document(
-            str(path),
-            cache,
-            encoding_for=lambda _h, _s: ENC,
-            scan=scan,
-            scan_key="test-refs",
-            triggers=ref_triggers(True),
-        )
+        loaded = _loaded(path, cache=cache, links=True)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -158,15 +167,7 @@ def test_document_with_references_is_never_held_whole(tmp_path: Path) -> None:
     get_encoding(ENC)  # loaded before measuring: its tables are not the document
     tracemalloc.start()
     try:
-        loaded = load_document(
-            str(path),
-            _memory_cache(),
-            encoding_for=lambda _h, _s: ENC,
-            scan=scanner,
-            scan_key="test-refs",
-            triggers=ref_triggers(False),
-            scan_pieces=scanner.scan_pieces,
-        )
+        loaded = _loaded(path, scanner, scan_pieces=scanner.scan_pieces)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -206,14 +207,7 @@ def test_a_file_read_in_one_go_is_the_text_a_whole_decode_gives(
     path = tmp_path_factory.mktemp("one-go") / "doc.md"
     path.write_bytes(data)
     text, stats = decode_bytes(data)
-    loaded = load_document(
-        str(path),
-        _memory_cache(),
-        encoding_for=lambda _head, _sha: ENC,
-        scan=scan,
-        scan_key="test-refs",
-        triggers=ref_triggers(False),
-    )
+    loaded = _loaded(path)
     assert loaded.text == text and loaded.sha256 == stats.sha256
     assert loaded.text_tokens == plain_count(ENC, text)
     assert loaded.occurrences == (scan(text) if any(t in data for t in ref_triggers(False)) else [])
