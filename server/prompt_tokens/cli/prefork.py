@@ -49,8 +49,10 @@ def start_if_cold(args: argparse.Namespace) -> ProcessPoolExecutor | None:
         return None
     folders = [p for p in args.paths if p != "-" and os.path.isdir(os.path.expanduser(p))]
     encodings = _cold_encodings(args, folders) if folders else None
-    workers = shards.worker_count() if encodings is not None else 0  # imports multiprocessing
-    if not workers or encodings is None:
+    if encodings is None:
+        return None
+    workers = shards.worker_count()  # imports multiprocessing: only for a cold run
+    if not workers:
         return None
     log.debug("a cold run over folders: %d workers forked before the walk", workers)
     return shards.start_workers(workers, encodings)
