@@ -29,7 +29,7 @@ PACKAGE = "prompt_tokens"
 
 # The layers of ARCHITECTURE.md, lowest first: each names the top-level modules/packages in it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "environment", "tasks", "backoff", "results", "models", "settings_schema"),
+    ("errors", "environment", "tasks", "forked", "backoff", "results", "models", "settings_schema"),
     ("estimates",),
     ("tokenizer",),
     ("text",),

@@ -18,12 +18,14 @@ import os
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import BinaryIO
 
 import attrs
 
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.errors import NotFoundError
+from prompt_tokens.forked import ChildLost, Forked
 from prompt_tokens.results import Occurrence
 from prompt_tokens.tokenizer.counter import (
     STREAM_THREADS,
@@ -45,6 +47,9 @@ WHOLE_BYTES = 256 * 1024
 decode and one encode cost less than the streaming machinery (and the second read a scan
 would need)."""
 READ_BYTES = 256 * 1024  # the transient copies of one read stay small (a few MiB in all)
+APART_BYTES = 4 * 1024 * 1024
+"""Files from this size may be scanned in a forked child: below it the fork (a few ms for a
+process with the engine loaded) costs about what the scan does."""
 
 REF_TRIGGERS: tuple[bytes, ...] = (b"@", b"#file:", b"#fetch:", b"{{", b"${input:")
 """Byte strings one of which every reference contains (``references.syntax``'s table): ``@path``
@@ -135,12 +140,15 @@ def load_document(
     triggers: tuple[bytes, ...] = (*REF_TRIGGERS, LINK_TRIGGER),
     scan_pieces: Callable[[Iterable[str]], list[Occurrence]] | None = None,
     threads: int = STREAM_THREADS,
+    scan_apart: bool = False,
 ) -> LoadedDocument:
     """Read, count and scan ``path`` — or as little of it as the cache allows.
 
     ``scan_pieces``: the same scan over a text given in pieces, holding only a window of it;
     with it a big file is never held whole, even when it has references. ``threads``: how
-    many threads tokenize a big file (1 in a worker process: the processes are the threads).
+    many threads tokenize a big file (1 in a worker process: the processes are the threads);
+    ``scan_apart``: a big file's references are scanned in a forked child while this process
+    counts it (only where forking is safe: a CLI process with cores to spare).
 
     ``encoding_for(head_text, sha256 or None)`` returns the document's encoding (front matter
     may choose it; the content's sha256 when the file's fingerprint already gives it);
@@ -169,7 +177,17 @@ def load_document(
                 return whole.take(fh, head_bytes, head, decoder.stats(), sha, tokens, n_refs)
             return whole.load(fh, head_bytes, sha, tokens, n_refs)
         if scan is not None and scan_pieces is not None and tokens is None and n_refs is None:
-            both = _Both(path, fp, cache, encoding, scan, scan_pieces, scan_key, threads)
+            both = _Both(
+                path,
+                fp,
+                cache,
+                encoding,
+                scan,
+                scan_pieces,
+                scan_key,
+                threads,
+                scan_apart and st.st_size >= APART_BYTES,
+            )
             return both.load(fh, head_bytes, head)
         watch = TriggerWatch(triggers) if scan is not None and n_refs is None else None
         done = None
@@ -297,13 +315,13 @@ class _Both:
     scan_pieces: Callable[[Iterable[str]], list[Occurrence]]
     scan_key: str
     threads: int
+    apart: bool  # scan in a forked child, on another core, not in a thread
 
     def load(self, fh: BinaryIO, head_bytes: bytes, head: str) -> LoadedDocument:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-scan") as pool:
-            scanning = pool.submit(_scan_stream, self.path, self.scan_pieces)
+        with _scanning(self.path, self.scan_pieces, self.apart) as scanned:
             done = _stream_pass(fh, head_bytes, self.encoding, None, None, None, self.threads)
             after = os.fstat(fh.fileno())
-            occurrences, sha_scanned, size = scanning.result()
+            occurrences, sha_scanned, size = scanned()
         if (after.st_size, after.st_mtime_ns, after.st_ino) == self.fp:
             self.cache.put_fingerprint(self.path, *self.fp, done.sha256)
         self.cache.put_count(self.encoding, done.sha256, done.tokens, done.size)
@@ -315,9 +333,36 @@ class _Both:
         return LoadedDocument(head, done.tokens, occurrences, sha_scanned)
 
 
-def _scan_stream(
-    path: str, scan_pieces: Callable[[Iterable[str]], list[Occurrence]]
-) -> tuple[list[Occurrence], str, int]:
+_Scanned = tuple[list[Occurrence], str, int]
+
+
+@contextmanager
+def _scanning(
+    path: str, scan_pieces: Callable[[Iterable[str]], list[Occurrence]], apart: bool
+) -> Iterator[Callable[[], _Scanned]]:
+    """:func:`_scan_stream` started beside the caller's count; yields what waits for it.
+
+    Apart, it runs in a forked child; a child that dies without an answer (killed, out of
+    memory) costs only time: the scan is done here instead."""
+    if not apart:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pt-scan") as pool:
+            yield pool.submit(_scan_stream, path, scan_pieces).result
+        return
+    child = Forked(_scan_stream, path, scan_pieces)
+
+    def wait() -> _Scanned:
+        try:
+            return child.result()
+        except ChildLost:
+            return _scan_stream(path, scan_pieces)
+
+    try:
+        yield wait
+    finally:
+        child.cancel()
+
+
+def _scan_stream(path: str, scan_pieces: Callable[[Iterable[str]], list[Occurrence]]) -> _Scanned:
     """The references of the file streamed: (occurrences, sha256, size) of what was read."""
     with open(path, "rb") as fh:
         pieces, decoder = decode_stream(iter(lambda: fh.read(READ_BYTES), b""), label="the file")

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from prompt_tokens import environment
 from prompt_tokens.agents.dialects import Dialect, rules_for
 from prompt_tokens.agents.entries import AgentContext
 from prompt_tokens.agents.references import links_for
@@ -31,6 +32,7 @@ from prompt_tokens.doc_loader import load_document, ref_triggers
 from prompt_tokens.document import DocumentState
 from prompt_tokens.engine import DocConfig, describe_error
 from prompt_tokens.errors import PromptTokensError
+from prompt_tokens.forked import can_fork, cores
 from prompt_tokens.jobs.inline import InlinePolicy
 from prompt_tokens.jobs.queue import (
     JobCancelled,
@@ -93,11 +95,13 @@ class Runtime(Upkeep):
 
     ``blocking``: file work (reading, counting, scanning) runs on the event loop's thread, not
     in a thread of its own: for a worker process that counts one file at a time, where the
-    hand-off to a thread costs more than it overlaps."""
+    hand-off to a thread costs more than it overlaps. Such a process also scans a big file's
+    references in a forked child while it counts the file, when it may use another core."""
 
     def __init__(self, *, workers: int = 2, blocking: bool = False) -> None:
         self._workers = workers
         self._blocking = blocking
+        self._scan_apart = blocking and can_fork() and (environment.workers() or cores()) > 1
         self._queue: JobQueue | None = None
         self._roots = Roots(self._jobs)
         self._progress: dict[int, ProgressCallback] = {}
@@ -317,6 +321,7 @@ class Runtime(Upkeep):
             triggers=ref_triggers(links, includes=bool(rules.includes)),
             scan_pieces=scanner.scan_pieces if scanner is not None else None,
             threads=1 if self._blocking else STREAM_THREADS,
+            scan_apart=self._scan_apart,
         )
         configure.record(loaded.sha256)
         result = await engine.count_document(

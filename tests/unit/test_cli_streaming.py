@@ -3,6 +3,7 @@ document without reference triggers is never held whole (measured by allocations
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from prompt_tokens.cache.tiered import TieredCache
 from prompt_tokens.doc_loader import (
+    APART_BYTES,
     HEAD_BYTES,
     REF_TRIGGERS,
     LoadedDocument,
@@ -20,6 +22,7 @@ from prompt_tokens.doc_loader import (
     load_document,
     ref_triggers,
 )
+from prompt_tokens.forked import can_fork
 from prompt_tokens.references.syntax import scan
 from prompt_tokens.results import Occurrence
 from prompt_tokens.settings import CacheSettings
@@ -42,6 +45,7 @@ def _loaded(
     cache: TieredCache | None = None,
     links: bool = False,
     scan_pieces: Callable[[Iterable[str]], list[Occurrence]] | None = None,
+    scan_apart: bool = False,
 ) -> LoadedDocument:
     """``load_document`` of ``path`` in cl100k_base (a fresh memory cache unless given)."""
     return load_document(
@@ -52,6 +56,7 @@ def _loaded(
         scan_key="test-refs",
         triggers=ref_triggers(links),
         scan_pieces=scan_pieces,
+        scan_apart=scan_apart,
     )
 
 
@@ -177,6 +182,54 @@ def test_document_with_references_is_never_held_whole(tmp_path: Path) -> None:
     # A whole copy would be ≥ len(data); the two streams keep a few blocks and a scan window
     # each (a window of non-ASCII text takes 4 bytes a character).
     assert peak < len(data) * 3 // 4, f"peak {peak:,} bytes for a {len(data):,}-byte file"
+
+
+def _big_with_references(tmp_path: Path) -> tuple[Path, str]:
+    text = _corpus_text(APART_BYTES) + "\nsee @docs/a.md and {{ topic }}\n"
+    path = tmp_path / "apart.md"
+    path.write_bytes(text.encode("utf-8"))
+    return path, text
+
+
+@pytest.mark.skipif(not can_fork(), reason="scanning apart needs fork (Linux)")
+def test_a_big_file_scanned_in_a_child_process_gives_the_same_references(
+    tmp_path: Path,
+) -> None:
+    from prompt_tokens.references.blocks import BlockScanner
+
+    scanner = BlockScanner(("file", "url", "variable"), False)
+    path, text = _big_with_references(tmp_path)
+    pids = tmp_path / "pids"
+
+    def scan_pieces(pieces: Iterable[str]) -> list[Occurrence]:
+        with pids.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return scanner.scan_pieces(pieces)
+
+    loaded = _loaded(path, scanner, scan_pieces=scan_pieces, scan_apart=True)
+    assert loaded.text_tokens == plain_count(ENC, text)
+    assert loaded.occurrences == scanner(text) and loaded.occurrences
+    assert pids.read_text().split() != [str(os.getpid())]  # it ran in another process
+    assert len(pids.read_text().split()) == 1
+
+
+@pytest.mark.skipif(not can_fork(), reason="scanning apart needs fork (Linux)")
+def test_a_scan_child_that_dies_costs_only_time(tmp_path: Path) -> None:
+    """Killed or out of memory, the child gives no answer: the scan is done in this process."""
+    from prompt_tokens.references.blocks import BlockScanner
+
+    scanner = BlockScanner(("file", "url", "variable"), False)
+    path, text = _big_with_references(tmp_path)
+    me = os.getpid()
+
+    def scan_pieces(pieces: Iterable[str]) -> list[Occurrence]:
+        if os.getpid() != me:
+            os._exit(9)
+        return scanner.scan_pieces(pieces)
+
+    loaded = _loaded(path, scanner, scan_pieces=scan_pieces, scan_apart=True)
+    assert loaded.text_tokens == plain_count(ENC, text)
+    assert loaded.occurrences == scanner(text) and loaded.occurrences
 
 
 _PIECES = st.sampled_from(

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from prompt_tokens import environment
 from prompt_tokens.errors import PromptTokensError
+from prompt_tokens.forked import can_fork, cores
 from prompt_tokens.results import DocumentResult
 
 if TYPE_CHECKING:
@@ -47,13 +47,6 @@ Outcome = DocumentResult | BaseException
 Done = tuple[Outcome, list[str] | None]  # the outcome, and the files it rests on
 
 
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def worth_sharding(n_files: int, n_bytes: int) -> int:
     """How many worker processes to use for a run (0: count in this process)."""
     if n_files < MIN_FILES and n_bytes < MIN_BYTES:
@@ -63,12 +56,7 @@ def worth_sharding(n_files: int, n_bytes: int) -> int:
 
 def worker_count() -> int:
     """Worker processes this machine and ``PROMPT_TOKENS_WORKERS`` allow (0: none)."""
-    import multiprocessing
-
-    if (
-        not sys.platform.startswith("linux")
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if not can_fork():
         return 0
     workers = min(environment.workers() or cores(), 8)
     return workers if workers > 1 else 0
