@@ -9,19 +9,25 @@ on Linux.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import pickle
 import sys
 from collections.abc import Callable
-from multiprocessing.connection import Connection
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 T = TypeVar("T")
 
 
 def can_fork() -> bool:
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    """Linux with the fork start method (multiprocessing imported only there: a warm CLI run
+    that forks nothing does not pay for it)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def cores() -> int:
@@ -56,6 +62,8 @@ class Forked(Generic[T]):
     The child is daemonic, so it ends with this process if this one exits first."""
 
     def __init__(self, fn: Callable[..., T], *args: Any) -> None:
+        import multiprocessing
+
         ctx = multiprocessing.get_context("fork")
         self._recv, send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_child, args=(send, fn, args), daemon=True)
@@ -64,6 +72,8 @@ class Forked(Generic[T]):
 
     def result(self) -> T:
         """The call's value; its exception re-raised; :class:`ChildLost` if it died."""
+        import pickle
+
         try:
             ok, value = self._recv.recv()
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
