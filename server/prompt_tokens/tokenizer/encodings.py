@@ -14,12 +14,9 @@ tiktoken itself pins, so a damaged or substituted file is refused rather than mi
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
 import logging
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,7 +80,12 @@ def _definition(name: str) -> dict[str, object]:
 
 
 def _read_ranks_bytes(name: str) -> bytes:
-    """The rank file: a user-supplied copy when configured, else the bundled gzip."""
+    """The rank file: a user-supplied copy when configured, else the bundled gzip (gzip and
+    ``importlib.resources`` imported here: a warm CLI run, which loads no encoding, never
+    imports them)."""
+    import gzip
+    from importlib import resources
+
     user_dir = environment.tiktoken_dir()
     if user_dir:
         candidate = Path(user_dir) / f"{name}.tiktoken"
@@ -99,6 +101,8 @@ def _read_ranks_bytes(name: str) -> bytes:
 
 def parse_ranks(raw: bytes) -> dict[bytes, int]:
     """Parse the ``.tiktoken`` format: one ``base64(token) rank`` pair per line."""
+    import base64
+
     ranks: dict[bytes, int] = {}
     for line in raw.splitlines():
         if line:

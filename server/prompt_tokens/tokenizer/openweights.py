@@ -28,7 +28,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -158,6 +157,8 @@ def load_mistral_tekken() -> TextEncoder:
         from mistral_common.tokens.tokenizers.tekken import Tekkenizer
     except ImportError:
         raise _missing("mistral-tekken", "mistral-common", "mistral") from None
+    from importlib import resources
+
     path = resources.files("mistral_common").joinpath("data", "tekken_240911.json")
     return _TekkenEncoder("mistral-tekken", Tekkenizer.from_file(str(path)))
 
