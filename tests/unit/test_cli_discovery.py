@@ -4,6 +4,7 @@ git, ``.gitignore`` through pathspec outside it."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,3 +117,24 @@ def test_corpus_counts_the_cursor_rules(corpus: Path) -> None:
 def test_walked_paths_are_spelled_as_path_spells_them(parts: list[str]) -> None:
     path = "".join(parts)
     assert _tidy(path) == str(Path(path))
+
+
+def test_the_walk_tells_each_files_fingerprint_and_whether_it_is_a_link(tmp_path: Path) -> None:
+    """What one ``lstat`` (and a ``stat`` for a link) found is what ``os.stat`` and
+    ``os.path.islink`` say; FIFOs and dangling links are not files to count."""
+    from prompt_tokens.cli.discovery import walk_found
+
+    (tmp_path / "a.md").write_text("hello\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.prompt.md").write_text("x" * 300, encoding="utf-8")
+    (tmp_path / "link.md").symlink_to(tmp_path / "sub" / "b.prompt.md")
+    (tmp_path / "dangling.md").symlink_to(tmp_path / "nowhere.md")
+    os.mkfifo(tmp_path / "pipe.md")
+    found = {Path(n.label).name: n for n in walk_found(tmp_path)}
+    assert sorted(found) == ["a.md", "b.prompt.md", "link.md"]
+    for named in found.values():
+        st = os.stat(named.label)
+        assert named.seen == (st.st_size, st.st_mtime_ns, st.st_ino)
+        assert named.link == os.path.islink(named.label)
+        assert not named.named
+    assert found["link.md"].link and found["link.md"].seen == found["b.prompt.md"].seen

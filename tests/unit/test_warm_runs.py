@@ -122,3 +122,28 @@ def test_a_changed_file_is_recounted_on_a_warm_run(tree: Path, tmp_path: Path) -
     again = _count_process(tree, db)
     assert again == warm
     assert _db_state(db) == before
+
+
+_IMPORT_PROBE = """
+import gc, sys
+from prompt_tokens.cli.main import handler
+frozen_before = gc.get_freeze_count()
+fn = handler(sys.argv[1], own_process=sys.argv[2] == "own")
+print(gc.isenabled(), gc.get_freeze_count() > frozen_before, callable(fn))
+"""
+
+
+@pytest.mark.parametrize(("own", "frozen"), [("own", True), ("borrowed", False)])
+def test_the_executable_freezes_what_importing_its_command_made(own: str, frozen: bool) -> None:
+    """In its own process the command's import is frozen for the collector (and the
+    collector is on again after); called from someone else's process nothing is frozen."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE, "count", own],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["True", str(frozen), "True"]

@@ -51,7 +51,7 @@ class KnownRun:
             if item.path == "-" or item.root not in self._store_of:
                 continue
             key = result_key(self._digest[item.root], item.path)
-            doc_stat = stat_of(item.path)
+            doc_stat = item.seen if item.seen is not None else stat_of(item.path)
             self._before[item.label] = (key, doc_stat)
             wanted.setdefault(item.root, {})[key] = (item.path, doc_stat)
         found: dict[str, Any] = {}

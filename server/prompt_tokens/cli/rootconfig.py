@@ -104,14 +104,17 @@ def _nearest_root(folder: str, memo: dict[str, str | None]) -> str | None:
     return found
 
 
-def real_path(label: str, dirs: dict[str, str]) -> str:
+def real_path(label: str, dirs: dict[str, str], *, link: bool | None = None) -> str:
     """``str(Path(label).resolve())``, resolving each folder once (a file that is itself a
-    link is resolved whole)."""
+    link is resolved whole). ``link``: whether ``label`` is a link, when the caller's walk
+    already knows (None: asked here)."""
     folder, name = os.path.split(label)
     if name in ("", ".", ".."):
         return os.path.realpath(label)
     real = os.path.join(_real_folder(folder, dirs), name)
-    return os.path.realpath(real) if os.path.islink(real) else real
+    if link is None:
+        link = os.path.islink(real)
+    return os.path.realpath(real) if link else real
 
 
 def _real_folder(folder: str, dirs: dict[str, str]) -> str:
