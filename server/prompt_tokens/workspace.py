@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,8 @@ def load_config(root: Path) -> tuple[dict[str, Any], list[str]]:
             f"{file}: is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
             f"{exc.start}); its settings are ignored"
         ]
+    import tomllib  # here: most repositories have no settings file to parse
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
