@@ -196,7 +196,7 @@ def count_in_workers(
     from prompt_tokens.cli import shards
 
     files = [i for i in prep.todo if i.path != "-"]
-    sizes = [_size(i.path) for i in files]
+    sizes = [i.seen[0] if i.seen is not None else _size(i.path) for i in files]
     workers = shards.worth_sharding(len(files), sum(sizes)) if files else 0
     if getattr(args, "exact_remote", False) or not workers:
         shards.stop_workers(pool)
