@@ -55,8 +55,9 @@ class _Root:
 class Roots:
     """Every settings root of one front end; ``queue`` gives the job queue resolvers share."""
 
-    def __init__(self, queue: Callable[[], JobQueue]) -> None:
+    def __init__(self, queue: Callable[[], JobQueue], *, cache_reads: bool = True) -> None:
         self._queue = queue
+        self._cache_reads = cache_reads  # False: the caches only write (``TieredCache``)
         self._roots: dict[str, _Root] = {}
         self._caches: dict[CacheKey, TieredCache] = {}
         self._shared_cache: CacheSettings | None = None
@@ -134,7 +135,7 @@ class Roots:
         key = self._roots[root].cache_key
         cache = self._caches.get(key)
         if cache is None:
-            cache = self._caches[key] = TieredCache(key[0], key[1])
+            cache = self._caches[key] = TieredCache(key[0], key[1], reads=self._cache_reads)
         return cache
 
     def open_caches(self) -> list[TieredCache]:

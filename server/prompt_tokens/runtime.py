@@ -96,14 +96,18 @@ class Runtime(Upkeep):
     ``blocking``: file work (reading, counting, scanning) runs on the event loop's thread, not
     in a thread of its own: for a worker process that counts one file at a time, where the
     hand-off to a thread costs more than it overlaps. Such a process also scans a big file's
-    references in a forked child while it counts the file, when it may use another core."""
+    references in a forked child while it counts the file, when it may use another core.
+    ``cache_reads=False``: the cache files are written, never read (a worker of a run that
+    began with none: every read would miss)."""
 
-    def __init__(self, *, workers: int = 2, blocking: bool = False) -> None:
+    def __init__(
+        self, *, workers: int = 2, blocking: bool = False, cache_reads: bool = True
+    ) -> None:
         self._workers = workers
         self._blocking = blocking
         self._scan_apart = blocking and can_fork() and (environment.workers() or cores()) > 1
         self._queue: JobQueue | None = None
-        self._roots = Roots(self._jobs)
+        self._roots = Roots(self._jobs, cache_reads=cache_reads)
         self._progress: dict[int, ProgressCallback] = {}
         self._inline = InlinePolicy()
         self._remote = RemoteCounts(self._jobs)

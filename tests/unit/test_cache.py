@@ -277,6 +277,31 @@ def test_two_live_instances_share_one_file(
     assert b.lookup_count(ENC, sha("one")) == (11, "disk")
 
 
+def test_a_write_only_cache_fills_the_file_and_never_reads_it(
+    db_path: Path, make_cache: Callable[..., TieredCache]
+) -> None:
+    """A worker of a run that began with no cache file: its rows reach the file for the next
+    run, its lookups never ask the file (each would miss), only its own memory."""
+    other = make_cache(db_path)
+    other.put_count(ENC, sha("theirs"), 7, 6)
+    other.put_fingerprint("/w/theirs.md", 6, 1, 2, sha("theirs"))
+    other.put_http(http_entry())
+    other.close()
+    writer = make_cache(db_path, reads=False)
+    assert writer.lookup_count(ENC, sha("theirs")) == (None, "miss")
+    assert writer.get_fingerprint("/w/theirs.md", 6, 1, 2) is None
+    assert writer.get_http(http_entry().url) is None
+    assert writer.prefetch_files(["/w/theirs.md"], [ENC]) == 0
+    writer.put_count(ENC, sha("mine"), 3, 4)
+    writer.put_fingerprint("/w/mine.md", 4, 5, 6, sha("mine"))
+    assert writer.lookup_count(ENC, sha("mine"))[0] == 3  # its own, from memory
+    writer.close()
+    reader = make_cache(db_path)
+    assert reader.lookup_count(ENC, sha("mine")) == (3, "disk")
+    assert reader.get_fingerprint("/w/mine.md", 4, 5, 6) == sha("mine")
+    assert reader.lookup_count(ENC, sha("theirs")) == (7, "disk")
+
+
 def test_fingerprint_matches_only_when_all_four_values_match(
     db_path: Path, make_cache: Callable[..., TieredCache]
 ) -> None:

@@ -81,6 +81,12 @@ def test_a_cold_run_over_folders_forks_its_workers_before_the_walk(tmp_path: Pat
     # A cache file exists now: the next run may be warm, so nothing is forked before the walk.
     _, err = _early_run(root, tmp_path / "fresh.sqlite3")
     assert EARLY not in err
+    # The early workers only wrote their cache (they never read it): that run knew every
+    # result but the unreadable file's.
+    proc = run("count", "--json", "--stats", "--cache", str(tmp_path / "fresh.sqlite3"), ".",
+               cwd=root, env={"PROMPT_TOKENS_WORKERS": "2"})  # fmt: skip
+    figures, _ = json.JSONDecoder().raw_decode(proc.stderr[proc.stderr.index("{") :])
+    assert figures["results"]["counted"] == 1 and json.loads(proc.stdout) == one
     # No cache at all is as cold as a new file.
     nocache, err = _early_run(root, None)
     assert EARLY in err and nocache == one

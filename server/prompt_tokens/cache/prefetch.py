@@ -28,7 +28,7 @@ class PrefetchMixin:
     _memory: MemoryLRU[tuple[str, ...], Any]
     _pending: PendingWrites
 
-    def _live_store(self) -> SqliteStore | None:
+    def _read_store(self) -> SqliteStore | None:
         raise NotImplementedError
 
     def prefetch_counts(self, keys: Iterable[tuple[str, str]]) -> int:
@@ -40,7 +40,7 @@ class PrefetchMixin:
         wanted: dict[str, list[str]] = {}
         known = 0
         with self._lock:
-            store = self._live_store()
+            store = self._read_store()
             for encoding, sha in dict.fromkeys(keys):
                 hit = self._memory.get(("c", encoding, sha))
                 if hit:
@@ -76,7 +76,7 @@ class PrefetchMixin:
         out: dict[str, str] = {}
         wanted: list[str] = []
         with self._lock:
-            store = self._live_store()
+            store = self._read_store()
             for path in dict.fromkeys(paths):
                 hit = self._memory.get(("f", path))
                 pending = self._pending.fingerprints.get(path)

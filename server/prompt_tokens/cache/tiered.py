@@ -62,8 +62,13 @@ class TieredCache(PrefetchMixin):
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        reads: bool = True,
     ) -> None:
         """``path=None`` (or ``":memory:"``) keeps everything in memory.
+
+        ``reads=False``: the file is written but never read, for a worker of a run that
+        began with no cache file: each of its thousands of point reads (three a file)
+        would miss, and a row another worker wrote meanwhile only saves a recount.
 
         ``clock`` supplies the timestamps written to the file (tests pin it to make pruning
         deterministic); ``busy_timeout_ms`` is SQLite's wait for another process's write lock.
@@ -77,6 +82,7 @@ class TieredCache(PrefetchMixin):
         self._pending = PendingWrites()
         self._lookups = {t: {"memory_hits": 0, "disk_hits": 0, "misses": 0} for t in LOOKUP_TABLES}
         self._closing = False
+        self._reads = reads
         self._store: SqliteStore | None = None
         self._writer: BatchWriter | None = None
         if path is not None:
@@ -110,6 +116,10 @@ class TieredCache(PrefetchMixin):
             return None
         return store
 
+    def _read_store(self) -> SqliteStore | None:
+        """The store lookups read: None for a cache that only writes (``reads=False``)."""
+        return self._live_store() if self._reads else None
+
     # -- counts --------------------------------------------------------------------------------
 
     def get_count(self, encoding: str, sha256: str) -> int | None:
@@ -132,7 +142,7 @@ class TieredCache(PrefetchMixin):
             if pending is not None:
                 stats["memory_hits"] += 1
                 return pending[2], "memory"
-            store = self._live_store()
+            store = self._read_store()
         row = store.get_count(encoding, sha256) if store is not None else None
         with self._lock:
             if row is None:
@@ -204,7 +214,7 @@ class TieredCache(PrefetchMixin):
                 return pending[4]
             # A stale memory entry still asks the file: another process may have seen the
             # new version of the file already.
-            store = self._live_store()
+            store = self._read_store()
         row = store.get_fingerprint(path, size, mtime_ns, inode) if store is not None else None
         with self._lock:
             if row is None:
@@ -263,7 +273,7 @@ class TieredCache(PrefetchMixin):
                 if log.isEnabledFor(logging.DEBUG):  # the hot path: skip building args
                     log.debug("cache hit (memory) http %s", for_log(url))
                 return hit
-            store = None if has_credentials(url) else self._live_store()
+            store = None if has_credentials(url) else self._read_store()
         row = store.get_http(url) if store is not None else None
         with self._lock:
             if row is None:

@@ -227,6 +227,7 @@ def count_in_workers(
             references=not args.no_references,
             on_chunk=keep,
             pool=pool,
+            cold=pool is not None,  # forked early: only for a run with no cache file
         )
     # failures reported in the files' order, whichever chunk ended first
     counted = [(item, got[0]) for item, got in zip(files, done, strict=True) if got is not None]

@@ -102,19 +102,23 @@ def _portable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def count_chunk(roots: dict[str, RootConfig], jobs: list[Job], references: bool) -> list[Done]:
-    """In a worker: count ``jobs`` with a runtime of its own."""
+def count_chunk(
+    roots: dict[str, RootConfig], jobs: list[Job], references: bool, cold: bool = False
+) -> list[Done]:
+    """In a worker: count ``jobs`` with a runtime of its own. ``cold``: the run began with
+    no cache file, so its caches are written and never read."""
     import asyncio
 
-    return asyncio.run(_count_chunk(roots, jobs, references))
+    return asyncio.run(_count_chunk(roots, jobs, references, cold))
 
 
 async def _count_chunk(
-    roots: dict[str, RootConfig], jobs: list[Job], references: bool
+    roots: dict[str, RootConfig], jobs: list[Job], references: bool, cold: bool
 ) -> list[Done]:
     from prompt_tokens.runtime import CountRequest, Runtime
 
-    rt = Runtime(workers=1, blocking=True)  # one file at a time: the cores are the workers
+    # one file at a time: the cores are the workers
+    rt = Runtime(workers=1, blocking=True, cache_reads=not cold)
     try:
         for root in {j[0] for j in jobs}:
             rt.set_settings(root, roots[root].settings, folders=[root])
@@ -205,6 +209,7 @@ def count_sharded(
     references: bool,
     on_chunk: Callable[[list[int], list[Done] | None], None] | None = None,
     pool: ProcessPoolExecutor | None = None,
+    cold: bool = False,
 ) -> list[Done | None]:
     """Count ``jobs`` in ``workers`` forked processes; outcomes in the order of ``jobs``.
     ``on_chunk(indexes, outcomes)`` as each chunk ends (None: its worker failed), so the
@@ -212,7 +217,8 @@ def count_sharded(
 
     A chunk whose worker died (killed, out of memory) is None in each of its places: the
     caller counts those files itself, so nothing is lost. ``pool``: workers forked already
-    (``start_workers``, before the walk), used and shut down here."""
+    (``start_workers``, before the walk), used and shut down here; ``cold``: the run began
+    with no cache file (``count_chunk``)."""
     from concurrent.futures import as_completed
 
     if pool is None:
@@ -226,7 +232,7 @@ def count_sharded(
     with pool:
         try:
             futures = {
-                pool.submit(count_chunk, roots, [jobs[i] for i in part], references): part
+                pool.submit(count_chunk, roots, [jobs[i] for i in part], references, cold): part
                 for part in parts
             }
         except RuntimeError as exc:  # BrokenProcessPool: a worker died before any chunk
