@@ -20,7 +20,7 @@ comes in), so a unit knows how much of it is front matter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate, compress
 from operator import attrgetter, indexOf
 from typing import Protocol
@@ -68,8 +68,17 @@ class UnitRecord:
     """Closers that must stay absent from every block after the unit."""
     at_end: bool
     """It ended the document: what it found unclosed may close in text added after it."""
-    shifted: tuple[int, int, list[Occurrence]] | None = None
-    """``found`` moved to (offset, line) of the unit's last position in a document."""
+    shifted: tuple[int, int, list[Occurrence], list[Occurrence]] | None = None
+    """(offset, line, what was moved, moved): what ``collect`` last moved of ``found`` (all
+    of it, or what a ``keep`` filter kept) to the unit's last position in a document."""
+    kept: tuple[object, list[Occurrence], tuple[tuple[Occurrence, bool], ...]] | None = None
+    """A ``keep`` filter's last answer for this unit, for the filter to reuse (its key, the
+    occurrences kept, what the answer rested on)."""
+
+
+Keep = Callable[[UnitRecord], list[Occurrence]]
+"""Which of a unit's occurrences (unit-relative) to collect: a dialect's reading, applied per
+unit before anything is moved, so what it drops is never moved on a keystroke."""
 
 
 @attrs.frozen
@@ -128,9 +137,11 @@ class BlockScanner:
         lines: Sequence[int],
         fm_end: int,
         meta: object,
+        keep: Keep | None = None,
     ) -> tuple[list[Occurrence], ScanMeta]:
         """All occurrences of the document made of ``blocks`` (``starts``/``lines``: offset
-        and line of each block start), equal to ``self(whole text)``.
+        and line of each block start), equal to ``self(whole text)`` — or, with ``keep``, to
+        the occurrences of it that ``keep`` keeps of each unit.
 
         ``units`` is the document's list parallel to ``blocks``: what the last scan left there
         (None for blocks new since); it is updated in place. ``meta`` is what the last scan
@@ -139,7 +150,7 @@ class BlockScanner:
         update.prepare(meta if isinstance(meta, ScanMeta) else None)
         update.run()
         meta = ScanMeta(self.key, fm_end, tuple(update.with_deps), update.last_blocks())
-        return update.collect(lines), meta
+        return update.collect(lines, keep), meta
 
 
 def _may_hold_references(text: str, kinds: Sequence[str], links: bool) -> bool:
@@ -360,20 +371,29 @@ class _Update:
                 out.append((closer, self.blocks[k] if k >= 0 else None))
         return tuple(out)
 
-    def collect(self, lines: Sequence[int]) -> list[Occurrence]:
-        """Every unit's occurrences with document spans, reusing those already in place.
-        Units without occurrences are skipped at C speed (``map``/``compress``)."""
+    def collect(self, lines: Sequence[int], keep: Keep | None = None) -> list[Occurrence]:
+        """Every unit's occurrences (those ``keep`` keeps) with document spans, reusing those
+        already in place. Units without occurrences are skipped at C speed
+        (``map``/``compress``)."""
         out: list[Occurrence] = []
         starts, units = self.starts, self.units
         for k in compress(range(len(units)), map(_FOUND, units)):
             rec = units[k]
             assert isinstance(rec, UnitRecord)
+            found = rec.found if keep is None else keep(rec)
+            if not found:
+                continue
             base, line0 = starts[k], lines[k]
             shifted = rec.shifted
-            if shifted is None or shifted[0] != base or shifted[1] != line0:
-                shifted = (base, line0, shift_all(rec.found, line0, base))
+            if (
+                shifted is None
+                or shifted[0] != base
+                or shifted[1] != line0
+                or shifted[2] is not found
+            ):
+                shifted = (base, line0, found, shift_all(found, line0, base))
                 rec.shifted = shifted
-            out.extend(shifted[2])
+            out.extend(shifted[3])
         return out
 
 
