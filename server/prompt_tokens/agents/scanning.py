@@ -147,10 +147,9 @@ class DialectScanner:
     ) -> tuple[list[Occurrence], object]:
         """``BlockScanner.scan_blocks``, read in this dialect (equal to ``self(whole text)``):
         each unit's occurrences are read before they are moved (:meth:`_kept`)."""
-        occ, meta = self.blocks.scan_blocks(
+        found, meta = self.blocks.scan_blocks(
             blocks, units, starts, lines, fm_end, meta, keep=self._kept
         )
-        found = occ
         if self.rules.includes and "file" in self.blocks.kinds:
             text = "".join(b.text for b in blocks)
             if self._wants_includes(text):

@@ -59,7 +59,8 @@ class Counted:
     named: bool  # given by name: a failure exits 2 (found in a folder: skipped)
     result: DocumentResult | None = None
     data: bytes | None = attrs.field(default=None, repr=False)  # standard input's bytes
-    seen: tuple[int, int, int] | None = attrs.field(default=None, repr=False)  # the walk's
+    seen: tuple[int, int, int] | None = attrs.field(default=None, repr=False)
+    """(size, mtime_ns, inode) as the folder walk found it (``Named.seen``; None: not walked)."""
 
 
 @attrs.define
@@ -95,17 +96,17 @@ def plan(args: argparse.Namespace) -> CountRun:
     cwd = os.getcwd()
     given = Path(args.root).resolve() if args.root else None
     for named in expansion.files:
-        if named.label == "-":
-            doc_path = os.path.join(cwd, "-")
-        else:
-            doc_path = real_path(named.label, dirs, link=named.link)
+        stdin = named.label == "-"
+        doc_path = (
+            os.path.join(cwd, "-") if stdin else real_path(named.label, dirs, link=named.link)
+        )
         root = root_of(given, doc_path, memo)
         if root not in run.roots:
             config = run.roots[root] = settings_for(Path(root), flags)
             for msg in config.problems:
                 warn(msg)
-        data = sys.stdin.buffer.read() if named.label == "-" else None
-        path = "-" if named.label == "-" else str(doc_path)
+        data = sys.stdin.buffer.read() if stdin else None
+        path = "-" if stdin else str(doc_path)
         run.items.append(Counted(named.label, path, root, named.named, data=data, seen=named.seen))
     return run
 
